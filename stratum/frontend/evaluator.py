@@ -1,0 +1,174 @@
+"""Evaluate skrub DataOps node by node with skrub's own semantics, memoized by
+task key in the batch's store.
+
+This subclasses skrub's evaluator: every node is still computed by its own
+``eval``/``compute`` method, in skrub's traversal order, so the values are the
+ones skrub computes. What changes is where results live: a value is stored under
+its task key (lineage key + fold/side + mode, see ``lower.contexts``) and found
+there by any configuration or pipeline that needs it; fitted steps run on a copy
+of the node so that each fold and configuration keeps its own fitted state.
+"""
+
+from __future__ import annotations
+
+import copy
+from types import SimpleNamespace
+from typing import Any, Callable
+
+from skrub._data_ops import _choosing
+from skrub._data_ops._data_ops import AppliedEstimator, Var
+from skrub._data_ops._evaluation import (
+    HasRunningApplyAncestor,
+    _CurrentNodeDuration,
+    _Evaluator,
+)
+from skrub._data_ops._utils import X_NAME, Y_NAME
+
+from ..lower import Split, state_key, task_key
+from ..lower.contexts import is_fit_mode
+from ..plan import Node
+from ..runtime import Failure, Store
+
+_MISSING = object()
+
+
+class MemoEvaluator(_Evaluator):
+    """skrub's evaluator with results stored in (and read from) a ``Store``.
+
+    Parameters
+    ----------
+    nodes : maps ``id(DataOp)`` to its plan node for this configuration.
+    chosen : maps ``id(choice)`` to its outcome for this configuration.
+    env_for : returns the evaluation environment for a split.
+    outer_running_apply : whether the evaluation starts below a running
+        ``.skb.apply`` (when one node is evaluated on its own as a task).
+    target : the DataOp whose computation is the task itself (not "inline").
+    """
+
+    def __init__(
+        self,
+        *,
+        mode: str,
+        split: Split,
+        nodes: dict[int, Node],
+        chosen: dict[int, Any],
+        store: Store,
+        env_for: Callable[[Split], dict],
+        outer_running_apply: bool = False,
+        target: Any = None,
+    ):
+        super().__init__(mode=mode, environment=env_for(split))
+        self.split = split
+        self.nodes = nodes
+        self.chosen = chosen
+        self.store = store
+        self.env_for = env_for
+        self.outer_running_apply = outer_running_apply
+        self.target = target
+
+    def handle_choice(self, choice):
+        if choice.name is not None and choice.name in self.environment:
+            return self.environment[choice.name]
+        outcome = self.chosen.get(id(choice), _MISSING)
+        if outcome is _MISSING:
+            outcome = choice.chosen_outcome_or_default()
+        return (yield outcome)
+
+    def handle_data_op(self, data_op):
+        running_apply = (yield HasRunningApplyAncestor()) or self.outer_running_apply
+        node = self.nodes[id(data_op)]
+        key = task_key(node, self.split, self.mode, running_apply)
+        if key in self.store:
+            return self.store.get(key)
+        try:
+            result = yield from self._compute(data_op, node, running_apply)
+        except BaseException as error:
+            self.store.put(key, Failure.capture(error, node.label))
+            raise
+        self.store.put(key, result)
+        if data_op is not self.target:
+            seconds = yield _CurrentNodeDuration()
+            split = self.split if node.flags.dep_xy else None
+            self.store.record(key, "node", node.label, split, seconds, "ok", "inline")
+        return result
+
+    def _compute(self, data_op, node: Node, running_apply: bool):
+        impl = data_op._skrub_impl
+        env = self.environment
+        if impl.is_X and X_NAME in env:
+            return env[X_NAME]
+        if impl.is_y and Y_NAME in env:
+            return env[Y_NAME]
+        if impl.uuid in env:
+            return env[impl.uuid]
+        if impl.name is not None and impl.name in env and not isinstance(impl, Var):
+            return env[impl.name]
+        if isinstance(impl, AppliedEstimator):
+            yield impl.target
+            target = self.nodes[id(impl.target)]
+            return self._fitted(impl.target, target, running_apply=True).estimator_
+        if not node.flags.stateful:
+            return (yield from self._run(impl, running_apply))
+        if is_fit_mode(self.mode):
+            work = copy.copy(impl)
+            result = yield from self._run(work, running_apply)
+            self.store.put(state_key(node, self.split), work)
+            return result
+        work = self._fitted(data_op, node, running_apply)
+        return (yield from self._run(work, running_apply))
+
+    def _fitted(self, data_op, node: Node, running_apply: bool):
+        """The fitted copy of a stateful node for this split (fit it if needed)."""
+        skey = state_key(node, self.split)
+        if skey not in self.store:
+            train = self.split.train()
+            MemoEvaluator(
+                mode="fit",
+                split=train,
+                nodes=self.nodes,
+                chosen=self.chosen,
+                store=self.store,
+                env_for=self.env_for,
+                outer_running_apply=running_apply,
+            ).run(data_op)
+        return self.store.get(skey)
+
+    def _run(self, impl, running_apply: bool):
+        """Drive the node's own ``eval``/``compute``, answering the 'is there a
+        running estimator downstream' question for this context."""
+        if hasattr(impl, "eval"):
+            gen = impl.eval(mode=self.mode, environment=self.environment)
+        else:
+            gen = self._compute_fields(impl)
+        try:
+            value = None
+            while True:
+                try:
+                    item = gen.send(value)
+                except StopIteration as stop:
+                    return stop.value
+                if isinstance(item, HasRunningApplyAncestor):
+                    value = running_apply
+                else:
+                    value = yield item
+        except Exception as error:
+            if not getattr(error, "_stratum_noted", False):
+                error._stratum_noted = True
+                where = impl.creation_stack_last_line()
+                error.add_note(
+                    f"Evaluation of node {impl} failed. See above for full"
+                    f" traceback. This node was defined here:\n{where}"
+                )
+            raise
+
+    def _compute_fields(self, impl):
+        evaluated = {}
+        for name in impl._fields:
+            evaluated[name] = yield getattr(impl, name)
+        return impl.compute(
+            SimpleNamespace(**evaluated), mode=self.mode, environment=self.environment
+        )
+
+
+def is_choice(obj: Any) -> bool:
+    return isinstance(obj, (_choosing.BaseChoice, _choosing.Match))

@@ -1,0 +1,275 @@
+"""skrub DataOp graph -> logical plan nodes (the only reader of skrub internals,
+together with the other modules of this package).
+
+Each configuration of a pipeline (its choices resolved to outcomes) is walked
+node by node; every node gets a lineage key from its operation, its fields
+(choices resolved, estimators by class and parameters, data by content) and its
+inputs' keys, and is inserted in the batch's hash-consed plan.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sklearn.base import BaseEstimator
+from skrub._data_ops import _choosing
+from skrub._data_ops._data_ops import (
+    Apply,
+    AppliedEstimator,
+    AsTuple,
+    BinOp,
+    Call,
+    CallMethod,
+    Concat,
+    DataOp,
+    EvalMode,
+    FreezeAfterFit,
+    GetAttr,
+    GetItem,
+    IfElse,
+    Match,
+    Scoring,
+    SplitX,
+    UnaryOp,
+    Value,
+    Var,
+)
+from skrub._data_ops._subsampling import (
+    SHOULD_SUBSAMPLE_KEY,
+    ShouldSubsample,
+    SubsamplePreviews,
+)
+from skrub._data_ops._utils import NULL
+
+from ..plan import Flags, Node, Plan
+from ..plan.keys import Ref, encode_params, node_key
+
+# Node kinds whose evaluation we know; any other DataOpImpl is treated as
+# depending on the exact evaluation mode (conservative, still exact).
+_PURE = (Value, GetAttr, GetItem, AsTuple, Call, CallMethod, Concat, BinOp, UnaryOp)
+_SUBSAMPLING = (ShouldSubsample, SubsamplePreviews)
+
+PARAM_PREFIX = "data_op__"
+
+
+def chosen_outcomes(choices: dict[int, Any], params: dict[str, Any]) -> dict[int, Any]:
+    """Map ``id(choice)`` to its outcome for sklearn-style params ``data_op__<i>``."""
+    chosen = {}
+    for name, value in params.items():
+        choice = choices[int(name.removeprefix(PARAM_PREFIX))]
+        if isinstance(choice, _choosing.Choice):
+            chosen[id(choice)] = choice.outcomes[value]
+        else:
+            chosen[id(choice)] = value
+    return chosen
+
+
+def resolve(obj: Any, chosen: dict[int, Any]) -> Any:
+    """The object a choice (or a choice's ``match``) stands for in a configuration."""
+    if isinstance(obj, _choosing.BaseChoice):
+        if id(obj) in chosen:
+            return chosen[id(obj)]
+        return obj.chosen_outcome_or_default()
+    if isinstance(obj, _choosing.Match):
+        outcome = resolve(obj.choice, chosen)
+        while isinstance(outcome, (_choosing.BaseChoice, _choosing.Match)):
+            outcome = resolve(outcome, chosen)
+        return obj.outcome_mapping[outcome]
+    return obj
+
+
+def data_ops_in(value: Any, chosen: dict[int, Any]) -> list[DataOp]:
+    """DataOps reachable from a field value, as skrub's evaluator would visit them."""
+    found: list[DataOp] = []
+    stack = [value]
+    seen: set[int] = set()
+    while stack:
+        obj = stack.pop()
+        if isinstance(obj, DataOp):
+            found.append(obj)
+            continue
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, (_choosing.BaseChoice, _choosing.Match)):
+            stack.append(resolve(obj, chosen))
+        elif type(obj) in (list, tuple, set, frozenset):
+            stack.extend(reversed(list(obj)))
+        elif type(obj) is dict:
+            stack.extend(reversed(list(obj.values())))
+        elif type(obj) is slice:
+            stack.extend([obj.step, obj.stop, obj.start])
+        elif isinstance(obj, BaseEstimator):
+            stack.extend(reversed(list(obj.get_params(deep=False).values())))
+    return list({id(d): d for d in found}.values())
+
+
+def _deps(impl: Any, chosen: dict[int, Any], fields: list[str]) -> list[DataOp]:
+    out: list[DataOp] = []
+    for name in fields:
+        out.extend(data_ops_in(getattr(impl, name), chosen))
+    return list({id(d): d for d in out}.values())
+
+
+def _dep_fields(impl: Any) -> tuple[list[str], list[str]]:
+    """Fields evaluated while fitting, and while applying, ahead of time."""
+    fields = list(impl._fields)
+    if isinstance(impl, Apply):
+        return fields, ["X", "kwargs", "no_cache"]
+    if isinstance(impl, IfElse):
+        return ["condition"], ["condition"]
+    if isinstance(impl, Match):
+        return ["query"], ["query"]
+    if isinstance(impl, FreezeAfterFit):
+        return ["target"], []
+    if isinstance(impl, SplitX):
+        return ["X"], ["X"]
+    if isinstance(impl, Scoring):
+        return ["pred"], ["pred"]
+    return fields, fields
+
+
+class GraphCompiler:
+    """Inserts the configurations of pipelines into one ``Plan``."""
+
+    def __init__(self, plan: Plan):
+        self.plan = plan
+        self.fp_cache: dict = {}
+
+    def compile(
+        self,
+        data_op: DataOp,
+        environment: dict,
+        chosen: dict[int, Any],
+        user: tuple,
+    ) -> tuple[str, dict[int, Node]]:
+        """Insert one configuration; return its root key and nodes by DataOp id."""
+        nodes: dict[int, Node] = {}
+        order = self._post_order(data_op, chosen)
+        for op in order:
+            nodes[id(op)] = self._node(op, environment, chosen, nodes, user)
+        root = nodes[id(data_op)].key
+        self.plan.set_root(user, root)
+        return root, nodes
+
+    @staticmethod
+    def _post_order(root: DataOp, chosen: dict[int, Any]) -> list[DataOp]:
+        order: list[DataOp] = []
+        state: dict[int, int] = {}
+        stack: list[tuple[DataOp, bool]] = [(root, False)]
+        while stack:
+            op, expanded = stack.pop()
+            if expanded:
+                if state.get(id(op)) != 2:
+                    state[id(op)] = 2
+                    order.append(op)
+                continue
+            if state.get(id(op)):
+                continue
+            state[id(op)] = 1
+            stack.append((op, True))
+            impl = op._skrub_impl
+            for child in reversed(_deps(impl, chosen, list(impl._fields))):
+                if not state.get(id(child)):
+                    stack.append((child, False))
+        return order
+
+    def _node(self, op, environment, chosen, nodes, user) -> Node:
+        impl = op._skrub_impl
+        kind = type(impl).__name__
+        all_children = _deps(impl, chosen, list(impl._fields))
+        fit_fields, apply_fields = _dep_fields(impl)
+        fit_deps = tuple(nodes[id(c)].key for c in _deps(impl, chosen, fit_fields))
+        apply_deps = tuple(nodes[id(c)].key for c in _deps(impl, chosen, apply_fields))
+        inputs = tuple(nodes[id(c)].key for c in all_children)
+        children = [nodes[id(c)] for c in all_children]
+
+        def hook(obj):
+            if isinstance(obj, DataOp):
+                return Ref(nodes[id(obj)].key)
+            if isinstance(obj, (_choosing.BaseChoice, _choosing.Match)):
+                return (resolve(obj, chosen),)
+            return None
+
+        fetched = impl.uuid in environment or (
+            impl.name is not None
+            and impl.name in environment
+            and not isinstance(impl, Var)
+        )
+        if fetched:
+            name = impl.uuid if impl.uuid in environment else impl.name
+            params: Any = ("fetched", name, environment[name])
+            inputs = fit_deps = apply_deps = ()
+            children = []
+        elif isinstance(impl, Var):
+            if impl.name in environment:
+                value = environment[impl.name]
+            elif impl.value is not NULL and (
+                impl.becomes_default or environment.get("_skrub_use_var_values")
+            ):
+                value = impl.value
+            else:
+                value = NULL
+            params = ("var", impl.name, value)
+        else:
+            params = tuple((name, getattr(impl, name)) for name in impl._fields)
+            if isinstance(impl, _SUBSAMPLING):
+                from skrub import get_config as skrub_config
+
+                cfg = skrub_config()
+                params += (
+                    environment.get(SHOULD_SUBSAMPLE_KEY, False),
+                    cfg["enable_subsampling"],
+                    cfg["subsampling_seed"],
+                )
+        params = (params, impl.is_X, impl.is_y)
+        encoded, enc = encode_params(params, hook=hook, fp_cache=self.fp_cache)
+        key = node_key(kind, encoded, inputs)
+
+        is_apply = isinstance(impl, Apply)
+        flags = Flags(
+            dep_xy=impl.is_X or impl.is_y or any(c.flags.dep_xy for c in children),
+            stateful=isinstance(impl, (Apply, FreezeAfterFit)),
+            is_apply=is_apply,
+            has_apply=is_apply
+            or isinstance(impl, AppliedEstimator)
+            or any(c.flags.has_apply for c in children),
+            mode_class=isinstance(impl, (FreezeAfterFit, *_SUBSAMPLING))
+            or any(c.flags.mode_class for c in children),
+            mode_exact=not fetched
+            and not isinstance(
+                impl,
+                (*_PURE, *_SUBSAMPLING, Var, Apply, AppliedEstimator, IfElse, Match,
+                 FreezeAfterFit, SplitX, Scoring),
+            )
+            or isinstance(impl, EvalMode)
+            or any(c.flags.mode_exact for c in children),
+            is_x=impl.is_X,
+            is_y=impl.is_y,
+            dynamic=isinstance(impl, (IfElse, Match)),
+        )
+        unseeded = tuple(enc.unseeded)
+        for c in children:
+            unseeded += tuple(u for u in c.unseeded if u not in unseeded)
+        node = Node(
+            key=key,
+            kind=kind,
+            label=_label(impl),
+            inputs=inputs,
+            fit_deps=fit_deps,
+            apply_deps=apply_deps,
+            flags=flags,
+            identity=enc.identity or any(c.identity for c in children),
+            unseeded=unseeded,
+            payload=(op, tuple(enc.pinned)),
+        )
+        self.plan.add(node, user)
+        return node
+
+
+def _label(impl: Any) -> str:
+    try:
+        text = repr(impl)
+    except Exception:
+        text = f"<{type(impl).__name__}>"
+    return text.splitlines()[0] if text else f"<{type(impl).__name__}>"

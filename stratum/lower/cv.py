@@ -1,0 +1,109 @@
+"""Lower a compiled plan into tasks: one per (node, fold, side, mode).
+
+Cross-validation becomes, for every (pipeline, configuration, fold), the tasks
+that fit the pipeline on the fold's training rows and the tasks that transform
+its test rows up to the final estimator; the final estimator's predictions and
+the scores run in one ``score`` task per (pipeline, configuration, fold, side),
+because which method a scorer calls (``predict``, ``predict_proba``, ...) is
+only known when it runs. Tasks are hash-consed by key, so work shared between
+configurations and pipelines is one task.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..plan import Node, Plan
+from .contexts import EXACT, Split, is_fit_mode, level, task_key
+
+
+@dataclass
+class Task:
+    """A unit of work: ``fn()`` computes the value stored under ``key``."""
+
+    key: tuple
+    fn: Callable[[], Any]
+    deps: tuple = ()
+    kind: str = "node"  # "node" or "score"
+    label: str = ""
+    split: Split | None = None
+    users: set = field(default_factory=set)
+
+
+# evaluate(node, split, mode, running_apply) -> value, supplied by the frontend
+NodeRunner = Callable[[Node, Split, str, bool], Any]
+
+
+class Lowering:
+    """Accumulates the hash-consed task graph of a batch."""
+
+    def __init__(self, plan: Plan, run_node: NodeRunner):
+        self.plan = plan
+        self.run_node = run_node
+        self.tasks: dict[tuple, Task] = {}
+
+    def _task(self, node: Node, split: Split, mode: str, r: bool, user) -> tuple:
+        tk = task_key(node, split, mode, r)
+        task = self.tasks.get(tk)
+        if task is None:
+            task = Task(
+                key=tk,
+                fn=lambda n=node, s=split, m=mode, rr=r: self.run_node(n, s, m, rr),
+                kind="node",
+                label=node.label,
+                split=split if node.flags.dep_xy else None,
+            )
+            self.tasks[tk] = task
+        task.users.add(user)
+        return tk
+
+    def evaluation(
+        self, root: str, split: Split, mode: str, user, *, skip_exact: bool = False
+    ) -> list[tuple]:
+        """Add the tasks that evaluate ``root`` in ``mode`` on ``split``.
+
+        With ``skip_exact``, nodes whose value depends on the exact mode are left
+        to the caller (they run inside its task); their inputs are still added.
+        Returns the keys of the tasks added for the top-level nodes.
+        """
+        fit = is_fit_mode(mode)
+        done: dict[tuple[str, bool], tuple | None] = {}
+        tops: list[tuple] = []
+
+        def visit(key: str, r: bool) -> tuple | None:
+            if (key, r) in done:
+                return done[(key, r)]
+            node = self.plan[key]
+            fetched = (node.flags.is_x or node.flags.is_y) and split.side != "full"
+            deps: list[tuple] = []
+            if not fetched:
+                child_r = r or node.flags.is_apply
+                for dep in node.fit_deps if fit else node.apply_deps:
+                    dk = visit(dep, child_r)
+                    if dk is not None:
+                        deps.append(dk)
+                if node.flags.stateful and not fit:
+                    deps.append(self._task(node, split.train(), "fit", r, user))
+            if fetched or (skip_exact and level(node, r) == EXACT):
+                done[(key, r)] = None
+                tops.extend(deps)
+                return None
+            tk = self._task(node, split, mode, r, user)
+            task = self.tasks[tk]
+            task.deps = tuple(dict.fromkeys(task.deps + tuple(deps)))
+            done[(key, r)] = tk
+            return tk
+
+        top = visit(root, False)
+        if top is not None:
+            tops.append(top)
+        return list(dict.fromkeys(tops))
+
+    def add(self, task: Task) -> tuple:
+        existing = self.tasks.get(task.key)
+        if existing is not None:
+            existing.users |= task.users
+            return existing.key
+        self.tasks[task.key] = task
+        return task.key

@@ -1,0 +1,200 @@
+"""Canonical encoding of operation parameters and lineage keys.
+
+A node's key is a hash of its operation, its canonical parameters and its inputs'
+keys. Equal keys must imply equal results, so the encoding is content based for
+everything it understands (scalars, containers, arrays, frames, estimators,
+functions) and falls back to object identity for what it cannot encode: such a
+key is still sound inside one batch (the object is kept alive) but is marked
+``identity`` so that it is never reused across batches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import struct
+import types
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from .fingerprint import fingerprint
+
+KEY_BYTES = 16
+
+
+def digest(data: bytes) -> str:
+    """Hex digest used for every key."""
+    return hashlib.blake2b(data, digest_size=KEY_BYTES).hexdigest()
+
+
+@dataclass
+class Encoding:
+    """What the encoder learned while encoding one node's parameters."""
+
+    identity: bool = False  # part of the key is an object identity
+    unseeded: list[str] = field(default_factory=list)  # params random_state=None
+    pinned: list[Any] = field(default_factory=list)  # objects keyed by identity
+
+
+# A hook lets the caller (the frontend) encode objects the plan layer does not
+# know about (DataOps, choices). It returns None when it does not handle `obj`,
+# a `Ref` to another node, or a 1-tuple holding the value to encode instead.
+Hook = Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A reference to another node's result, by key."""
+
+    key: str
+
+
+class _Encoder:
+    def __init__(self, hook: Hook | None, enc: Encoding, fp_cache: dict):
+        self.hook = hook
+        self.enc = enc
+        self.fp_cache = fp_cache
+        self.out: list[bytes] = []
+        self.active: set[int] = set()
+
+    def put(self, tag: str, payload: bytes = b"") -> None:
+        self.out.append(tag.encode() + b"\x00" + struct.pack("<Q", len(payload)))
+        self.out.append(payload)
+
+    def identity(self, obj: Any) -> None:
+        self.enc.identity = True
+        self.enc.pinned.append(obj)
+        self.put("id", f"{type(obj).__qualname__}:{id(obj)}".encode())
+
+    def encode(self, obj: Any, path: str = "") -> None:
+        if self.hook is not None:
+            replaced = self.hook(obj)
+            if replaced is not None:
+                if isinstance(replaced, Ref):
+                    self.put("ref", replaced.key.encode())
+                    return
+                obj = replaced[0]
+        if obj is None or isinstance(obj, (bool, int, float, complex, str, bytes)):
+            self.put("s:" + type(obj).__name__, repr(obj).encode())
+            return
+        if isinstance(obj, np.generic):
+            self.put("np:" + obj.dtype.str, obj.tobytes())
+            return
+        if isinstance(obj, (type, types.BuiltinFunctionType)):
+            self.put("cls", f"{obj.__module__}.{obj.__qualname__}".encode())
+            return
+        oid = id(obj)
+        if oid in self.active:
+            self.identity(obj)
+            return
+        self.active.add(oid)
+        try:
+            self._encode_compound(obj, path)
+        finally:
+            self.active.discard(oid)
+
+    def _encode_compound(self, obj: Any, path: str) -> None:
+        t = type(obj)
+        if t in (list, tuple, set, frozenset):
+            items = list(obj)
+            if t in (set, frozenset):
+                try:
+                    items = sorted(items, key=repr)
+                except Exception:
+                    self.identity(obj)
+                    return
+            self.put("seq:" + t.__name__, struct.pack("<Q", len(items)))
+            for i, item in enumerate(items):
+                self.encode(item, f"{path}[{i}]")
+            return
+        if t is dict:
+            self.put("dict", struct.pack("<Q", len(obj)))
+            for k, v in obj.items():
+                self.encode(k, path)
+                self.encode(v, f"{path}.{k}")
+            return
+        if t is slice:
+            self.put("slice")
+            for part in (obj.start, obj.stop, obj.step):
+                self.encode(part, path)
+            return
+        if hasattr(obj, "get_params") and hasattr(obj, "fit"):
+            self._encode_estimator(obj, path)
+            return
+        fp = fingerprint(obj, self.fp_cache)
+        if fp is not None:
+            self.put("data", fp.encode())
+            return
+        if isinstance(obj, types.FunctionType):
+            self._encode_function(obj, path)
+            return
+        if isinstance(obj, (types.MethodType, types.BuiltinMethodType)):
+            self.put("method", getattr(obj, "__name__", "").encode())
+            self.encode(getattr(obj, "__self__", None), path)
+            return
+        if isinstance(obj, types.ModuleType):
+            self.put("module", obj.__name__.encode())
+            return
+        try:
+            data = pickle.dumps(obj, protocol=5)
+        except Exception:
+            self.identity(obj)
+            return
+        self.put("pickle:" + t.__qualname__, hashlib.blake2b(data).digest())
+
+    def _encode_estimator(self, est: Any, path: str) -> None:
+        cls = type(est)
+        self.put("est", f"{cls.__module__}.{cls.__qualname__}".encode())
+        try:
+            params = est.get_params(deep=False)
+        except Exception:
+            self.identity(est)
+            return
+        for name in sorted(params):
+            value = params[name]
+            if name == "random_state" and value is None:
+                self.enc.unseeded.append(f"{path}{cls.__name__}.random_state")
+            self.encode(name, path)
+            self.encode(value, f"{path}{cls.__name__}.{name}.")
+
+    def _encode_function(self, func: types.FunctionType, path: str) -> None:
+        self.put("func", f"{func.__module__}.{func.__qualname__}".encode())
+        self._encode_code(func.__code__)
+        self.encode(func.__defaults__, path)
+        self.encode(func.__kwdefaults__, path)
+        if func.__closure__:
+            cells = []
+            for cell in func.__closure__:
+                try:
+                    cells.append(cell.cell_contents)
+                except ValueError:  # empty cell
+                    cells.append(None)
+            self.encode(tuple(cells), path)
+
+    def _encode_code(self, code: types.CodeType) -> None:
+        self.put("code", code.co_code)
+        self.put("names", "\x00".join(code.co_names).encode())
+        for const in code.co_consts:
+            if isinstance(const, types.CodeType):
+                self._encode_code(const)
+            else:
+                self.encode(const)
+
+
+def encode_params(
+    params: Any, *, hook: Hook | None = None, fp_cache: dict | None = None
+) -> tuple[bytes, Encoding]:
+    """Canonical bytes for ``params`` and what was learned while encoding them."""
+    enc = Encoding()
+    encoder = _Encoder(hook, enc, {} if fp_cache is None else fp_cache)
+    encoder.encode(params)
+    return b"".join(encoder.out), enc
+
+
+def node_key(kind: str, params: bytes, input_keys: tuple[str, ...] = ()) -> str:
+    """Lineage key of a node: operation kind, canonical params, input keys."""
+    parts = [kind.encode(), b"\x01", hashlib.blake2b(params).digest()]
+    parts.extend(k.encode() for k in input_keys)
+    return digest(b"\x02".join(parts))

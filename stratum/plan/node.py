@@ -1,0 +1,57 @@
+"""Logical plan nodes: immutable, identified by their lineage key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Flags:
+    """Static facts about a node that decide in which contexts it is computed.
+
+    dep_xy:     the node is, or depends on, the node marked as X or y: its value
+                differs per fold and per side (train/test).
+    stateful:   the node is fitted (``.skb.apply``, ``freeze_after_fit``): its
+                non-fit evaluations need the state its fit produced.
+    is_apply:   the node is an ``.skb.apply`` step (its children run while an
+                estimator is running, which changes how nested steps behave).
+    has_apply:  the node or one of its ancestors is an ``.skb.apply`` step.
+    mode_class: the value depends on whether we fit or apply (freeze, subsample).
+    mode_exact: the value depends on the exact evaluation mode (``eval_mode()``).
+    is_x/is_y:  marked with ``mark_as_X()`` / ``mark_as_y()``.
+    dynamic:    control flow (``if_else``/``match``): only the chosen branch is
+                evaluated, so branches are not scheduled ahead of time.
+    """
+
+    dep_xy: bool = False
+    stateful: bool = False
+    is_apply: bool = False
+    has_apply: bool = False
+    mode_class: bool = False
+    mode_exact: bool = False
+    is_x: bool = False
+    is_y: bool = False
+    dynamic: bool = False
+
+
+@dataclass(frozen=True)
+class Node:
+    """One operation of the logical plan.
+
+    ``fit_deps`` / ``apply_deps`` are the input keys evaluated when the node is
+    computed while fitting / while applying (transform, predict, score).
+    ``payload`` is what the frontend needs to execute the node; the plan never
+    looks inside it and it does not take part in equality.
+    """
+
+    key: str
+    kind: str
+    label: str
+    inputs: tuple[str, ...]
+    fit_deps: tuple[str, ...]
+    apply_deps: tuple[str, ...]
+    flags: Flags
+    identity: bool = False
+    unseeded: tuple[str, ...] = ()
+    payload: Any = field(default=None, compare=False, repr=False)
