@@ -52,19 +52,40 @@ def _check(name: str, value: Any) -> Any:
     return value
 
 
+def _split(options: dict[str, Any]) -> tuple[dict, dict]:
+    """Separate stratum's options from skrub's (forwarded to skrub)."""
+    ours = {k: v for k, v in options.items() if k in _global_config}
+    theirs = {k: v for k, v in options.items() if k not in _global_config}
+    if theirs:
+        import skrub
+
+        unknown = set(theirs) - set(skrub.get_config())
+        if unknown:
+            raise TypeError(
+                f"Unknown option(s) {sorted(unknown)}; stratum options: "
+                f"{sorted(_global_config)}, skrub options: {sorted(skrub.get_config())}"
+            )
+    return ours, theirs
+
+
 def get_config() -> dict[str, Any]:
-    """Return a copy of the current stratum configuration.
+    """Return the current configuration: skrub's options plus stratum's.
 
     Returns
     -------
     dict
-        ``engine`` ("stratum" or "skrub"), ``backend``, ``native``, ``verbose``.
+        skrub's options, plus ``engine`` ("stratum" or "skrub"), ``backend``,
+        ``native`` and ``verbose``.
     """
-    return dict(_current())
+    import skrub
+
+    return {**skrub.get_config(), **_current()}
 
 
 def set_config(**options: Any) -> None:
     """Set stratum options for the current thread (and as the new default).
+
+    Options that are not stratum's are forwarded to ``skrub.set_config``.
 
     Parameters
     ----------
@@ -78,25 +99,30 @@ def set_config(**options: Any) -> None:
     verbose : bool
         Print what the engine does.
     """
+    ours, theirs = _split(options)
+    if theirs:
+        import skrub
+
+        skrub.set_config(**theirs)
     cfg = _current()
-    for name, value in options.items():
-        if name not in cfg:
-            raise TypeError(f"Unknown stratum option {name!r}; known: {sorted(cfg)}")
+    for name, value in ours.items():
         cfg[name] = _check(name, value)
         _global_config[name] = value
 
 
 @contextlib.contextmanager
 def config_context(**options: Any):
-    """Temporarily change stratum options (see :func:`set_config`)."""
+    """Temporarily change options (stratum's and skrub's, see :func:`set_config`)."""
+    import skrub
+
+    ours, theirs = _split(options)
     cfg = _current()
     old = dict(cfg)
-    for name, value in options.items():
-        if name not in cfg:
-            raise TypeError(f"Unknown stratum option {name!r}; known: {sorted(cfg)}")
+    for name, value in ours.items():
         cfg[name] = _check(name, value)
     try:
-        yield
+        with skrub.config_context(**theirs):
+            yield
     finally:
         cfg.clear()
         cfg.update(old)

@@ -101,6 +101,9 @@ class PipelineRun:
         return _XyPipeline(self.data_op if data_op is None else data_op, self.environment)
 
     def candidates(self) -> list[dict]:
+        fixed = getattr(self.search, "fixed_candidates", None)
+        if fixed is not None:
+            return list(fixed)
         grid = self.xy_pipeline().get_param_grid()
         if hasattr(self.search, "param_distributions"):
             return list(
@@ -295,12 +298,12 @@ class Batch:
                     (f for k in fit_keys if (f := self.store.failure(k)) is not None), None
                 )
                 if fit_failure is not None:
-                    run.fit_errors[(c, fold)] = fit_failure.error
+                    run.fit_errors[(c, fold)] = fit_failure
                     continue
                 try:
                     run.scores[(c, fold, side)] = ("ok", self.store.get(key))
                 except TaskFailed as failed:
-                    run.scores[(c, fold, side)] = ("error", failed.failure.error)
+                    run.scores[(c, fold, side)] = ("error", failed.failure)
                 if side != "test":
                     continue
                 ck = (c, fold)

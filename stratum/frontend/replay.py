@@ -11,7 +11,6 @@ the measured ones.
 
 from __future__ import annotations
 
-import time
 from typing import Any, Callable
 
 import numpy as np
@@ -35,6 +34,7 @@ class Recorded:
         self.scores: dict[tuple, tuple[str, Any]] = {}
         self.refit: Callable[[dict], Any] | None = None
         self.fitted_learner = None
+        self.all_rows: np.ndarray | None = None
 
     def fit_error(self, params: dict, rows: bytes):
         return self.fit_errors.get((_params_key(params), rows))
@@ -49,28 +49,27 @@ class Recorded:
 class ReplayEstimator(BaseEstimator):
     """Stand-in whose fit and scores are what stratum recorded."""
 
-    def __init__(self, recorded=None, n_rows=0, estimator_type="regressor"):
+    def __init__(self, recorded=None, estimator_type="regressor"):
         self.recorded = recorded
-        self.n_rows = n_rows
         self.estimator_type = estimator_type
         self._params: dict = {}
 
     def __sklearn_clone__(self):
-        return ReplayEstimator(self.recorded, self.n_rows, self.estimator_type)
+        return ReplayEstimator(self.recorded, self.estimator_type)
 
     @property
     def _estimator_type(self):
         return self.estimator_type
 
     def set_params(self, **params):
-        for name in ("recorded", "n_rows", "estimator_type"):
+        for name in ("recorded", "estimator_type"):
             if name in params:
                 setattr(self, name, params.pop(name))
         self._params.update(params)
         return self
 
     def fit(self, X, y=None, **kwargs):
-        if len(X) == self.n_rows and self.recorded.refit is not None:
+        if X is self.recorded.all_rows:
             self.recorded.fitted_learner = self.recorded.refit(dict(self._params))
             return self
         error = self.recorded.fit_error(self._params, _rows_key(X))
@@ -90,9 +89,11 @@ class _ReplayMultimetric(_MultimetricScorer):
 
 def replay_search(
     search: Any,
+    grid: list[dict],
     candidates: list[dict],
     splits: list[tuple[np.ndarray, np.ndarray]],
     y: Any,
+    n_rows: int,
     recorded: Recorded,
     real_scorers: Any,
     estimator_type: str,
@@ -114,19 +115,17 @@ def replay_search(
                 return _ReplayMultimetric(scorers, recorded), refit_metric
             return single, refit_metric
 
-    replayed = Replayed.__new__(Replayed)
-    replayed.__dict__.update(clone(search).__dict__)
-    n_rows = len(splits[0][0]) + len(splits[0][1]) if splits else 0
-    n_rows = max(n_rows, max((max(tr.max(initial=0), te.max(initial=0)) for tr, te in splits), default=0) + 1)
-    replayed.estimator = ReplayEstimator(recorded, n_rows, estimator_type)
-    replayed.cv = splits
-    replayed.n_jobs = None
-    replayed.pre_dispatch = "2*n_jobs"
-    X_rows = np.arange(n_rows).reshape(-1, 1)
-    y_rows = None if y is None else y
-    start = time.perf_counter()
-    replayed.fit(X_rows, y_rows)
-    del start
+    params = clone(search).get_params(deep=False)
+    params.update(
+        estimator=ReplayEstimator(recorded, estimator_type),
+        cv=splits,
+        n_jobs=None,
+        pre_dispatch="2*n_jobs",
+    )
+    params["param_grid" if "param_grid" in params else "param_distributions"] = grid
+    replayed = Replayed(**params)
+    recorded.all_rows = np.arange(n_rows).reshape(-1, 1)
+    replayed.fit(recorded.all_rows, y)
     results = replayed.cv_results_
     fit_t, score_t = times[..., 0], times[..., 1]
     results["mean_fit_time"] = fit_t.mean(axis=1)

@@ -1,0 +1,27 @@
+//! Native kernels for `stratum`, exposed to Python as `stratum._native`.
+//!
+//! Layout: one module per kernel family. Each family keeps its pure-Rust core
+//! independent of PyO3 (so `cargo test` needs no Python) and puts its Python
+//! bindings in a `#[cfg(feature = "pyo3")] pub(crate) mod py` submodule, which
+//! is registered below.
+
+pub mod fingerprint;
+#[cfg(feature = "pyo3")]
+mod pybuf;
+
+#[cfg(feature = "pyo3")]
+mod python {
+    use pyo3::prelude::*;
+
+    #[pymodule]
+    #[pyo3(name = "_native")]
+    fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
+        m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+        m.add("FINGERPRINT_CHUNK_SIZE", crate::fingerprint::CHUNK_SIZE)?;
+        m.add_function(wrap_pyfunction!(
+            crate::fingerprint::py::fingerprint_buffer,
+            m
+        )?)?;
+        Ok(())
+    }
+}

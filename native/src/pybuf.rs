@@ -1,0 +1,75 @@
+//! Read-only access to the raw bytes behind Python's buffer protocol.
+//!
+//! `pyo3::buffer::PyUntypedBuffer` refuses buffers without a shape (0-d
+//! exporters such as numpy scalars), so this is a minimal RAII wrapper over
+//! `PyObject_GetBuffer` / `PyBuffer_Release` that only exposes C-contiguous
+//! buffers as byte slices.
+
+use std::ffi::c_char;
+
+use pyo3::exceptions::PyValueError;
+use pyo3::ffi;
+use pyo3::prelude::*;
+
+/// A buffer exported by a Python object, released on drop.
+///
+/// Must be dropped while attached to the interpreter (i.e. not inside
+/// `Python::detach`); borrow its bytes into the detached closure instead.
+pub(crate) struct ContiguousBuffer {
+    // Boxed so the `Py_buffer` keeps its address until it is released, as
+    // some exporters expect.
+    view: Box<ffi::Py_buffer>,
+}
+
+impl ContiguousBuffer {
+    /// Exports `obj`'s buffer (any format, read-only is fine). Raises
+    /// TypeError (from Python) for objects without the buffer protocol and
+    /// ValueError for buffers that are not C-contiguous.
+    pub(crate) fn get(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Self> {
+        let mut view = Box::new(ffi::Py_buffer::new());
+        // SAFETY: `obj` is a live object, `view` is a valid, writable
+        // Py_buffer, and we are attached to the interpreter.
+        let rc = unsafe { ffi::PyObject_GetBuffer(obj.as_ptr(), &mut *view, ffi::PyBUF_FULL_RO) };
+        if rc != 0 {
+            return Err(PyErr::fetch(obj.py()));
+        }
+        // From here on `Drop` releases the export, including on error.
+        let buf = Self { view };
+        // SAFETY: `view` was filled by a successful PyObject_GetBuffer.
+        let contiguous = unsafe { ffi::PyBuffer_IsContiguous(&*buf.view, b'C' as c_char) } != 0;
+        if !contiguous {
+            return Err(PyValueError::new_err(format!(
+                "{what} requires a C-contiguous buffer"
+            )));
+        }
+        if buf.view.len < 0 {
+            return Err(PyValueError::new_err(format!(
+                "{what}: buffer reports a negative length"
+            )));
+        }
+        Ok(buf)
+    }
+
+    /// The buffer's bytes, in memory order.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        let len = usize::try_from(self.view.len).unwrap_or(0);
+        let ptr = self.view.buf.cast::<u8>().cast_const();
+        if len == 0 || ptr.is_null() {
+            return &[];
+        }
+        // SAFETY: the exporter guarantees `len` readable bytes at `ptr` for a
+        // C-contiguous buffer, and the export is held until `self` is
+        // dropped, which the borrow prevents while the slice lives. As with
+        // hashlib (which also releases the GIL while hashing), a thread that
+        // mutates the memory concurrently only gets an unspecified result.
+        unsafe { std::slice::from_raw_parts(ptr, len) }
+    }
+}
+
+impl Drop for ContiguousBuffer {
+    fn drop(&mut self) {
+        // SAFETY: the view holds a successful export, released exactly once
+        // here; callers drop it while attached (see the type's docs).
+        unsafe { ffi::PyBuffer_Release(&mut *self.view) }
+    }
+}

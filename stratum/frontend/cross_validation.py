@@ -1,0 +1,120 @@
+"""``skrub.cross_validate`` on stratum's engine (one configuration, k folds)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn import model_selection
+from sklearn.metrics import check_scoring
+from sklearn.metrics._scorer import _check_multimetric_scoring, _MultimetricScorer
+from skrub._data_ops._estimator import (
+    SkrubLearner,
+    _BaseParamSearch,
+    _rename_cv_param_learner_to_estimator,
+)
+from skrub._data_ops._subsampling import env_with_subsampling
+
+from .engine import install_fitted_state
+from .replay import Recorded, ReplayEstimator, _params_key, _rows_key
+
+_SUPPORTED = {
+    "scoring", "return_train_score", "return_estimator", "return_indices",
+    "error_score", "n_jobs", "verbose", "pre_dispatch",
+}
+
+
+class CVSpec:
+    """The parameters of one cross-validation, shaped like a search object."""
+
+    fixed_candidates = [{}]
+
+    def __init__(self, cv, scoring, error_score, return_train_score):
+        self.cv = cv
+        self.scoring = scoring
+        self.error_score = error_score
+        self.return_train_score = return_train_score
+        self.refit = False
+
+    def build_scorers(self, estimator):
+        scoring = self.scoring
+        if callable(scoring) or scoring is None or isinstance(scoring, str):
+            return check_scoring(estimator, scoring)
+        return _MultimetricScorer(
+            scorers=_check_multimetric_scoring(estimator, scoring),
+            raise_exc=(self.error_score == "raise"),
+        )
+
+
+def cross_validate_on_engine(
+    learner, environment, *, keep_subsampling=False, cv=None, **kwargs
+) -> pd.DataFrame | None:
+    """Return skrub's cross_validate table, or None when skrub must run it."""
+    from .searches import fit_searches
+
+    if not isinstance(learner, SkrubLearner) or isinstance(learner, _BaseParamSearch):
+        return None
+    if "return_estimator" in kwargs:
+        return None  # skrub raises its own explanatory error
+    kwargs = _rename_cv_param_learner_to_estimator(kwargs)
+    if set(kwargs) - _SUPPORTED:
+        return None
+    environment = env_with_subsampling(learner.data_op, environment, keep_subsampling)
+    error_score = kwargs.get("error_score", np.nan)
+    spec = CVSpec(cv, kwargs.get("scoring"), error_score, kwargs.get("return_train_score", False))
+    batch, (outcome,) = fit_searches(
+        [("pipeline", learner.data_op, environment, spec)], refit=False, replay=False
+    )
+    run = outcome.run
+    if run.fallback is not None:
+        return None
+    if run.error is not None:
+        raise run.error
+    recorded = Recorded()
+    for (c, fold), failure in run.fit_errors.items():
+        recorded.fit_errors[(_params_key({}), _rows(run.splits[fold][0]))] = failure.error
+    for (c, fold, side), (status, value) in run.scores.items():
+        train, test = run.splits[fold]
+        value = value.error if status == "error" else value
+        recorded.scores[(_params_key({}), _rows(train if side == "train" else test))] = (status, value)
+    multimetric = isinstance(run.scorers, _MultimetricScorer)
+
+    def replay_scoring(estimator, X, y=None):
+        return recorded.score({}, _rows_key(X))
+
+    n_rows = len(run.X) if not hasattr(run.X, "shape") else run.X.shape[0]
+    rows = np.arange(n_rows).reshape(-1, 1)
+    result = model_selection.cross_validate(
+        ReplayEstimator(recorded),
+        rows,
+        run.y,
+        cv=run.splits,
+        scoring=replay_scoring,
+        error_score=error_score,
+        return_train_score=spec.return_train_score,
+        return_estimator=kwargs.get("return_estimator", False),
+        return_indices=kwargs.get("return_indices", False),
+    )
+    del multimetric
+    times = np.array([run.times.get((0, f), (np.nan, np.nan)) for f in range(len(run.splits))])
+    result["fit_time"] = times[:, 0]
+    result["score_time"] = times[:, 1]
+    if result.pop("estimator", None) is not None:
+        learners = []
+        for split in run.folds():
+            config = run.make_config(-1, {}, drop_values=False)
+            batch._compile(run, config)
+            install_fitted_state(config, batch.store, split.train())
+            fitted = SkrubLearner(config.data_op)
+            fitted._is_fitted = True
+            learners.append(fitted)
+        result["learner"] = learners
+    if (indices := result.pop("indices", None)) is not None:
+        result["train_indices"] = indices["train"]
+        result["test_indices"] = indices["test"]
+    return pd.DataFrame(result)
+
+
+def _rows(idx: Any) -> bytes:
+    return np.asarray(idx, dtype=np.int64).tobytes()

@@ -1,0 +1,74 @@
+"""Make skrub's own entry points run on stratum's engine.
+
+``import stratum`` routes ``ParamSearch.fit`` (``make_grid_search``,
+``make_randomized_search`` with the sklearn backend) and ``cross_validate``
+(``skrub.cross_validate``, ``.skb.cross_validate``) through stratum while
+``get_config()["engine"] == "stratum"``; with ``engine="skrub"`` the original
+skrub functions run. Everything else in skrub is untouched.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+
+import skrub
+from skrub._data_ops import _estimator, _skrub_namespace
+import skrub._data_ops as _data_ops_pkg
+
+from .._config import get_config
+from .cross_validation import cross_validate_on_engine
+from .searches import fit_param_search
+
+_original_fit = _estimator.ParamSearch.fit
+_original_cross_validate = _estimator.cross_validate
+_installed = False
+
+
+class StratumFallbackWarning(UserWarning):
+    """A pipeline was evaluated by plain skrub instead of stratum's engine."""
+
+
+@functools.wraps(_original_fit)
+def _fit(self, environment):
+    if get_config()["engine"] != "stratum":
+        return _original_fit(self, environment)
+    result = fit_param_search(self, environment, get_config()["backend"])
+    if result is None:
+        reason = getattr(self, "_stratum_fallback", "not plannable")
+        warnings.warn(
+            f"stratum: this search is evaluated by skrub ({reason})",
+            StratumFallbackWarning,
+            stacklevel=2,
+        )
+        return _original_fit(self, environment)
+    return result
+
+
+@functools.wraps(_original_cross_validate)
+def _cross_validate(learner, environment, *, keep_subsampling=False, cv=None, **kwargs):
+    if get_config()["engine"] == "stratum":
+        result = cross_validate_on_engine(
+            learner, environment, keep_subsampling=keep_subsampling, cv=cv, **kwargs
+        )
+        if result is not None:
+            return result
+    return _original_cross_validate(
+        learner, environment, keep_subsampling=keep_subsampling, cv=cv, **kwargs
+    )
+
+
+def install() -> None:
+    """Patch skrub's entry points (idempotent)."""
+    global _installed
+    if _installed:
+        return
+    _estimator.ParamSearch.fit = _fit
+    for module in (_estimator, _skrub_namespace, _data_ops_pkg, skrub):
+        if getattr(module, "cross_validate", None) is _original_cross_validate:
+            module.cross_validate = _cross_validate
+    _installed = True
+
+
+def original_cross_validate(*args, **kwargs):
+    return _original_cross_validate(*args, **kwargs)

@@ -1,0 +1,180 @@
+"""Fit skrub searches (and cross-validations) on stratum's engine.
+
+``fit_searches`` is the one entry point: it takes several (name, DataOp,
+environment, sklearn search) and returns, per pipeline, a fitted sklearn search
+object (exactly what skrub's ``ParamSearch.fit`` would have produced) or the
+error / fallback reason, sharing all common work across pipelines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sklearn.base import clone, is_classifier
+from skrub._data_ops._estimator import ParamSearch, default_score
+
+from ..runtime import Failure
+from .engine import Batch, PipelineRun
+from .learner import EngineLearner
+from .replay import Recorded, _params_key, replay_search
+
+
+@dataclass
+class SearchOutcome:
+    name: str
+    run: PipelineRun
+    fitted: Any = None  # fitted sklearn search (replayed)
+    error: BaseException | None = None
+    failures: dict | None = None  # candidate index -> Failure
+
+
+def _real_scorers(run: PipelineRun, search: Any):
+    if hasattr(search, "build_scorers"):
+        return search.build_scorers(run.xy_pipeline(run.configs[0].data_op))
+    probe = clone(search)
+    probe.estimator = run.xy_pipeline(run.configs[0].data_op)
+    if probe.scoring is None:
+        probe.scoring = default_score
+    return probe._get_scorers()[0]
+
+
+def _scorer_task(batch: Batch):
+    def factory(run: PipelineRun, config, split):
+        def score():
+            learner = EngineLearner(config.data_op, run.environment)
+            learner._bind(run, config, split, batch.store)
+            X, y = run.split_data[(split.fold, split.side)]
+            if y is None:
+                return run.scorers(learner, X)
+            return run.scorers(learner, X, y)
+
+        return score
+
+    return factory
+
+
+def prepare_batch(items: list[tuple[str, Any, dict, Any]], backend: str) -> Batch:
+    """Compile and lower (without executing) a batch of searches."""
+    runs = []
+    for name, data_op, environment, search in items:
+        if not hasattr(search, "build_scorers"):
+            search = clone(search)
+            if search.scoring is None:
+                search.scoring = default_score
+        runs.append(PipelineRun(name, data_op, environment, search))
+    batch = Batch(runs, backend=backend)
+    batch.prepare()
+    for run in runs:
+        if run.error is None and run.fallback is None:
+            try:
+                run.scorers = _real_scorers(run, run.search)
+            except Exception as error:
+                run.error = error
+    batch.lower(_scorer_task(batch), lambda run: bool(run.search.return_train_score))
+    return batch
+
+
+def fit_searches(
+    items: list[tuple[str, Any, dict, Any]],
+    *,
+    backend: str = "sequential",
+    refit: bool = True,
+    raise_errors: bool = True,
+    replay: bool = True,
+) -> tuple[Batch, list[SearchOutcome]]:
+    batch = prepare_batch(items, backend)
+    batch.execute()
+    batch.collect()
+    outcomes = []
+    for run in batch.runs:
+        outcome = SearchOutcome(run.name, run)
+        outcomes.append(outcome)
+        if run.error is not None:
+            outcome.error = run.error
+            continue
+        if run.fallback is not None or not replay:
+            continue
+        try:
+            outcome.fitted = _replay(batch, run, refit=refit)
+        except Exception as error:
+            if raise_errors:
+                raise
+            outcome.error = error
+        outcome.failures = _failures(batch, run)
+    return batch, outcomes
+
+
+def _replay(batch: Batch, run: PipelineRun, refit: bool):
+    recorded = Recorded()
+    candidates = [c.params for c in run.configs]
+    for (c, fold), failure in run.fit_errors.items():
+        rows = np.asarray(run.splits[fold][0], dtype=np.int64).tobytes()
+        recorded.fit_errors[(_params_key(candidates[c]), rows)] = failure.error
+    for (c, fold, side), value in run.scores.items():
+        train, test = run.splits[fold]
+        rows = np.asarray(train if side == "train" else test, dtype=np.int64).tobytes()
+        status, result = value
+        if status == "error":
+            result = result.error
+        recorded.scores[(_params_key(candidates[c]), rows)] = (status, result)
+    search = clone(run.search)
+    if not refit:
+        search.refit = False
+    if search.refit:
+        recorded.refit = lambda params: batch.refit(run, params)
+    n_folds = len(run.splits)
+    times = np.zeros((len(candidates), n_folds, 2))
+    for (c, fold), (fit_t, score_t) in run.times.items():
+        times[c, fold] = (fit_t, score_t)
+    estimator = run.xy_pipeline(run.configs[0].data_op)
+    estimator_type = "classifier" if is_classifier(estimator) else "regressor"
+    grid = run.xy_pipeline().get_param_grid()
+    replayed = replay_search(
+        search, grid, candidates, run.splits, run.y, _n_rows(run.X), recorded,
+        run.scorers, estimator_type, times,
+    )
+    replayed.best_learner_ = recorded.fitted_learner
+    return replayed
+
+
+def _n_rows(X: Any) -> int:
+    shape = getattr(X, "shape", None)
+    return int(shape[0]) if shape is not None else len(X)
+
+
+def _failures(batch: Batch, run: PipelineRun) -> dict[int, Failure]:
+    """First failure per candidate (fit or score), for error reporting."""
+    out: dict[int, Failure] = {}
+    for (c, fold), failure in sorted(run.fit_errors.items()):
+        out.setdefault(c, failure)
+    for (c, fold, side), (status, value) in sorted(run.scores.items(), key=lambda kv: kv[0][:2]):
+        if status == "error":
+            out.setdefault(c, value)
+    return out
+
+
+_COPY = [
+    "cv_results_", "best_score_", "best_params_", "best_index_", "scorer_",
+    "n_splits_", "refit_time_", "multimetric_",
+]
+
+
+def fit_param_search(param_search: ParamSearch, environment: dict, backend: str):
+    """``ParamSearch.fit`` on stratum's engine. Returns None to ask for skrub."""
+    items = [("pipeline", param_search.data_op, environment, param_search.search)]
+    batch, (outcome,) = fit_searches(items, backend=backend, refit=True)
+    if outcome.run.fallback is not None:
+        return None
+    if outcome.error is not None:
+        raise outcome.error
+    fitted = outcome.fitted
+    param_search.refit_ = param_search.search.refit
+    for name in _COPY:
+        if hasattr(fitted, name):
+            setattr(param_search, name, getattr(fitted, name))
+    if fitted.best_learner_ is not None:
+        param_search.best_learner_ = fitted.best_learner_
+    param_search._stratum_batch = batch
+    return param_search

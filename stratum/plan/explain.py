@@ -1,0 +1,109 @@
+"""Text and Graphviz views of a compiled batch: what was merged, what is shared."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Iterable
+
+
+def explain_plan(plan, tasks: dict, pipelines: Iterable[dict], stats=None) -> str:
+    """Describe a compiled plan.
+
+    ``pipelines`` holds one dict per pipeline: ``name``, ``configurations``,
+    ``folds``, ``status`` ("stratum", "skrub: <reason>", "error: <message>").
+    """
+    pipelines = list(pipelines)
+    n_configs = sum(p["configurations"] for p in pipelines)
+    lines = [
+        f"stratum plan: {len(pipelines)} pipeline(s), {n_configs} configuration(s)",
+        "",
+        "logical plan (lineage-keyed, hash-consed):",
+        f"  nodes before deduplication: {plan.inserted}",
+        f"  nodes after deduplication:  {len(plan)}",
+    ]
+    if len(plan):
+        lines.append(f"  deduplication factor:       {plan.inserted / len(plan):.1f}x")
+    shared = plan.shared_keys()
+    cross = [k for k in shared if len(plan.pipelines_using(k)) > 1]
+    lines += [
+        f"  shared by several configurations: {len(shared)}",
+        f"  shared by several pipelines:      {len(cross)}",
+        "",
+    ]
+    node_tasks = [t for t in tasks.values() if t.kind == "node"]
+    score_tasks = [t for t in tasks.values() if t.kind == "score"]
+    requested = sum(len(t.users) for t in node_tasks)
+    per_fold = Counter(
+        t.split.number if t.split is not None else None for t in node_tasks
+    )
+    lines += [
+        "physical plan (tasks = node x fold x side x mode):",
+        f"  node tasks: {len(node_tasks)} (requested by configurations: {requested})",
+        f"  shared tasks (needed by >1 configuration): "
+        f"{sum(1 for t in node_tasks if len(t.users) > 1)}",
+        f"  score tasks: {len(score_tasks)}",
+    ]
+    fit_tasks = [t for t in node_tasks if t.label.startswith("<Apply") and t.key[2] == "train"]
+    if fit_tasks:
+        fit_requested = sum(len(t.users) for t in fit_tasks)
+        lines.append(
+            f"  estimator fits on folds: {len(fit_tasks)} "
+            f"(without sharing: {fit_requested})"
+        )
+    folds = sorted((k for k in per_fold if k is not None))
+    if folds:
+        lines.append("  tasks per fold: " + ", ".join(f"{k}: {per_fold[k]}" for k in folds))
+    if per_fold.get(None):
+        lines.append(f"  tasks independent of the folds: {per_fold[None]}")
+    lines += ["", "pipelines:"]
+    for p in pipelines:
+        lines.append(
+            f"  - {p['name']}: {p['configurations']} configuration(s), "
+            f"{p['folds']} fold(s), evaluated by {p['status']}"
+        )
+    unseeded = plan.unseeded_nodes()
+    if unseeded:
+        lines += [
+            "",
+            "unseeded randomness (random_state=None): one draw is shared by every "
+            "configuration using the step and is never reused across batches:",
+        ]
+        for node in unseeded[:10]:
+            lines.append(f"  - {node.label}: {', '.join(node.unseeded[:3])}")
+    identity = plan.identity_nodes()
+    if identity:
+        lines += [
+            "",
+            f"{len(identity)} node(s) keyed by object identity (objects stratum "
+            "cannot hash by content); shared only within this batch.",
+        ]
+    if stats:
+        lines += ["", _time_summary(stats)]
+    return "\n".join(lines)
+
+
+def _time_summary(stats) -> str:
+    by_label: Counter = Counter()
+    for s in stats:
+        by_label[s.label] += s.seconds
+    total = sum(by_label.values())
+    lines = [f"where time went (total task time {total:.2f}s):"]
+    for label, seconds in by_label.most_common(8):
+        lines.append(f"  {seconds:8.3f}s  {label}")
+    return "\n".join(lines)
+
+
+def plan_to_dot(plan: Any) -> str:
+    """Graphviz DOT text of the plan; nodes used by several configurations are
+    filled, their label says by how many."""
+    lines = ["digraph stratum_plan {", "  rankdir=TB;", '  node [shape=box, fontsize=10];']
+    for key, node in plan.nodes.items():
+        users = len(plan.users.get(key, ()))
+        label = node.label.replace('"', "'")
+        style = ', style=filled, fillcolor="#cde4ff"' if users > 1 else ""
+        lines.append(f'  "{key[:12]}" [label="{label}\\nused by {users}"{style}];')
+    for key, node in plan.nodes.items():
+        for dep in node.inputs:
+            lines.append(f'  "{dep[:12]}" -> "{key[:12]}";')
+    lines.append("}")
+    return "\n".join(lines)

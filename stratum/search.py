@@ -1,0 +1,233 @@
+"""``stratum.search``: evaluate a batch of pipelines in one deduplicated plan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ._config import get_config
+from .frontend.batch import (
+    BatchInput,
+    check_pipelines,
+    describe_candidates,
+    run_on_skrub,
+    search_object,
+)
+from .frontend.searches import fit_searches, prepare_batch
+from .plan.explain import explain_plan, plan_to_dot
+
+
+@dataclass
+class Best:
+    """The best (pipeline, configuration) of a batch and its refitted learner."""
+
+    pipeline: str
+    params: dict
+    score: float
+    learner: Any = None
+
+    def __repr__(self) -> str:
+        return f"Best(pipeline={self.pipeline!r}, params={self.params!r}, score={self.score!r})"
+
+
+class BatchSearch:
+    """Results of :func:`search`.
+
+    Attributes
+    ----------
+    results_ : pandas.DataFrame
+        One row per (pipeline, configuration): ``pipeline``, ``params``, the
+        mean/std/per-split test scores (and train scores if requested), fit and
+        score times, ``status`` ("ok" or "error") and ``error``. Sorted by the
+        mean test score of the refit metric, best first, errors last.
+    best_ : Best
+        The best row, with its learner fitted on all rows (if ``refit``).
+    stats_ : pandas.DataFrame
+        One row per executed task: what ran, on which fold, how long.
+    searches_ : dict
+        The fitted skrub-compatible search object of each pipeline.
+    """
+
+    def __init__(self, batch, outcomes, results, best, searches, fallbacks):
+        self._batch = batch
+        self._outcomes = outcomes
+        self.results_ = results
+        self.best_ = best
+        self.searches_ = searches
+        self.fallbacks_ = fallbacks
+
+    @property
+    def stats_(self) -> pd.DataFrame:
+        rows = [vars(s).copy() for s in self._batch.store.stats]
+        for row in rows:
+            row["task"] = row.pop("key")
+        cols = ["task", "kind", "label", "fold", "side", "mode", "seconds", "status", "how"]
+        return pd.DataFrame(rows, columns=cols)
+
+    def explain(self) -> str:
+        return _explain(self._batch, self.fallbacks_, stats=self._batch.store.stats)
+
+    def draw(self) -> str:
+        """The compiled plan as Graphviz DOT text (shared nodes highlighted)."""
+        return plan_to_dot(self._batch.plan)
+
+    def __repr__(self) -> str:
+        return (
+            f"<BatchSearch: {self.results_['pipeline'].nunique()} pipelines, "
+            f"{len(self.results_)} configurations>"
+        )
+
+
+def search(
+    pipelines: Sequence | Mapping[str, Any],
+    *,
+    cv: Any = 5,
+    scoring: Any = None,
+    n_iter: int | None = None,
+    random_state: Any = None,
+    refit: bool | str = True,
+    error_score: Any = np.nan,
+    return_train_score: bool = False,
+    environment: Mapping[str, Any] | None = None,
+) -> BatchSearch:
+    """Evaluate a batch of skrub DataOps, sharing their common work.
+
+    Parameters
+    ----------
+    pipelines : list of DataOps, or dict name -> DataOp
+        The final DataOp of each pipeline (what ``make_grid_search`` would be
+        called on). Choices inside are expanded as a grid search does, or
+        sampled (``n_iter``) as a randomized search does.
+    cv, scoring, error_score, return_train_score :
+        As in ``DataOp.skb.make_grid_search``.
+    n_iter, random_state :
+        When ``n_iter`` is given, each pipeline's configurations are sampled as
+        ``make_randomized_search(n_iter=n_iter, random_state=random_state)``.
+    refit : bool or str
+        Fit the overall best configuration on all rows (``best_.learner``).
+        With several metrics, the name of the metric that ranks.
+    environment : dict, optional
+        Variable values; by default each pipeline's own (``.skb.get_data()``).
+
+    Returns
+    -------
+    BatchSearch
+    """
+    inputs = check_pipelines(pipelines, environment)
+    items = [
+        (
+            item.name,
+            item.data_op,
+            item.environment,
+            search_object(cv, scoring, n_iter, random_state, refit, error_score,
+                          return_train_score),
+        )
+        for item in inputs
+    ]
+    batch, outcomes = fit_searches(
+        items, backend=get_config()["backend"], refit=False, raise_errors=False
+    )
+    searches, fallbacks, frames = {}, {}, []
+    for item, outcome in zip(inputs, outcomes):
+        fitted = outcome.fitted
+        if outcome.run.fallback is not None:
+            fallbacks[item.name] = outcome.run.fallback
+            fitted, error = run_on_skrub(item, items[inputs.index(item)][3])
+            if error is not None:
+                outcome.error = error
+        searches[item.name] = fitted
+        frames.append(describe_candidates(item, outcome, fitted))
+    results = _sort(pd.concat(frames, ignore_index=True), refit)
+    best = _best(batch, results, inputs, outcomes, refit)
+    return BatchSearch(batch, outcomes, results, best, searches, fallbacks)
+
+
+def _score_column(results: pd.DataFrame, refit: bool | str) -> str | None:
+    if isinstance(refit, str) and f"mean_test_{refit}" in results:
+        return f"mean_test_{refit}"
+    cols = [c for c in results.columns if c.startswith("mean_test_")]
+    return cols[0] if cols else None
+
+
+def _sort(results: pd.DataFrame, refit) -> pd.DataFrame:
+    col = _score_column(results, refit)
+    if col is None:
+        return results
+    order = results.assign(_ok=results["status"].eq("ok"))
+    order = order.sort_values(
+        ["_ok", col], ascending=[False, False], na_position="last", kind="stable"
+    )
+    return order.drop(columns="_ok").reset_index(drop=True)
+
+
+def _best(batch, results, inputs: list[BatchInput], outcomes, refit) -> Best | None:
+    col = _score_column(results, refit)
+    ok = results[results["status"].eq("ok")] if col else results.iloc[0:0]
+    if col is None or ok.empty or ok[col].isna().all():
+        return None
+    row = ok.loc[ok[col].idxmax()]
+    best = Best(row["pipeline"], row["params"], float(row[col]))
+    if refit:
+        index = [i.name for i in inputs].index(row["pipeline"])
+        outcome = outcomes[index]
+        run = outcome.run
+        if outcome.run.fallback is None:
+            best.learner = batch.refit(run, run.configs[int(row["_candidate"])].params)
+        else:
+            fitted = outcome.fitted
+            best.learner = _refit_on_skrub(inputs[index], fitted, int(row["_candidate"]))
+    return best
+
+
+def _refit_on_skrub(item: BatchInput, fitted, candidate: int):
+    from .frontend.batch import skrub_learner
+
+    return skrub_learner(item, fitted.cv_results_["params"][candidate])
+
+
+def explain(
+    pipelines: Sequence | Mapping[str, Any] | BatchSearch,
+    *,
+    cv: Any = 5,
+    n_iter: int | None = None,
+    random_state: Any = None,
+    environment: Mapping[str, Any] | None = None,
+) -> str:
+    """Describe the plan a batch compiles to, without fitting anything.
+
+    X and y are computed (the splits depend on them); nothing downstream runs.
+    """
+    if isinstance(pipelines, BatchSearch):
+        return pipelines.explain()
+    inputs = check_pipelines(pipelines, environment)
+    items = [
+        (i.name, i.data_op, i.environment,
+         search_object(cv, None, n_iter, random_state, False, np.nan, False))
+        for i in inputs
+    ]
+    batch = prepare_batch(items, get_config()["backend"])
+    fallbacks = {r.name: r.fallback for r in batch.runs if r.fallback}
+    return _explain(batch, fallbacks)
+
+
+def _explain(batch, fallbacks: dict, stats=None) -> str:
+    pipelines = []
+    for run in batch.runs:
+        if run.error is not None:
+            status = f"nobody: error {type(run.error).__name__}: {run.error}"
+        elif run.name in fallbacks:
+            status = f"skrub ({fallbacks[run.name]})"
+        else:
+            status = "stratum"
+        pipelines.append(
+            {
+                "name": run.name,
+                "configurations": len(run.configs),
+                "folds": len(getattr(run, "splits", ())),
+                "status": status,
+            }
+        )
+    return explain_plan(batch.plan, batch.lowering.tasks, pipelines, stats)
