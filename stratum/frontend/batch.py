@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-import numpy as np
 import pandas as pd
 from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
 from skrub._data_ops._data_ops import DataOp
@@ -96,10 +95,10 @@ def describe_candidates(item: BatchInput, outcome: Any, fitted: Any) -> pd.DataF
         for key, values in results.items():
             if key.startswith(("mean_", "std_", "split")) and key != "params":
                 row[key] = values[c]
-        if outcome.error is not None:
-            row["status"], row["error"] = "error", _message(item.name, outcome.error)
-        elif c in failures:
+        if c in failures:
             row["status"], row["error"] = "error", _message(item.name, failures[c])
+        elif outcome.error is not None:
+            row["status"], row["error"] = "error", _message(item.name, outcome.error)
         else:
             row["status"], row["error"] = "ok", None
         rows.append(row)
@@ -126,4 +125,3 @@ def skrub_learner(item: BatchInput, params: dict) -> SkrubLearner:
 
 
 __all__ = ["BatchInput", "check_pipelines", "describe_candidates", "search_object"]
-_ = np

@@ -248,9 +248,7 @@ class GraphCompiler:
             is_y=impl.is_y,
             dynamic=isinstance(impl, (IfElse, Match)),
         )
-        unseeded = tuple(enc.unseeded)
-        for c in children:
-            unseeded += tuple(u for u in c.unseeded if u not in unseeded)
+        unseeded = tuple(dict.fromkeys(enc.unseeded))
         node = Node(
             key=key,
             kind=kind,

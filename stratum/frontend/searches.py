@@ -96,13 +96,13 @@ def fit_searches(
             continue
         if run.fallback is not None or not replay:
             continue
+        outcome.failures = _failures(batch, run)
         try:
             outcome.fitted = _replay(batch, run, refit=refit)
         except Exception as error:
             if raise_errors:
                 raise
             outcome.error = error
-        outcome.failures = _failures(batch, run)
     return batch, outcomes
 
 

@@ -43,7 +43,11 @@ def explain_plan(plan, tasks: dict, pipelines: Iterable[dict], stats=None) -> st
         f"{sum(1 for t in node_tasks if len(t.users) > 1)}",
         f"  score tasks: {len(score_tasks)}",
     ]
-    fit_tasks = [t for t in node_tasks if t.label.startswith("<Apply") and t.key[2] == "train"]
+    fit_tasks = [
+        t
+        for t in node_tasks
+        if t.label.startswith("<Apply") and t.key[2] == "train" and "fit" in (t.key[3] or "")
+    ]
     if fit_tasks:
         fit_requested = sum(len(t.users) for t in fit_tasks)
         lines.append(

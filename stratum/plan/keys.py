@@ -106,14 +106,14 @@ class _Encoder:
                     self.identity(obj)
                     return
             self.put("seq:" + t.__name__, struct.pack("<Q", len(items)))
-            for i, item in enumerate(items):
-                self.encode(item, f"{path}[{i}]")
+            for item in items:
+                self.encode(item, path)
             return
         if t is dict:
             self.put("dict", struct.pack("<Q", len(obj)))
             for k, v in obj.items():
                 self.encode(k, path)
-                self.encode(v, f"{path}.{k}")
+                self.encode(v, path)
             return
         if t is slice:
             self.put("slice")
@@ -152,12 +152,13 @@ class _Encoder:
         except Exception:
             self.identity(est)
             return
+        where = f"{path}{cls.__name__}"
         for name in sorted(params):
             value = params[name]
-            if name == "random_state" and value is None:
-                self.enc.unseeded.append(f"{path}{cls.__name__}.random_state")
-            self.encode(name, path)
-            self.encode(value, f"{path}{cls.__name__}.{name}.")
+            if name == "random_state" and value is None and _uses_randomness(est):
+                self.enc.unseeded.append(f"{where}.random_state")
+            self.encode(name, where + ".")
+            self.encode(value, f"{where}.{name}.")
 
     def _encode_function(self, func: types.FunctionType, path: str) -> None:
         self.put("func", f"{func.__module__}.{func.__qualname__}".encode())
@@ -181,6 +182,22 @@ class _Encoder:
                 self._encode_code(const)
             else:
                 self.encode(const)
+
+
+def _uses_randomness(est: Any) -> bool:
+    """Whether ``random_state=None`` makes this estimator's output vary.
+
+    Linear models with their default deterministic solvers ignore it; anything
+    else with a ``random_state`` parameter is assumed to use it.
+    """
+    cls = type(est)
+    if cls.__module__.startswith("sklearn.linear_model"):
+        name = cls.__name__
+        stochastic = ("SGD", "Perceptron", "PassiveAggressive", "RANSAC")
+        return any(s in name for s in stochastic) or getattr(
+            est, "solver", None
+        ) in ("sag", "saga")
+    return True
 
 
 def encode_params(

@@ -41,6 +41,9 @@ class Node:
 
     ``fit_deps`` / ``apply_deps`` are the input keys evaluated when the node is
     computed while fitting / while applying (transform, predict, score).
+    ``unseeded`` lists this node's own parameters that leave randomness
+    unseeded (``random_state=None``); ``identity`` is true when part of the key
+    is an object identity (this node or an ancestor).
     ``payload`` is what the frontend needs to execute the node; the plan never
     looks inside it and it does not take part in equality.
     """
