@@ -8,6 +8,17 @@ off ``sys.path`` so the tests exercise what was installed, native kernels
 included. A source tree that already holds the extension (``maturin develop``,
 editable installs) is left alone, and so is a checkout with nothing installed
 (it then runs on the pure-Python fallbacks). The report header says which.
+
+Also:
+
+* Native thread pools are pinned to one thread *before* numpy / scikit-learn /
+  LightGBM / XGBoost are imported: with several OpenMP runtimes loaded and a
+  busy machine, spinning OpenMP workers make HistGradientBoosting fits on tiny
+  data ~100x slower, and one thread keeps both engines' runs comparable.
+  Export ``OMP_NUM_THREADS`` yourself to override.
+* The tests directory is put on ``sys.path`` so that the helper modules
+  ``pipelines`` and ``harness`` can be imported (tests/ is not a package and
+  pytest runs with ``--import-mode=importlib``).
 """
 
 from __future__ import annotations
@@ -17,6 +28,15 @@ import importlib.util
 import os
 import sys
 from pathlib import Path
+
+for _var in (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+):
+    os.environ.setdefault(_var, "1")
 
 _ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,3 +69,72 @@ def pytest_report_header(config):
 
     where = Path(stratum.__file__).resolve().parent
     return f"stratum: {where} (fingerprint backend: {hashing.backend()})"
+
+
+_TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
+if _TESTS_DIR not in sys.path:
+    sys.path.insert(0, _TESTS_DIR)
+
+import pytest  # noqa: E402
+
+try:  # libraries imported before this file (by plugins) ignore the env vars
+    from threadpoolctl import threadpool_limits  # noqa: E402
+
+    threadpool_limits(int(os.environ["OMP_NUM_THREADS"]))
+except Exception:  # pragma: no cover - threadpoolctl ships with scikit-learn
+    pass
+
+try:
+    from hypothesis import HealthCheck, settings  # noqa: E402
+
+    settings.register_profile(
+        "stratum",
+        max_examples=10,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.filter_too_much,
+        ],
+        print_blob=True,
+    )
+    settings.register_profile(
+        "stratum-explore",
+        max_examples=50,
+        deadline=None,
+        derandomize=False,
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.filter_too_much,
+        ],
+        print_blob=True,
+    )
+    settings.load_profile(os.environ.get("STRATUM_HYPOTHESIS_PROFILE", "stratum"))
+except ImportError:  # pragma: no cover
+    pass
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "stratum_only: needs stratum's own API (skipped with STRATUM_TEST_SELF_CHECK=1)",
+    )
+    for line in (
+        "ignore::sklearn.exceptions.ConvergenceWarning",
+        "ignore:X does not have valid feature names:UserWarning",
+        "ignore:The total space of parameters:UserWarning",
+    ):
+        config.addinivalue_line("filterwarnings", line)
+
+
+def pytest_collection_modifyitems(config, items):
+    import harness
+
+    if not harness.SELF_CHECK:
+        return
+    skip = pytest.mark.skip(reason="STRATUM_TEST_SELF_CHECK=1: stratum API not used")
+    for item in items:
+        if "stratum_only" in item.keywords:
+            item.add_marker(skip)

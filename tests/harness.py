@@ -3,7 +3,8 @@
 ``engine("skrub")`` runs plain skrub, ``engine("stratum")`` runs the stratum
 engine. Setting the environment variable ``STRATUM_TEST_SELF_CHECK=1`` makes
 both sides run plain skrub: it checks the harness itself (seeding, the
-comparison code) while the engine is not ready.
+comparison code) while the engine is not ready. ``STRATUM_TEST_ALLOW_FALLBACK=1``
+accepts stratum runs that fall back to plain skrub (``StratumFallbackWarning``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -20,6 +22,13 @@ RTOL = 1e-9
 ATOL = 1e-12
 
 SELF_CHECK = os.environ.get("STRATUM_TEST_SELF_CHECK", "").strip().lower() in (
+    "1",
+    "true",
+    "yes",
+    "on",
+)
+
+ALLOW_FALLBACK = os.environ.get("STRATUM_TEST_ALLOW_FALLBACK", "").strip().lower() in (
     "1",
     "true",
     "yes",
@@ -52,11 +61,52 @@ def engine(name: str):
         yield name
 
 
-def both_engines(func):
-    """``func()`` under skrub then under stratum: ``(skrub_result, stratum_result)``."""
+class FallbackError(AssertionError):
+    """The stratum engine handed a run back to plain skrub."""
+
+
+def _fallback_category():
+    if SELF_CHECK:
+        return None
+    return getattr(_stratum(), "StratumFallbackWarning", None)
+
+
+@contextlib.contextmanager
+def no_fallback(allow: bool = False):
+    """Fail if stratum emits ``StratumFallbackWarning`` inside the block.
+
+    A run that falls back to plain skrub trivially matches skrub, so a
+    differential test that passes that way tests nothing. Pass
+    ``allow=True`` (or set ``STRATUM_TEST_ALLOW_FALLBACK=1``) to accept it.
+    """
+    category = _fallback_category()
+    if category is None:
+        yield
+        return
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", category)
+        yield
+    fallbacks = []
+    for w in caught:
+        if issubclass(w.category, category):
+            fallbacks.append(str(w.message))
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if fallbacks and not (allow or ALLOW_FALLBACK):
+        raise FallbackError(
+            "stratum fell back to plain skrub, so this comparison tests nothing:\n  "
+            + "\n  ".join(fallbacks)
+        )
+
+
+def both_engines(func, allow_fallback: bool = False):
+    """``func()`` under skrub then under stratum: ``(skrub_result, stratum_result)``.
+
+    Fails if stratum falls back to plain skrub (see :func:`no_fallback`).
+    """
     with engine("skrub"):
         ref = func()
-    with engine("stratum"):
+    with engine("stratum"), no_fallback(allow_fallback):
         got = func()
     return ref, got
 

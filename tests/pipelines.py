@@ -761,7 +761,7 @@ def text_stats(df):
 def rv_deferred_text_stats(df=None):
     X, y = review_xy(df)
     X = text_stats(X).drop(columns=["review"])
-    X = X.skb.apply(table_vectorizer()).skb.apply(SimpleImputer())
+    X = X.skb.apply(table_vectorizer()).skb.apply(SimpleImputer()).skb.apply(StandardScaler())
     return X.skb.apply(
         LogisticRegression(C=skrub.choose_from([0.1, 1.0], name="C")), y=y
     )
@@ -770,7 +770,7 @@ def rv_deferred_text_stats(df=None):
 @case("classification", "accuracy")
 def rv_model_choice(df=None):
     X, y = review_xy(df)
-    X = X.skb.apply(table_vectorizer(4)).skb.apply(SimpleImputer())
+    X = X.skb.apply(table_vectorizer(4)).skb.apply(SimpleImputer()).skb.apply(StandardScaler())
     model = skrub.choose_from(
         {
             "logreg": LogisticRegression(C=skrub.choose_from([0.1, 1.0], name="C")),
@@ -790,7 +790,7 @@ def rv_binary_roc_auc(df=None):
     data = skrub.var("reviews", reviews(n_classes=2) if df is None else df)
     X = data.drop(columns=["label"]).skb.mark_as_X()
     y = (data["label"] == 1).skb.mark_as_y()
-    X = X.skb.apply(table_vectorizer(4)).skb.apply(SimpleImputer())
+    X = X.skb.apply(table_vectorizer(4)).skb.apply(SimpleImputer()).skb.apply(StandardScaler())
     logreg = LogisticRegression(
         C=skrub.choose_from([0.1, 1.0], name="C"),
         class_weight=skrub.choose_from([None, "balanced"], name="class_weight"),
@@ -807,7 +807,7 @@ def sorted_reviews(n_rows: int = N_REVIEWS) -> pd.DataFrame:
 def rv_sorted_labels(df=None):
     """int cv on a classifier -> StratifiedKFold; KFold would give other scores."""
     X, y = review_xy(sorted_reviews() if df is None else df)
-    X = X.skb.apply(table_vectorizer(3)).skb.apply(SimpleImputer())
+    X = X.skb.apply(table_vectorizer(3)).skb.apply(SimpleImputer()).skb.apply(StandardScaler())
     return X.skb.apply(
         LogisticRegression(C=skrub.choose_from([0.1, 1.0], name="C")), y=y
     )
@@ -851,6 +851,7 @@ def rv_optional_pca(df=None):
 def rv_choose_bool(df=None):
     X, y = review_xy(df)
     X = numeric_only(X.skb.apply(table_vectorizer(2))).skb.apply(SimpleImputer())
+    X = X.skb.apply(StandardScaler())
     logreg = LogisticRegression(
         fit_intercept=skrub.choose_bool(name="intercept"),
         C=skrub.choose_from([0.05, 5.0], name="C"),
@@ -866,7 +867,7 @@ def rv_datetime_onehot(df=None):
         OneHotEncoder(sparse_output=False, drop=skrub.choose_from([None, "first"], name="drop")),
         cols=["product_category", "platform"],
     )
-    X = X.skb.apply(SimpleImputer())
+    X = X.skb.apply(SimpleImputer()).skb.apply(StandardScaler(), cols=s.numeric())
     return X.skb.apply(LogisticRegression(max_iter=200), y=y)
 
 
@@ -894,7 +895,7 @@ def rv_ordinal_xgb(df=None):
 @case("classification", "accuracy", grid=False)
 def rv_continuous(df=None):
     X, y = review_xy(df)
-    X = X.skb.apply(table_vectorizer(3)).skb.apply(SimpleImputer())
+    X = X.skb.apply(table_vectorizer(3)).skb.apply(SimpleImputer()).skb.apply(StandardScaler())
     logreg = LogisticRegression(C=skrub.choose_float(0.001, 10.0, log=True, name="C"))
     hgb = hgb_classifier(max_leaf_nodes=skrub.choose_int(3, 31, log=True, name="leaves"))
     return X.skb.apply(skrub.choose_from({"lr": logreg, "hgb": hgb}, name="clf"), y=y)

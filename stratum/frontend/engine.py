@@ -275,7 +275,6 @@ class Batch:
         for stat in self.store.stats:
             seconds[stat.key] = seconds.get(stat.key, 0.0) + stat.seconds
         tasks = self.lowering.tasks
-        closure_cache: dict[tuple, frozenset] = {}
 
         def closure(keys) -> frozenset:
             out: set = set()
@@ -307,9 +306,7 @@ class Batch:
                 if side != "test":
                     continue
                 ck = (c, fold)
-                if ck not in closure_cache:
-                    closure_cache[ck] = closure(fit_keys)
-                fit_set = closure_cache[ck]
+                fit_set = closure(fit_keys)
                 test_set = closure(run.test_keys[(c, fold, "test")]) - fit_set
                 fit_time = sum(seconds.get(k, 0.0) for k in fit_set)
                 score_time = sum(seconds.get(k, 0.0) for k in test_set)
