@@ -142,6 +142,7 @@ def search(
         frames.append(describe_candidates(item, outcome, fitted))
     results = _sort(pd.concat(frames, ignore_index=True), refit)
     best = _best(batch, results, inputs, outcomes, refit)
+    batch.release()
     return BatchSearch(batch, outcomes, results, best, searches, fallbacks)
 
 

@@ -13,7 +13,7 @@ import functools
 import warnings
 
 import skrub
-from skrub._data_ops import _estimator, _skrub_namespace
+from skrub._data_ops import _estimator, _optuna, _skrub_namespace
 import skrub._data_ops as _data_ops_pkg
 
 from .._config import get_config
@@ -21,6 +21,7 @@ from .cross_validation import cross_validate_on_engine
 from .searches import fit_param_search
 
 _original_fit = _estimator.ParamSearch.fit
+_original_optuna_fit = _optuna.OptunaParamSearch.fit
 _original_cross_validate = _estimator.cross_validate
 _installed = False
 
@@ -45,6 +46,19 @@ def _fit(self, environment):
     return result
 
 
+@functools.wraps(_original_optuna_fit)
+def _optuna_fit(self, environment):
+    if get_config()["engine"] == "stratum":
+        warnings.warn(
+            "stratum: searches with backend='optuna' are evaluated by skrub "
+            "(optuna proposes configurations one by one, which stratum does not "
+            "batch yet)",
+            StratumFallbackWarning,
+            stacklevel=2,
+        )
+    return _original_optuna_fit(self, environment)
+
+
 @functools.wraps(_original_cross_validate)
 def _cross_validate(learner, environment, *, keep_subsampling=False, cv=None, **kwargs):
     if get_config()["engine"] == "stratum":
@@ -64,6 +78,7 @@ def install() -> None:
     if _installed:
         return
     _estimator.ParamSearch.fit = _fit
+    _optuna.OptunaParamSearch.fit = _optuna_fit
     for module in (_estimator, _skrub_namespace, _data_ops_pkg, skrub):
         if getattr(module, "cross_validate", None) is _original_cross_validate:
             module.cross_validate = _cross_validate

@@ -313,6 +313,14 @@ class Batch:
                 score_time += seconds.get(key, 0.0)
                 run.times[ck] = (fit_time, score_time)
 
+    def release(self) -> None:
+        """Drop every computed value (keep the plan, tasks and statistics)."""
+        self.store.values.clear()
+        self.split_data.clear()
+        for run in self.runs:
+            run._envs.clear()
+            run.X = run.y = None
+
     # -- refit ------------------------------------------------------------------
     def refit(self, run: PipelineRun, params: dict):
         """Fit the configuration ``params`` on all rows; return a fitted learner."""

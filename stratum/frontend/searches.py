@@ -166,6 +166,7 @@ def fit_param_search(param_search: ParamSearch, environment: dict, backend: str)
     items = [("pipeline", param_search.data_op, environment, param_search.search)]
     batch, (outcome,) = fit_searches(items, backend=backend, refit=True)
     if outcome.run.fallback is not None:
+        param_search._stratum_fallback = outcome.run.fallback
         return None
     if outcome.error is not None:
         raise outcome.error
@@ -176,5 +177,6 @@ def fit_param_search(param_search: ParamSearch, environment: dict, backend: str)
             setattr(param_search, name, getattr(fitted, name))
     if fitted.best_learner_ is not None:
         param_search.best_learner_ = fitted.best_learner_
+    batch.release()
     param_search._stratum_batch = batch
     return param_search
