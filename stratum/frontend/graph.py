@@ -46,7 +46,9 @@ from ..plan.keys import Ref, encode_params, node_key
 
 # Node kinds whose evaluation we know; any other DataOpImpl is treated as
 # depending on the exact evaluation mode (conservative, still exact).
-_PURE = (Value, GetAttr, GetItem, AsTuple, Call, CallMethod, Concat, BinOp, UnaryOp)
+_PURE = (Value, GetAttr, GetItem, AsTuple, Call, CallMethod, BinOp, UnaryOp)
+# Nodes that remember something when fitted and reuse it when applied.
+_STATEFUL = (Apply, FreezeAfterFit, Concat)
 _SUBSAMPLING = (ShouldSubsample, SubsamplePreviews)
 
 PARAM_PREFIX = "data_op__"
@@ -229,18 +231,18 @@ class GraphCompiler:
         is_apply = isinstance(impl, Apply)
         flags = Flags(
             dep_xy=impl.is_X or impl.is_y or any(c.flags.dep_xy for c in children),
-            stateful=isinstance(impl, (Apply, FreezeAfterFit)),
+            stateful=isinstance(impl, _STATEFUL),
             is_apply=is_apply,
             has_apply=is_apply
             or isinstance(impl, AppliedEstimator)
             or any(c.flags.has_apply for c in children),
-            mode_class=isinstance(impl, (FreezeAfterFit, *_SUBSAMPLING))
+            mode_class=isinstance(impl, (FreezeAfterFit, Concat, *_SUBSAMPLING))
             or any(c.flags.mode_class for c in children),
             mode_exact=not fetched
             and not isinstance(
                 impl,
-                (*_PURE, *_SUBSAMPLING, Var, Apply, AppliedEstimator, IfElse, Match,
-                 FreezeAfterFit, SplitX, Scoring),
+                (*_PURE, *_STATEFUL, *_SUBSAMPLING, Var, AppliedEstimator, IfElse,
+                 Match, SplitX, Scoring),
             )
             or isinstance(impl, EvalMode)
             or any(c.flags.mode_exact for c in children),

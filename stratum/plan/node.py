@@ -12,7 +12,8 @@ class Flags:
 
     dep_xy:     the node is, or depends on, the node marked as X or y: its value
                 differs per fold and per side (train/test).
-    stateful:   the node is fitted (``.skb.apply``, ``freeze_after_fit``): its
+    stateful:   the node is fitted (``.skb.apply``, ``freeze_after_fit``, a
+                column-wise ``concat`` that remembers its output columns): its
                 non-fit evaluations need the state its fit produced.
     is_apply:   the node is an ``.skb.apply`` step (its children run while an
                 estimator is running, which changes how nested steps behave).
