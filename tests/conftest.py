@@ -75,17 +75,17 @@ _TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 if _TESTS_DIR not in sys.path:
     sys.path.insert(0, _TESTS_DIR)
 
-import pytest  # noqa: E402
+import pytest
 
 try:  # libraries imported before this file (by plugins) ignore the env vars
-    from threadpoolctl import threadpool_limits  # noqa: E402
+    from threadpoolctl import threadpool_limits
 
     threadpool_limits(int(os.environ["OMP_NUM_THREADS"]))
 except Exception:  # pragma: no cover - threadpoolctl ships with scikit-learn
     pass
 
 try:
-    from hypothesis import HealthCheck, settings  # noqa: E402
+    from hypothesis import HealthCheck, settings
 
     settings.register_profile(
         "stratum",

@@ -25,7 +25,6 @@ import numpy as np
 import pandas as pd
 import skrub
 from lightgbm import LGBMClassifier, LGBMRegressor
-from skrub import selectors as s
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.cluster import KMeans
 from sklearn.datasets import make_classification, make_regression
@@ -44,6 +43,7 @@ from sklearn.preprocessing import (
     OrdinalEncoder,
     StandardScaler,
 )
+from skrub import selectors as s
 from xgboost import XGBClassifier, XGBRegressor
 
 from stratum.bench.data import make_house_prices, make_reviews
@@ -56,12 +56,12 @@ N_REVIEWS = 300
 # ---------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _houses(n_rows: int, seed: int) -> pd.DataFrame:
     return make_house_prices(n_rows=n_rows, seed=seed)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _reviews(n_rows: int, seed: int, n_classes: int) -> pd.DataFrame:
     return make_reviews(n_rows=n_rows, seed=seed, n_classes=n_classes)
 
@@ -186,6 +186,8 @@ class Case:
     search_kwargs : extra arguments for make_grid_search / make_randomized_search
         (for example ``cv=None`` when the splitter comes from ``mark_as_X``).
     grid : False when the DataOp has continuous ranges (randomized search only).
+    fallback_ok : the stratum engine is known to hand this one back to plain
+        skrub (``StratumFallbackWarning``); the comparison then accepts it.
     """
 
     name: str
@@ -194,6 +196,7 @@ class Case:
     scoring: Any
     search_kwargs: dict
     grid: bool = True
+    fallback_ok: bool = False
 
     def search_args(self, **overrides) -> dict:
         args = {"cv": 3, "scoring": self.scoring} | self.search_kwargs
@@ -203,10 +206,12 @@ class Case:
 CASES: dict[str, Case] = {}
 
 
-def case(task: str, scoring: Any, grid: bool = True, **search_kwargs):
+def case(
+    task: str, scoring: Any, grid: bool = True, fallback_ok: bool = False, **search_kwargs
+):
     def register(func):
         CASES[func.__name__] = Case(
-            func.__name__, func, task, scoring, dict(search_kwargs), grid
+            func.__name__, func, task, scoring, dict(search_kwargs), grid, fallback_ok
         )
         return func
 
@@ -554,6 +559,20 @@ def hp_as_data_op(df=None):
     return X.skb.apply(ridge, y=y)
 
 
+def make_ridge(alpha):
+    return Ridge(alpha=alpha)
+
+
+@case("regression", "r2")
+def hp_deferred_estimator(df=None):
+    """The estimator itself is computed by a deferred call from a choice: every
+    fold must fit its own instance (a shared instance leaks across folds)."""
+    X, y = house_xy(df, log_target=True)
+    X = X[["floor_area", "n_rooms", "lat"]].skb.apply(SimpleImputer())
+    ridge = skrub.deferred(make_ridge)(skrub.choose_from([0.1, 1.0], name="alpha"))
+    return X.skb.apply(ridge, y=y)
+
+
 @case("regression", "r2")
 def hp_subsample_head(df=None):
     """.skb.subsample (no effect outside previews without keep_subsampling)."""
@@ -646,7 +665,8 @@ def hp_fit_kwargs(df=None):
     return X.skb.apply(ridge, y=y, fit_kwargs={"sample_weight": weights})
 
 
-@case("regression", None)
+# stratum announces that .skb.with_scoring() is evaluated by skrub
+@case("regression", None, fallback_ok=True)
 def hp_with_scoring(df=None):
     """Scoring attached to the DataOp (.skb.with_scoring), search scoring=None."""
     X, y = house_xy(df, log_target=True)

@@ -204,9 +204,8 @@ class Batch:
             first = find_first_apply(base.data_op)
             if first is not None and getattr(first._skrub_impl, "y", None) is not None:
                 raise ValueError('DataOp should have a node marked with "mark_as_y()"')
-        evaluator = run.evaluator(self.store, base, PREP, "fit_transform")
-        X = evaluator.run(found["X"])
-        y = evaluator.run(found["y"]) if "y" in found else None
+        values = run.evaluator(self.store, base, PREP, "fit_transform").run(found)
+        X, y = values["X"], values.get("y")
         if y is not None and hasattr(X, "__len__") and hasattr(y, "__len__"):
             if len(X) != len(y):
                 raise ValueError(
@@ -215,7 +214,7 @@ class Batch:
                 )
         cv = run.search.cv
         if cv is None and "cv" in found:
-            cv = _Splitter(check_cv(found["cv"]), found.get("split_kwargs"))
+            cv = _Splitter(check_cv(values["cv"]), values.get("split_kwargs"))
         estimator = run.xy_pipeline(base.data_op)
         checked = check_cv(cv, y, classifier=is_classifier(estimator))
         splits = [(np.asarray(tr), np.asarray(te)) for tr, te in checked.split(X, y)]

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 from typing import Any, Callable
 
 from skrub._data_ops import _choosing
-from skrub._data_ops._data_ops import AppliedEstimator, Var
+from skrub._data_ops._data_ops import Apply, AppliedEstimator, Var
 from skrub._data_ops._evaluation import (
     HasRunningApplyAncestor,
     _CurrentNodeDuration,
@@ -149,6 +149,11 @@ class MemoEvaluator(_Evaluator):
                     return stop.value
                 if isinstance(item, HasRunningApplyAncestor):
                     value = running_apply
+                elif isinstance(impl, Apply) and item is impl.estimator:
+                    # skrub recomputes an estimator given as a DataOp at every
+                    # evaluation, so each fit gets its own object; the memoized
+                    # value is shared, so fit a copy of it.
+                    value = copy.deepcopy((yield item))
                 else:
                     value = yield item
         except Exception as error:
