@@ -79,10 +79,10 @@ import pytest
 
 try:  # libraries imported before this file (by plugins) ignore the env vars
     from threadpoolctl import threadpool_limits
-
-    threadpool_limits(int(os.environ["OMP_NUM_THREADS"]))
-except Exception:  # pragma: no cover - threadpoolctl ships with scikit-learn
+except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
     pass
+else:
+    threadpool_limits(int(os.environ["OMP_NUM_THREADS"]))
 
 try:
     from hypothesis import HealthCheck, settings

@@ -133,7 +133,7 @@ def values_equal(a, b) -> bool:
         return np.array_equal(np.asarray(a), np.asarray(b))
     try:
         eq = a == b
-    except Exception:
+    except Exception:  # noqa: BLE001 - incomparable values are not equal
         return False
     if isinstance(eq, (bool, np.bool_)):
         return bool(eq)
@@ -149,9 +149,8 @@ def assert_scores_close(got, ref, what: str, rtol: float = RTOL):
 
 
 def is_score_column(col: str) -> bool:
-    return (
-        col.startswith(("mean_test_", "std_test_", "mean_train_", "std_train_"))
-        or (col.startswith("split") and ("_test_" in col or "_train_" in col))
+    return col.startswith(("mean_test_", "std_test_", "mean_train_", "std_train_")) or (
+        col.startswith("split") and ("_test_" in col or "_train_" in col)
     )
 
 
@@ -253,7 +252,9 @@ def assert_learners_predict_same(ref_learner, got_learner, env, what="best_learn
 def assert_searches_match(ref, got, env, check_predictions=True):
     """Compare two fitted skrub ParamSearch objects (skrub vs stratum)."""
     assert_frames_match(ref.results_, got.results_, "results_")
-    assert_frames_match(ref.detailed_results_, got.detailed_results_, "detailed_results_")
+    assert_frames_match(
+        ref.detailed_results_, got.detailed_results_, "detailed_results_"
+    )
     assert_cv_results_match(ref.cv_results_, got.cv_results_)
     refit = getattr(ref, "refit_", True)
     if refit is not False:

@@ -141,22 +141,42 @@ def table_vectorizer(n_components: Any = 4, **kwargs) -> skrub.TableVectorizer:
 
 
 def lgbm_regressor(**params) -> LGBMRegressor:
-    params = {"n_estimators": 10, "random_state": 0, "verbose": -1, "n_jobs": 1} | params
+    params = {
+        "n_estimators": 10,
+        "random_state": 0,
+        "verbose": -1,
+        "n_jobs": 1,
+    } | params
     return LGBMRegressor(**params)
 
 
 def lgbm_classifier(**params) -> LGBMClassifier:
-    params = {"n_estimators": 10, "random_state": 0, "verbose": -1, "n_jobs": 1} | params
+    params = {
+        "n_estimators": 10,
+        "random_state": 0,
+        "verbose": -1,
+        "n_jobs": 1,
+    } | params
     return LGBMClassifier(**params)
 
 
 def xgb_regressor(**params) -> XGBRegressor:
-    params = {"n_estimators": 10, "random_state": 0, "n_jobs": 1, "max_depth": 3} | params
+    params = {
+        "n_estimators": 10,
+        "random_state": 0,
+        "n_jobs": 1,
+        "max_depth": 3,
+    } | params
     return XGBRegressor(**params)
 
 
 def xgb_classifier(**params) -> XGBClassifier:
-    params = {"n_estimators": 10, "random_state": 0, "n_jobs": 1, "max_depth": 3} | params
+    params = {
+        "n_estimators": 10,
+        "random_state": 0,
+        "n_jobs": 1,
+        "max_depth": 3,
+    } | params
     return XGBClassifier(**params)
 
 
@@ -207,7 +227,11 @@ CASES: dict[str, Case] = {}
 
 
 def case(
-    task: str, scoring: Any, grid: bool = True, fallback_ok: bool = False, **search_kwargs
+    task: str,
+    scoring: Any,
+    grid: bool = True,
+    fallback_ok: bool = False,
+    **search_kwargs,
 ):
     def register(func):
         CASES[func.__name__] = Case(
@@ -305,9 +329,15 @@ def hp_model_dict_choice(df=None):
     X = X.skb.apply(table_vectorizer(3)).skb.apply(SimpleImputer())
     model = skrub.choose_from(
         {
-            "ridge": Ridge(alpha=skrub.choose_float(0.1, 10.0, log=True, n_steps=2, name="alpha")),
-            "hgb": hgb_regressor(max_leaf_nodes=skrub.choose_from([7, 15], name="leaves")),
-            "lgbm": lgbm_regressor(learning_rate=skrub.choose_from([0.1, 0.2], name="lgbm_lr")),
+            "ridge": Ridge(
+                alpha=skrub.choose_float(0.1, 10.0, log=True, n_steps=2, name="alpha")
+            ),
+            "hgb": hgb_regressor(
+                max_leaf_nodes=skrub.choose_from([7, 15], name="leaves")
+            ),
+            "lgbm": lgbm_regressor(
+                learning_rate=skrub.choose_from([0.1, 0.2], name="lgbm_lr")
+            ),
         },
         name="model",
     )
@@ -341,7 +371,9 @@ def hp_optional_scaler(df=None):
     X, y = house_xy(df, log_target=True)
     X = numeric_only(X).skb.apply(SimpleImputer())
     X = X.skb.apply(skrub.optional(StandardScaler(), name="scale"))
-    ridge = Ridge(alpha=skrub.choose_float(0.001, 1000.0, log=True, n_steps=3, name="alpha"))
+    ridge = Ridge(
+        alpha=skrub.choose_float(0.001, 1000.0, log=True, n_steps=3, name="alpha")
+    )
     return X.skb.apply(ridge, y=y)
 
 
@@ -363,7 +395,9 @@ def hp_ordinal_hgb(df=None):
     X, y = house_xy(df)
     X = X.skb.apply(
         OrdinalEncoder(
-            handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-2
+            handle_unknown="use_encoded_value",
+            unknown_value=-1,
+            encoded_missing_value=-2,
         ),
         cols=s.string(),
     )
@@ -374,7 +408,7 @@ def hp_ordinal_hgb(df=None):
 
 @case("regression", "r2")
 def hp_string_encoder_cols(df=None):
-    X, y = house_xy(df, log_target=True)
+    X, y = house_xy(df, log_target=True, drop=("postcode", "town"))
     X = X.skb.apply(
         string_encoder(skrub.choose_from([2, 5], name="street_dim")), cols="street"
     )
@@ -505,7 +539,7 @@ def hp_select_drop(df=None):
 @case("regression", "r2")
 def hp_choice_if_else(df=None):
     """Choice.if_else: two feature branches."""
-    X, y = house_xy(df, log_target=True)
+    X, y = house_xy(df, log_target=True, drop=("postcode", "town"))
     rich = X.skb.apply(table_vectorizer(2)).skb.apply(SimpleImputer())
     simple = numeric_only(X).skb.apply(SimpleImputer())
     features = skrub.choose_bool(name="rich_features").if_else(rich, simple)
@@ -525,7 +559,7 @@ def hp_dataop_if_else(df=None):
 
 @case("regression", "r2")
 def hp_choice_match(df=None):
-    X, y = house_xy(df, log_target=True)
+    X, y = house_xy(df, log_target=True, drop=("postcode", "street"))
     enc = skrub.choose_from(["tv", "numeric", "ordinal"], name="features")
     tv = X.skb.apply(table_vectorizer(2))
     numeric = numeric_only(X)
@@ -591,7 +625,9 @@ def hp_subsample_random_kept(df=None):
     X = data.drop(columns=["price"]).skb.mark_as_X()
     y = data["price"].skb.mark_as_y()
     X = numeric_only(X)
-    return X.skb.apply(hgb_regressor(max_iter=skrub.choose_from([5, 10], name="it")), y=y)
+    return X.skb.apply(
+        hgb_regressor(max_iter=skrub.choose_from([5, 10], name="it")), y=y
+    )
 
 
 @case("regression", "r2")
@@ -693,16 +729,22 @@ def hp_kmeans_unsupervised(df=None):
     """unsupervised=True: y is only used for scoring (KMeans.score)."""
     X, y = house_xy(df, log_target=True)
     X = numeric_only(X).skb.apply(SimpleImputer()).skb.apply(StandardScaler())
-    km = KMeans(n_clusters=skrub.choose_from([2, 3], name="k"), n_init=1, random_state=0)
+    km = KMeans(
+        n_clusters=skrub.choose_from([2, 3], name="k"), n_init=1, random_state=0
+    )
     return X.skb.apply(km, y=y, unsupervised=True)
 
 
 @case("regression", "r2")
 def hp_cleaner_squashing(df=None):
-    X, y = house_xy(df, log_target=True)
+    X, y = house_xy(df, log_target=True, drop=("postcode", "street", "town"))
     X = X.skb.apply(skrub.Cleaner())
     X = X.skb.apply(table_vectorizer(2))
-    X = X.skb.apply(skrub.SquashingScaler(max_absolute_value=skrub.choose_from([3.0, 5.0], name="squash")))
+    X = X.skb.apply(
+        skrub.SquashingScaler(
+            max_absolute_value=skrub.choose_from([3.0, 5.0], name="squash")
+        )
+    )
     return X.skb.apply(SimpleImputer()).skb.apply(Ridge(), y=y)
 
 
@@ -713,7 +755,9 @@ def hp_continuous(df=None):
     X = numeric_only(X).skb.apply(SimpleImputer())
     model = skrub.choose_from(
         {
-            "ridge": Ridge(alpha=skrub.choose_float(0.001, 100.0, log=True, name="alpha")),
+            "ridge": Ridge(
+                alpha=skrub.choose_float(0.001, 100.0, log=True, name="alpha")
+            ),
             "hgb": hgb_regressor(
                 max_iter=skrub.choose_int(5, 30, name="max_iter"),
                 learning_rate=skrub.choose_float(0.05, 0.5, name="lr"),
@@ -732,9 +776,17 @@ def hp_continuous(df=None):
 @case("classification", "accuracy")
 def rv_text_logreg(df=None):
     X, y = review_xy(df)
-    X = X.skb.apply(string_encoder(skrub.choose_from([4, 8], name="text_dim")), cols="review")
-    X = X.skb.apply(table_vectorizer()).skb.apply(SimpleImputer()).skb.apply(StandardScaler())
-    logreg = LogisticRegression(C=skrub.choose_float(0.01, 10.0, log=True, n_steps=2, name="C"))
+    X = X.skb.apply(
+        string_encoder(skrub.choose_from([4, 8], name="text_dim")), cols="review"
+    )
+    X = (
+        X.skb.apply(table_vectorizer())
+        .skb.apply(SimpleImputer())
+        .skb.apply(StandardScaler())
+    )
+    logreg = LogisticRegression(
+        C=skrub.choose_float(0.01, 10.0, log=True, n_steps=2, name="C")
+    )
     return X.skb.apply(logreg, y=y)
 
 
@@ -761,7 +813,9 @@ def rv_lgbm(df=None):
 def rv_xgb(df=None):
     X, y = review_xy(df)
     X = X.skb.apply(table_vectorizer(4))
-    model = xgb_classifier(max_depth=skrub.choose_int(2, 3, name="max_depth", n_steps=2))
+    model = xgb_classifier(
+        max_depth=skrub.choose_int(2, 3, name="max_depth", n_steps=2)
+    )
     return X.skb.apply(model, y=y)
 
 
@@ -781,7 +835,11 @@ def text_stats(df):
 def rv_deferred_text_stats(df=None):
     X, y = review_xy(df)
     X = text_stats(X).drop(columns=["review"])
-    X = X.skb.apply(table_vectorizer()).skb.apply(SimpleImputer()).skb.apply(StandardScaler())
+    X = (
+        X.skb.apply(table_vectorizer())
+        .skb.apply(SimpleImputer())
+        .skb.apply(StandardScaler())
+    )
     return X.skb.apply(
         LogisticRegression(C=skrub.choose_from([0.1, 1.0], name="C")), y=y
     )
@@ -790,12 +848,18 @@ def rv_deferred_text_stats(df=None):
 @case("classification", "accuracy")
 def rv_model_choice(df=None):
     X, y = review_xy(df)
-    X = X.skb.apply(table_vectorizer(4)).skb.apply(SimpleImputer()).skb.apply(StandardScaler())
+    X = (
+        X.skb.apply(table_vectorizer(4))
+        .skb.apply(SimpleImputer())
+        .skb.apply(StandardScaler())
+    )
     model = skrub.choose_from(
         {
             "logreg": LogisticRegression(C=0.1),
             "hgb": hgb_classifier(
-                learning_rate=skrub.choose_float(0.05, 0.5, log=True, n_steps=2, name="lr")
+                learning_rate=skrub.choose_float(
+                    0.05, 0.5, log=True, n_steps=2, name="lr"
+                )
             ),
             "xgb": xgb_classifier(),
         },
@@ -809,7 +873,11 @@ def rv_binary_roc_auc(df=None):
     data = skrub.var("reviews", reviews(n_classes=2) if df is None else df)
     X = data.drop(columns=["label"]).skb.mark_as_X()
     y = (data["label"] == 1).skb.mark_as_y()
-    X = X.skb.apply(table_vectorizer(4)).skb.apply(SimpleImputer()).skb.apply(StandardScaler())
+    X = (
+        X.skb.apply(table_vectorizer(4))
+        .skb.apply(SimpleImputer())
+        .skb.apply(StandardScaler())
+    )
     logreg = LogisticRegression(
         C=skrub.choose_from([0.1, 1.0], name="C"),
         class_weight=skrub.choose_from([None, "balanced"], name="class_weight"),
@@ -826,7 +894,11 @@ def sorted_reviews(n_rows: int = N_REVIEWS) -> pd.DataFrame:
 def rv_sorted_labels(df=None):
     """int cv on a classifier -> StratifiedKFold; KFold would give other scores."""
     X, y = review_xy(sorted_reviews() if df is None else df)
-    X = X.skb.apply(table_vectorizer(3)).skb.apply(SimpleImputer()).skb.apply(StandardScaler())
+    X = (
+        X.skb.apply(table_vectorizer(3))
+        .skb.apply(SimpleImputer())
+        .skb.apply(StandardScaler())
+    )
     return X.skb.apply(
         LogisticRegression(C=skrub.choose_from([0.1, 1.0], name="C")), y=y
     )
@@ -850,16 +922,25 @@ def rv_minhash(df=None):
     X, y = review_xy(df)
     X = X.skb.apply(skrub.MinHashEncoder(n_components=8), cols="review")
     X = X.skb.apply(table_vectorizer(2))
-    return X.skb.apply(hgb_classifier(max_depth=skrub.choose_from([2, 4], name="depth")), y=y)
+    return X.skb.apply(
+        hgb_classifier(max_depth=skrub.choose_from([2, 4], name="depth")), y=y
+    )
 
 
 @case("classification", "accuracy")
 def rv_optional_pca(df=None):
     X, y = review_xy(df)
-    X = X.skb.apply(table_vectorizer(4)).skb.apply(SimpleImputer()).skb.apply(StandardScaler())
+    X = (
+        X.skb.apply(table_vectorizer(4))
+        .skb.apply(SimpleImputer())
+        .skb.apply(StandardScaler())
+    )
     X = X.skb.apply(
         skrub.optional(
-            PCA(n_components=skrub.choose_int(2, 4, n_steps=2, name="n_pc"), random_state=0),
+            PCA(
+                n_components=skrub.choose_int(2, 4, n_steps=2, name="n_pc"),
+                random_state=0,
+            ),
             name="pca",
         )
     )
@@ -883,7 +964,9 @@ def rv_datetime_onehot(df=None):
     X, y = review_xy(df, drop=("review",))
     X = X.skb.apply(skrub.DatetimeEncoder(add_weekday=True), cols="review_date")
     X = X.skb.apply(
-        OneHotEncoder(sparse_output=False, drop=skrub.choose_from([None, "first"], name="drop")),
+        OneHotEncoder(
+            sparse_output=False, drop=skrub.choose_from([None, "first"], name="drop")
+        ),
         cols=["product_category", "platform"],
     )
     X = X.skb.apply(SimpleImputer()).skb.apply(StandardScaler(), cols=s.numeric())
@@ -907,16 +990,26 @@ def rv_mark_as_x_stratified(df=None):
 def rv_ordinal_xgb(df=None):
     X, y = review_xy(df, drop=("review", "review_date"))
     X = X.skb.apply(OrdinalEncoder(), cols=["product_category", "platform"])
-    X = X.skb.apply(SimpleImputer(strategy=skrub.choose_from(["mean", "median"], name="imp")))
-    return X.skb.apply(xgb_classifier(learning_rate=skrub.choose_from([0.1, 0.3], name="lr")), y=y)
+    X = X.skb.apply(
+        SimpleImputer(strategy=skrub.choose_from(["mean", "median"], name="imp"))
+    )
+    return X.skb.apply(
+        xgb_classifier(learning_rate=skrub.choose_from([0.1, 0.3], name="lr")), y=y
+    )
 
 
 @case("classification", "accuracy", grid=False)
 def rv_continuous(df=None):
     X, y = review_xy(df)
-    X = X.skb.apply(table_vectorizer(3)).skb.apply(SimpleImputer()).skb.apply(StandardScaler())
+    X = (
+        X.skb.apply(table_vectorizer(3))
+        .skb.apply(SimpleImputer())
+        .skb.apply(StandardScaler())
+    )
     logreg = LogisticRegression(C=skrub.choose_float(0.001, 10.0, log=True, name="C"))
-    hgb = hgb_classifier(max_leaf_nodes=skrub.choose_int(3, 31, log=True, name="leaves"))
+    hgb = hgb_classifier(
+        max_leaf_nodes=skrub.choose_int(3, 31, log=True, name="leaves")
+    )
     return X.skb.apply(skrub.choose_from({"lr": logreg, "hgb": hgb}, name="clf"), y=y)
 
 
@@ -939,7 +1032,9 @@ def np_logreg(df=None):
     X, y = skrub.X(X_a), skrub.y(y_a)
     X = X.skb.apply(MinMaxScaler())
     return X.skb.apply(
-        LogisticRegression(C=skrub.choose_float(0.01, 1.0, log=True, n_steps=3, name="C")),
+        LogisticRegression(
+            C=skrub.choose_float(0.01, 1.0, log=True, n_steps=3, name="C")
+        ),
         y=y,
     )
 

@@ -77,7 +77,9 @@ def _reference_rows(search, metric="score"):
     )
     mean = np.asarray(cv[f"mean_test_{metric}"], dtype=float)
     std = np.asarray(cv[f"std_test_{metric}"], dtype=float)
-    splits = [np.asarray(cv[f"split{i}_test_{metric}"], dtype=float) for i in range(n_splits)]
+    splits = [
+        np.asarray(cv[f"split{i}_test_{metric}"], dtype=float) for i in range(n_splits)
+    ]
     return [
         (params[j], mean[i], std[i], [sp[i] for sp in splits])
         for j, i in enumerate(order)
@@ -131,7 +133,9 @@ def assert_best(res, refs, envs, col="mean_test_score"):
     top = table.iloc[0]
     best = res.best_
     assert best.pipeline == top["pipeline"]
-    assert _params_equal(H.normalized_params(best.params), H.normalized_params(top["params"]))
+    assert _params_equal(
+        H.normalized_params(best.params), H.normalized_params(top["params"])
+    )
     H.assert_scores_close(best.score, top[col], "best_.score")
     ok = table[table["status"] == "ok"]
     H.assert_scores_close(best.score, ok[col].max(), "best_.score is the max")
@@ -216,8 +220,12 @@ def test_batch_classification_and_kfold():
 
 def test_batch_int_cv_stratifies_classifiers():
     names = ["rv_sorted_labels", "np_logreg"]
-    refs = {n: skrub_reference(lambda n=n: P.build(n), scoring="accuracy")[1] for n in names}
-    res = stratum.search({n: P.build(n) for n in names}, cv=3, scoring="accuracy", refit=False)
+    refs = {
+        n: skrub_reference(lambda n=n: P.build(n), scoring="accuracy")[1] for n in names
+    }
+    res = stratum.search(
+        {n: P.build(n) for n in names}, cv=3, scoring="accuracy", refit=False
+    )
     for name in names:
         assert_rows_match(res, name, refs[name])
 
@@ -228,7 +236,9 @@ def test_batch_same_variable_name_different_data():
     small = P.houses(n_rows=200, seed=5)
     big = P.houses(n_rows=300, seed=6)
     refs = {
-        "small": skrub_reference(lambda: P.build("hp_imputer_scaler_choices", small))[1],
+        "small": skrub_reference(lambda: P.build("hp_imputer_scaler_choices", small))[
+            1
+        ],
         "big": skrub_reference(lambda: P.build("hp_imputer_scaler_choices", big))[1],
     }
     res = stratum.search(
@@ -263,7 +273,11 @@ def test_batch_randomized_matches_make_randomized_search():
         for n in names
     }
     res = stratum.search(
-        {n: P.build(n) for n in names}, cv=3, scoring="r2", n_iter=3, random_state=0,
+        {n: P.build(n) for n in names},
+        cv=3,
+        scoring="r2",
+        n_iter=3,
+        random_state=0,
         refit=False,
     )
     for name in names:
@@ -290,7 +304,10 @@ def test_batch_multimetric():
 
 
 def test_explain_names_every_pipeline():
-    batch = {"first_pipe": P.build("hp_onehot_cols"), "second_pipe": P.build("np_ridge")}
+    batch = {
+        "first_pipe": P.build("hp_onehot_cols"),
+        "second_pipe": P.build("np_ridge"),
+    }
     text = stratum.explain(batch, cv=3)
     assert isinstance(text, str)
     assert "first_pipe" in text and "second_pipe" in text
@@ -388,7 +405,9 @@ def test_dropin_with_stratum_names():
         X = data.drop(columns=["price"]).skb.mark_as_X()
         y = data["price"].skb.mark_as_y()
         X = X.skb.apply(
-            sk.TableVectorizer(high_cardinality=sk.StringEncoder(n_components=2, random_state=0))
+            sk.TableVectorizer(
+                high_cardinality=sk.StringEncoder(n_components=2, random_state=0)
+            )
         ).skb.apply(SimpleImputer())
         return X.skb.apply(Ridge(alpha=sk.choose_from([0.1, 10.0], name="alpha")), y=y)
 
@@ -413,9 +432,7 @@ def test_non_dataop_in_list_raises_type_error_naming_position():
 
 def test_non_dataop_in_dict_raises_type_error_naming_key():
     with pytest.raises(TypeError, match="not_a_pipeline"):
-        stratum.search(
-            {"fine": P.build("np_ridge"), "not_a_pipeline": Ridge()}, cv=3
-        )
+        stratum.search({"fine": P.build("np_ridge"), "not_a_pipeline": Ridge()}, cv=3)
 
 
 def test_empty_choice_is_rejected_at_construction():
@@ -466,7 +483,10 @@ def _partly_bad():
     X, y = P.house_xy(log_target=True)
     X = P.numeric_only(X).skb.apply(SimpleImputer())
     model = skrub.choose_from(
-        {"ridge": Ridge(alpha=1.0), "broken": P.FailingRegressor(message="estimator exploded")},
+        {
+            "ridge": Ridge(alpha=1.0),
+            "broken": P.FailingRegressor(message="estimator exploded"),
+        },
         name="model",
     )
     return X.skb.apply(model, y=y)
@@ -531,5 +551,7 @@ def test_partly_failing_pipeline():
             warnings.simplefilter("ignore")
             ref = ridge_only.skb.make_grid_search(fitted=True, cv=3, scoring="r2")
     ref_row = ref.results_[ref.results_["model"] == "ridge"].iloc[0]
-    H.assert_scores_close(ok["mean_test_score"], ref_row["mean_test_score"], "ridge row")
+    H.assert_scores_close(
+        ok["mean_test_score"], ref_row["mean_test_score"], "ridge row"
+    )
     assert_sorted(table)

@@ -95,7 +95,9 @@ def test_randomized_search_matches_skrub(name):
 
 
 def test_randomized_search_other_seed_and_more_iterations():
-    env, ref, got = run_search("hp_continuous", method="randomized", n_iter=7, random_state=12)
+    env, ref, got = run_search(
+        "hp_continuous", method="randomized", n_iter=7, random_state=12
+    )
     H.assert_searches_match(ref, got, env)
 
 
@@ -134,7 +136,10 @@ def test_multimetric_dict_regression_with_train_scores():
         "mae": make_scorer(mean_absolute_error, greater_is_better=False),
     }
     env, ref, got = run_search(
-        "hp_imputer_scaler_choices", scoring=scoring, refit="mae", return_train_score=True
+        "hp_imputer_scaler_choices",
+        scoring=scoring,
+        refit="mae",
+        return_train_score=True,
     )
     H.assert_searches_match(ref, got, env)
 
@@ -168,7 +173,9 @@ def test_with_scoring_two_metrics_scoring_none():
     def build():
         X, y = P.house_xy(log_target=True)
         X = P.numeric_only(X).skb.apply(SimpleImputer())
-        pred = X.skb.apply(Ridge(alpha=skrub.choose_from([0.1, 30.0], name="alpha")), y=y)
+        pred = X.skb.apply(
+            Ridge(alpha=skrub.choose_from([0.1, 30.0], name="alpha")), y=y
+        )
         return pred.skb.with_scoring("r2").skb.with_scoring(
             "neg_mean_absolute_error", name="mae"
         )
@@ -206,7 +213,8 @@ def test_cv_int_other_than_three():
 
 def test_cv_stratified_kfold():
     env, ref, got = run_search(
-        "rv_deferred_text_stats", cv=StratifiedKFold(n_splits=3, shuffle=True, random_state=0)
+        "rv_deferred_text_stats",
+        cv=StratifiedKFold(n_splits=3, shuffle=True, random_state=0),
     )
     H.assert_searches_match(ref, got, env)
 
@@ -271,7 +279,9 @@ def _all_failing(df=None):
         X, y = P.house_xy(df, log_target=True)
         X = P.numeric_only(X).skb.apply(SimpleImputer())
         return X.skb.apply(
-            P.FailingRegressor(message=skrub.choose_from(["boom a", "boom b"], name="msg")),
+            P.FailingRegressor(
+                message=skrub.choose_from(["boom a", "boom b"], name="msg")
+            ),
             y=y,
         )
 
@@ -308,7 +318,9 @@ def test_partial_failure_error_score_number():
 
 
 def test_error_score_raise_propagates_the_same_error():
-    ref, got = _fit_under_both(_partially_failing, cv=3, scoring="r2", error_score="raise")
+    ref, got = _fit_under_both(
+        _partially_failing, cv=3, scoring="r2", error_score="raise"
+    )
     assert ref[0] == "raised" and got[0] == "raised", (ref, got)
     assert type(got[1]) is type(ref[1])
     assert "boom" in str(got[1])
@@ -343,12 +355,18 @@ def test_failure_before_mark_as_x_raises_like_skrub():
     "name, kwargs",
     [
         ("hp_tv_ridge", {"cv": 3, "scoring": "r2"}),
-        ("hp_attribute_access", {"cv": KFold(4, shuffle=True, random_state=2), "scoring": "r2"}),
+        (
+            "hp_attribute_access",
+            {"cv": KFold(4, shuffle=True, random_state=2), "scoring": "r2"},
+        ),
         ("rv_sorted_labels", {"cv": 3, "scoring": "accuracy"}),
         ("rv_lgbm", {"cv": 3, "scoring": ["accuracy", "neg_log_loss"]}),
         ("hp_mark_as_x_kfold", {}),
         ("hp_with_scoring", {"cv": 3, "return_train_score": True}),
-        ("np_ridge", {"cv": 3, "scoring": neg_max_abs_error, "return_train_score": True}),
+        (
+            "np_ridge",
+            {"cv": 3, "scoring": neg_max_abs_error, "return_train_score": True},
+        ),
     ],
     ids=lambda v: v if isinstance(v, str) else None,
 )
@@ -492,7 +510,10 @@ def small_frames(draw):
             "x1": rng.normal(size=n),
             "x2": rng.integers(0, 5, size=n).astype(float),
             "const": np.full(n, draw(st.sampled_from([0.0, 1.5, -3.0]))),
-            "cat": pd.Series(np.asarray(cats, dtype=object)[rng.integers(len(cats), size=n)], dtype="str"),
+            "cat": pd.Series(
+                np.asarray(cats, dtype=object)[rng.integers(len(cats), size=n)],
+                dtype="str",
+            ),
             "single": pd.Series([draw(_TEXT)] * n, dtype="str"),
         }
     )
@@ -559,7 +580,9 @@ def _build_generated(spec, df):
                 "string": P.string_encoder(2),
                 "choice": skrub.choose_from(
                     {
-                        "onehot": OneHotEncoder(sparse_output=False, handle_unknown="ignore"),
+                        "onehot": OneHotEncoder(
+                            sparse_output=False, handle_unknown="ignore"
+                        ),
                         "ordinal": OrdinalEncoder(
                             handle_unknown="use_encoded_value",
                             unknown_value=-1,
@@ -572,7 +595,9 @@ def _build_generated(spec, df):
             X = X.skb.apply(enc, cols=s.string())
     if not encoded:
         X = X.skb.select(s.numeric())
-    ridge = Ridge(alpha=skrub.choose_float(0.01, 10.0, log=True, n_steps=2, name="alpha"))
+    ridge = Ridge(
+        alpha=skrub.choose_float(0.01, 10.0, log=True, n_steps=2, name="alpha")
+    )
     hgb = P.hgb_regressor(max_iter=skrub.choose_int(3, 9, n_steps=2, name="max_iter"))
     if spec["model"] == "ridge" or (spec["model"] == "choice"):
         # Ridge needs NaN-free input: impute last (a no-op when already imputed)

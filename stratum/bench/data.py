@@ -82,6 +82,7 @@ _COUNTY_CENTER = np.array(
         [48.86, 2.35],
     ]
 )
+# fmt: off
 _SYLLABLES_A = ["Ash", "Brad", "Cam", "Dun", "Els", "Fair", "Glen", "Hal", "Kings",
                 "Lang", "Mar", "New", "Ock", "Pen", "Rad", "Stan", "Thorn", "Wes",
                 "Sainte-", "Bé", "Mont", "Llan"]
@@ -98,6 +99,7 @@ _SPECIAL_STREETS = ["Rue de l'Église", "Straße der Einheit", "Hauptstraße",
                     "Ōsaka-dōri", "Calle de la Peña", "Åkervägen", "Łąkowa",
                     "Große Bleichen", "Place du Marché", "Ffordd Glyndŵr",
                     "Chemin des Écoliers", "Gänseblümchenweg"]
+# fmt: on
 _PROPERTY_TYPES = ["Detached", "Semi-detached", "Terraced", "Flat", "Other"]
 _PROPERTY_P = np.array([0.25, 0.27, 0.26, 0.19, 0.03])
 _PROPERTY_EFFECT = np.array([0.35, 0.1, 0.0, -0.15, -0.1])
@@ -128,7 +130,10 @@ def _geography():
     n_districts = 48
     district_county = np.arange(n_districts) % len(_COUNTIES)
     district_names = np.array(
-        [f"{towns[i * 3]} {'District' if i % 3 else 'Borough'}" for i in range(n_districts)],
+        [
+            f"{towns[i * 3]} {'District' if i % 3 else 'Borough'}"
+            for i in range(n_districts)
+        ],
         dtype=object,
     )
     town_district = vrng.integers(n_districts, size=len(towns))
@@ -236,9 +241,7 @@ def make_house_prices(n_rows: int = 1000, seed: int = 0) -> pd.DataFrame:
     df = pd.DataFrame(
         {
             "sale_date": sale_date,
-            "postcode": _pool_series(
-                pc_pool, postcode_codes, _missing(rng, n, 0.03)
-            ),
+            "postcode": _pool_series(pc_pool, postcode_codes, _missing(rng, n, 0.03)),
             "street": _to_str_series(street, _missing(rng, n, 0.05)),
             "town": _pool_series(
                 np.asarray(towns, dtype=_StringDType()), town, _missing(rng, n, 0.05)
@@ -275,6 +278,7 @@ def make_house_prices(n_rows: int = 1000, seed: int = 0) -> pd.DataFrame:
 # Reviews
 # ---------------------------------------------------------------------------
 
+# fmt: off
 _POSITIVE = ["great", "excellent", "love", "perfect", "amazing", "très bon",
              "génial", "schön", "fantastique", "wonderful", "happy", "recommend",
              "superbe", "brilliant", "délicieux", "👍", "flawless", "sturdy"]
@@ -288,6 +292,7 @@ _FILLER = ["the", "it", "was", "and", "this", "very", "really", "quite", "but",
            "le", "la", "und", "is", "a", "so", "item", "für", "ça", "rather"]
 _CATEGORIES = ["Électronique", "Books", "Küche", "Toys", "Garden", "Beauty",
                "Sports", "Música"]
+# fmt: on
 _CATEGORY_EFFECT = np.array([-0.2, 0.3, 0.0, 0.1, -0.1, 0.2, 0.0, 0.15])
 _PLATFORMS = ["web", "ios", "android", "magasin"]
 
