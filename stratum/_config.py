@@ -12,7 +12,7 @@ import threading
 from typing import Any
 
 _ENGINES = ("stratum", "skrub")
-_BACKENDS = ("sequential",)
+_BACKENDS = ("threads", "sequential")
 
 
 def _env_bool(name: str, default: bool) -> bool:
@@ -22,10 +22,24 @@ def _env_bool(name: str, default: bool) -> bool:
     return raw.strip().lower() not in ("0", "false", "no", "off")
 
 
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    return int(raw) if raw else default
+
+
+def _env_float(name: str) -> float | None:
+    raw = os.environ.get(name, "").strip()
+    return float(raw) if raw and raw.lower() != "none" else None
+
+
 def _defaults() -> dict[str, Any]:
     return {
         "engine": os.environ.get("STRATUM_ENGINE", "stratum").strip().lower(),
-        "backend": os.environ.get("STRATUM_BACKEND", "sequential").strip().lower(),
+        "backend": os.environ.get("STRATUM_BACKEND", "threads").strip().lower(),
+        "n_jobs": _env_int("STRATUM_N_JOBS", 1),
+        "timeout": _env_float("STRATUM_TIMEOUT"),
+        "config_timeout": _env_float("STRATUM_CONFIG_TIMEOUT"),
+        "progress": _env_bool("STRATUM_PROGRESS", True),
         "native": _env_bool("STRATUM_NATIVE", True),
         "verbose": _env_bool("STRATUM_VERBOSE", False),
     }
@@ -47,8 +61,12 @@ def _check(name: str, value: Any) -> Any:
         raise ValueError(f"engine must be one of {_ENGINES}, got {value!r}")
     if name == "backend" and value not in _BACKENDS:
         raise ValueError(f"backend must be one of {_BACKENDS}, got {value!r}")
-    if name in ("native", "verbose") and not isinstance(value, bool):
+    if name in ("native", "verbose", "progress") and not isinstance(value, bool):
         raise TypeError(f"{name} must be a bool, got {value!r}")
+    if name == "n_jobs" and (value == 0 or not isinstance(value, (int, type(None)))):
+        raise ValueError(f"n_jobs must be a non-zero int or None, got {value!r}")
+    if name in ("timeout", "config_timeout") and value is not None and value <= 0:
+        raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
     return value
 
 
@@ -92,8 +110,18 @@ def set_config(**options: Any) -> None:
     engine : {"stratum", "skrub"}
         Which engine runs ``make_grid_search``, ``make_randomized_search`` and
         ``cross_validate``. ``"skrub"`` restores plain skrub behaviour.
-    backend : {"sequential"}
-        The executor used by the stratum engine.
+    backend : {"threads", "sequential"}
+        The executor used by the stratum engine ("sequential" ignores n_jobs).
+    n_jobs : int or None
+        Tasks run at once (scikit-learn's convention: -1 = all cores). The
+        libraries' own threads (BLAS, OpenMP) share the same cores.
+    timeout : float or None
+        Seconds for a whole batch; what has not started by then fails.
+    config_timeout : float or None
+        Seconds of task time per configuration; past it the configuration is
+        marked timed out and its remaining tasks are skipped.
+    progress : bool
+        Show a progress line on a terminal for batches longer than 2 seconds.
     native : bool
         Use the Rust kernels when they are available.
     verbose : bool
@@ -126,6 +154,19 @@ def config_context(**options: Any):
     finally:
         cfg.clear()
         cfg.update(old)
+
+
+_EXECUTION = ("backend", "n_jobs", "timeout", "config_timeout", "progress")
+
+
+def execution_options(**overrides: Any) -> dict[str, Any]:
+    """The executor's options: the configuration, with non-None overrides."""
+    cfg = _current()
+    options = {name: cfg[name] for name in _EXECUTION}
+    for name, value in overrides.items():
+        if value is not None:
+            options[name] = _check(name, value)
+    return options
 
 
 for _name, _value in _global_config.items():

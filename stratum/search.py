@@ -8,7 +8,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ._config import get_config
+from ._config import execution_options
 from .frontend.batch import (
     BatchInput,
     check_pipelines,
@@ -64,7 +64,10 @@ class BatchSearch:
         rows = [vars(s).copy() for s in self._batch.store.stats]
         for row in rows:
             row["task"] = row.pop("key")
-        cols = ["task", "kind", "label", "fold", "side", "mode", "seconds", "status", "how"]
+        cols = [
+            "task", "kind", "label", "fold", "side", "mode", "seconds", "status",
+            "how", "nbytes", "thread",
+        ]
         return pd.DataFrame(rows, columns=cols)
 
     def explain(self) -> str:
@@ -92,6 +95,9 @@ def search(
     error_score: Any = np.nan,
     return_train_score: bool = False,
     environment: Mapping[str, Any] | None = None,
+    n_jobs: int | None = None,
+    timeout: float | None = None,
+    config_timeout: float | None = None,
 ) -> BatchSearch:
     """Evaluate a batch of skrub DataOps, sharing their common work.
 
@@ -111,6 +117,10 @@ def search(
         With several metrics, the name of the metric that ranks.
     environment : dict, optional
         Variable values; by default each pipeline's own (``.skb.get_data()``).
+    n_jobs, timeout, config_timeout :
+        Override the configuration (see :func:`stratum.set_config`): tasks run
+        at once, seconds for the batch, seconds of task time per configuration.
+        A configuration past its time gets ``status="timeout"``.
 
     Returns
     -------
@@ -127,9 +137,10 @@ def search(
         )
         for item in inputs
     ]
-    batch, outcomes = fit_searches(
-        items, backend=get_config()["backend"], refit=False, raise_errors=False
+    options = execution_options(
+        n_jobs=n_jobs, timeout=timeout, config_timeout=config_timeout
     )
+    batch, outcomes = fit_searches(items, options=options, refit=False, raise_errors=False)
     searches, fallbacks, frames = {}, {}, []
     for item, outcome in zip(inputs, outcomes):
         fitted = outcome.fitted
@@ -209,7 +220,7 @@ def explain(
          search_object(cv, None, n_iter, random_state, False, np.nan, False))
         for i in inputs
     ]
-    batch = prepare_batch(items, get_config()["backend"])
+    batch = prepare_batch(items, execution_options())
     fallbacks = {r.name: r.fallback for r in batch.runs if r.fallback}
     return _explain(batch, fallbacks)
 
@@ -231,4 +242,6 @@ def _explain(batch, fallbacks: dict, stats=None) -> str:
                 "status": status,
             }
         )
-    return explain_plan(batch.plan, batch.lowering.tasks, pipelines, stats)
+    store = batch.store
+    memory = {"peak": store.peak_bytes, "released": store.released, "hits": store.hits}
+    return explain_plan(batch.plan, batch.lowering.tasks, pipelines, stats, memory)

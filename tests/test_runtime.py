@@ -3,7 +3,7 @@
 import pytest
 
 from stratum.lower import Task
-from stratum.runtime import SequentialExecutor, Store, TaskFailed
+from stratum.runtime import Scheduler, SequentialExecutor, Store, TaskFailed
 from stratum.runtime.executor import topological_order
 
 
@@ -57,3 +57,108 @@ def test_values_already_in_store_are_not_recomputed():
     store.put(("a",), "cached")
     SequentialExecutor().run(make_tasks({"a": [], "b": ["a"]}, log), store)
     assert log == ["b"]
+
+
+def test_parallel_runs_everything_once_in_dependency_order():
+    import threading as th
+
+    log, lock = [], th.Lock()
+    spec = {f"n{i}": ([f"n{i - 1}"] if i % 5 else []) for i in range(40)}
+    tasks = make_tasks(spec, log)
+    for task in tasks.values():
+        inner = task.fn
+
+        def fn(inner=inner):
+            with lock:
+                return inner()
+
+        task.fn = fn
+    store = Store()
+    Scheduler(n_jobs=2).run(tasks, store)
+    assert sorted(log) == sorted(spec)
+    for name, deps in spec.items():
+        for dep in deps:
+            assert log.index(dep) < log.index(name)
+    assert {s.status for s in store.stats} == {"ok"}
+
+
+def test_values_released_after_last_consumer_but_failures_and_sinks_kept():
+    log = []
+    spec = {"a": [], "b": ["a"], "c": ["a"], "d": ["b", "c"]}
+    store = Store()
+    Scheduler(n_jobs=1).run(make_tasks(spec, log), store)
+    assert ("a",) not in store and ("b",) not in store and ("c",) not in store
+    assert store.get(("d",)) == "D"
+    assert store.released == 3
+    store2 = Store()
+    Scheduler(n_jobs=1, release=False).run(make_tasks(spec, []), store2)
+    assert all((k,) in store2 for k in spec)
+
+
+def test_config_timeout_skips_the_rest_of_that_configuration_only():
+    import time as t
+
+    from stratum.runtime import ConfigurationTimeout
+
+    def slow():
+        t.sleep(0.3)
+        return 1
+
+    tasks = {
+        ("slow",): Task(key=("slow",), fn=slow, label="slow", users={"A"}),
+        ("after",): Task(key=("after",), fn=lambda: 2, deps=(("slow",),), label="after", users={"A"}),
+        ("fast",): Task(key=("fast",), fn=lambda: 3, label="fast", users={"B"}),
+        ("fast2",): Task(key=("fast2",), fn=lambda: 4, deps=(("fast",),), label="fast2", users={"B"}),
+    }
+    store = Store()
+    Scheduler(n_jobs=1, config_timeout=0.1).run(tasks, store)
+    with pytest.raises(TaskFailed) as info:
+        store.get(("after",))
+    assert isinstance(info.value.failure.error, ConfigurationTimeout)
+    assert store.get(("fast2",)) == 4
+
+
+def test_running_task_past_the_batch_timeout_is_abandoned():
+    import threading as th
+    import time as t
+
+    from stratum.runtime import BatchTimeout
+
+    gate = th.Event()
+
+    def hang():
+        gate.wait(5)
+        return 1
+
+    tasks = {
+        ("hang",): Task(key=("hang",), fn=hang, label="hang", users={"A"}),
+        ("quick",): Task(key=("quick",), fn=lambda: 2, label="quick", users={"B"}),
+    }
+    store = Store()
+    start = t.monotonic()
+    Scheduler(n_jobs=2, timeout=0.5).run(tasks, store)
+    gate.set()
+    assert t.monotonic() - start < 3
+    assert store.get(("quick",)) == 2
+    with pytest.raises(TaskFailed) as info:
+        store.get(("hang",))
+    assert isinstance(info.value.failure.error, BatchTimeout)
+
+
+def test_library_threads_are_limited_in_workers():
+    from threadpoolctl import threadpool_info
+
+    from stratum.runtime.budget import available_cores
+
+    import numpy as np
+
+    np.ones(10) @ np.ones(10)  # make sure BLAS is loaded
+    seen = []
+
+    def probe():
+        seen.append(max((i["num_threads"] for i in threadpool_info()), default=1))
+        return 1
+
+    tasks = {(f"p{i}",): Task(key=(f"p{i}",), fn=probe, label="p") for i in range(4)}
+    Scheduler(n_jobs=2).run(tasks, Store())
+    assert seen and max(seen) <= max(1, available_cores() // 2)

@@ -13,6 +13,7 @@ from skrub._data_ops._evaluation import choice_graph, clone
 from skrub._data_ops._inspection import describe_params
 
 from .._config import config_context
+from ..runtime import BatchTimeout, Cancelled, ConfigurationTimeout
 from .graph import PARAM_PREFIX
 
 
@@ -76,6 +77,15 @@ def _message(name: str, failure_or_error: Any) -> str:
     return f"pipeline {name!r}{where}: {type(error).__name__}: {error}"
 
 
+def _status(failure: Any) -> str:
+    error = getattr(failure, "error", failure)
+    if isinstance(error, (BatchTimeout, ConfigurationTimeout)):
+        return "timeout"
+    if isinstance(error, Cancelled):
+        return "cancelled"
+    return "error"
+
+
 def describe_candidates(item: BatchInput, outcome: Any, fitted: Any) -> pd.DataFrame:
     """One row per configuration of one pipeline."""
     graph = choice_graph(item.data_op)
@@ -96,7 +106,7 @@ def describe_candidates(item: BatchInput, outcome: Any, fitted: Any) -> pd.DataF
             if key.startswith(("mean_", "std_", "split")) and key != "params":
                 row[key] = values[c]
         if c in failures:
-            row["status"], row["error"] = "error", _message(item.name, failures[c])
+            row["status"], row["error"] = _status(failures[c]), _message(item.name, failures[c])
         elif outcome.error is not None:
             row["status"], row["error"] = "error", _message(item.name, outcome.error)
         else:

@@ -48,7 +48,7 @@ class CVSpec:
 
 
 def cross_validate_on_engine(
-    learner, environment, *, keep_subsampling=False, cv=None, **kwargs
+    learner, environment, options, *, keep_subsampling=False, cv=None, **kwargs
 ) -> pd.DataFrame | None:
     """Return skrub's cross_validate table, or None when skrub must run it."""
     from .searches import fit_searches
@@ -64,7 +64,10 @@ def cross_validate_on_engine(
     error_score = kwargs.get("error_score", np.nan)
     spec = CVSpec(cv, kwargs.get("scoring"), error_score, kwargs.get("return_train_score", False))
     batch, (outcome,) = fit_searches(
-        [("pipeline", learner.data_op, environment, spec)], refit=False, replay=False
+        [("pipeline", learner.data_op, environment, spec)],
+        options=options,
+        refit=False,
+        replay=False,
     )
     run = outcome.run
     if run.fallback is not None:

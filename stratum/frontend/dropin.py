@@ -16,7 +16,7 @@ import skrub
 from skrub._data_ops import _estimator, _optuna, _skrub_namespace
 import skrub._data_ops as _data_ops_pkg
 
-from .._config import get_config
+from .._config import execution_options, get_config
 from .cross_validation import cross_validate_on_engine
 from .searches import fit_param_search
 
@@ -34,7 +34,8 @@ class StratumFallbackWarning(UserWarning):
 def _fit(self, environment):
     if get_config()["engine"] != "stratum":
         return _original_fit(self, environment)
-    result = fit_param_search(self, environment, get_config()["backend"])
+    options = execution_options(n_jobs=getattr(self.search, "n_jobs", None))
+    result = fit_param_search(self, environment, options)
     if result is None:
         reason = getattr(self, "_stratum_fallback", "not plannable")
         warnings.warn(
@@ -63,7 +64,12 @@ def _optuna_fit(self, environment):
 def _cross_validate(learner, environment, *, keep_subsampling=False, cv=None, **kwargs):
     if get_config()["engine"] == "stratum":
         result = cross_validate_on_engine(
-            learner, environment, keep_subsampling=keep_subsampling, cv=cv, **kwargs
+            learner,
+            environment,
+            execution_options(n_jobs=kwargs.get("n_jobs")),
+            keep_subsampling=keep_subsampling,
+            cv=cv,
+            **kwargs,
         )
         if result is not None:
             return result

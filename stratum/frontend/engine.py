@@ -147,12 +147,16 @@ def _fold_id(data_key: str, train: np.ndarray, test: np.ndarray) -> str:
 class Batch:
     """Compile, lower and execute the searches of several pipelines at once."""
 
-    def __init__(self, runs: list[PipelineRun], backend: str = "sequential"):
+    def __init__(self, runs: list[PipelineRun], options: dict | None = None):
+        options = dict(options or {})
+        backend = options.pop("backend", "threads")
+        if backend == "sequential":
+            options["n_jobs"] = 1
         self.runs = runs
         self.plan = Plan()
         self.compiler = GraphCompiler(self.plan)
         self.store = Store()
-        self.executor = get_executor(backend)
+        self.executor = get_executor(backend, **options)
         self.lowering = Lowering(self.plan, self._run_node)
         self._payload: dict[str, tuple[PipelineRun, Config]] = {}
         self.split_data: dict[tuple, tuple] = {}

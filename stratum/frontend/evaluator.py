@@ -79,7 +79,7 @@ class MemoEvaluator(_Evaluator):
         node = self.nodes[id(data_op)]
         key = task_key(node, self.split, self.mode, running_apply)
         if key in self.store:
-            return self.store.get(key)
+            return self.store.hit(key)
         try:
             result = yield from self._compute(data_op, node, running_apply)
         except BaseException as error:

@@ -55,7 +55,7 @@ def _scorer_task(batch: Batch):
     return factory
 
 
-def prepare_batch(items: list[tuple[str, Any, dict, Any]], backend: str) -> Batch:
+def prepare_batch(items: list[tuple[str, Any, dict, Any]], options: dict) -> Batch:
     """Compile and lower (without executing) a batch of searches."""
     runs = []
     for name, data_op, environment, search in items:
@@ -64,7 +64,7 @@ def prepare_batch(items: list[tuple[str, Any, dict, Any]], backend: str) -> Batc
             if search.scoring is None:
                 search.scoring = default_score
         runs.append(PipelineRun(name, data_op, environment, search))
-    batch = Batch(runs, backend=backend)
+    batch = Batch(runs, options)
     batch.prepare()
     for run in runs:
         if run.error is None and run.fallback is None:
@@ -79,12 +79,12 @@ def prepare_batch(items: list[tuple[str, Any, dict, Any]], backend: str) -> Batc
 def fit_searches(
     items: list[tuple[str, Any, dict, Any]],
     *,
-    backend: str = "sequential",
+    options: dict | None = None,
     refit: bool = True,
     raise_errors: bool = True,
     replay: bool = True,
 ) -> tuple[Batch, list[SearchOutcome]]:
-    batch = prepare_batch(items, backend)
+    batch = prepare_batch(items, options or {})
     batch.execute()
     batch.collect()
     outcomes = []
@@ -161,10 +161,10 @@ _COPY = [
 ]
 
 
-def fit_param_search(param_search: ParamSearch, environment: dict, backend: str):
+def fit_param_search(param_search: ParamSearch, environment: dict, options: dict):
     """``ParamSearch.fit`` on stratum's engine. Returns None to ask for skrub."""
     items = [("pipeline", param_search.data_op, environment, param_search.search)]
-    batch, (outcome,) = fit_searches(items, backend=backend, refit=True)
+    batch, (outcome,) = fit_searches(items, options=options, refit=True)
     if outcome.run.fallback is not None:
         param_search._stratum_fallback = outcome.run.fallback
         return None

@@ -6,7 +6,8 @@ from collections import Counter
 from typing import Any, Iterable
 
 
-def explain_plan(plan, tasks: dict, pipelines: Iterable[dict], stats=None) -> str:
+def explain_plan(plan, tasks: dict, pipelines: Iterable[dict], stats=None,
+                 memory: dict | None = None) -> str:
     """Describe a compiled plan.
 
     ``pipelines`` holds one dict per pipeline: ``name``, ``configurations``,
@@ -83,17 +84,30 @@ def explain_plan(plan, tasks: dict, pipelines: Iterable[dict], stats=None) -> st
         ]
     if stats:
         lines += ["", _time_summary(stats)]
+    if memory:
+        lines += [
+            "",
+            f"memory: peak {memory['peak'] / 2**20:,.1f} MiB held by the store, "
+            f"{memory['released']} intermediate(s) released after their last use, "
+            f"{memory['hits']} memoized lookup(s)",
+        ]
     return "\n".join(lines)
 
 
 def _time_summary(stats) -> str:
     by_label: Counter = Counter()
+    counts: Counter = Counter()
     for s in stats:
         by_label[s.label] += s.seconds
+        counts[s.label] += 1
     total = sum(by_label.values())
-    lines = [f"where time went (total task time {total:.2f}s):"]
+    threads = len({s.thread for s in stats})
+    lines = [
+        f"where time went (heavy hitters; total task time {total:.2f}s "
+        f"on {threads} thread(s)):"
+    ]
     for label, seconds in by_label.most_common(8):
-        lines.append(f"  {seconds:8.3f}s  {label}")
+        lines.append(f"  {seconds:8.3f}s  {counts[label]:4d} task(s)  {label}")
     return "\n".join(lines)
 
 

@@ -1,14 +1,30 @@
 """Runtime: executes the task graph and owns the computed values."""
 
-from .executor import Executor, SequentialExecutor, get_executor
+from .executor import (
+    BatchTimeout,
+    Cancelled,
+    ConfigurationTimeout,
+    Executor,
+    Scheduler,
+    SequentialExecutor,
+    effective_n_jobs,
+    get_executor,
+)
+from .progress import Progress
 from .store import Failure, Store, TaskFailed, Timer
 
 __all__ = [
+    "BatchTimeout",
+    "Cancelled",
+    "ConfigurationTimeout",
     "Executor",
     "Failure",
+    "Progress",
+    "Scheduler",
     "SequentialExecutor",
     "Store",
     "TaskFailed",
     "Timer",
+    "effective_n_jobs",
     "get_executor",
 ]

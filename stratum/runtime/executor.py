@@ -1,17 +1,42 @@
-"""Executors run a task graph into a store. The interface is one method."""
+"""Executors run a task graph into a store. The interface is one method.
+
+``Scheduler`` runs ready tasks on ``n_jobs`` worker threads (the main thread
+when ``n_jobs == 1``), longest remaining path first, releases a value as soon as
+its last consumer is done, applies time limits, and survives Ctrl-C with
+partial results. numpy, scipy, scikit-learn's and boosting libraries' kernels
+and stratum's Rust kernels release the GIL, so threads run them in parallel.
+"""
 
 from __future__ import annotations
 
+import heapq
+import os
+import time
 from collections import deque
-from typing import Iterable, Protocol
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from typing import Protocol
 
 from ..lower import Task
+from .budget import limit_library_threads, threads_per_worker
+from .progress import Progress
 from .store import Failure, Store, Timer
 
 
 class Executor(Protocol):
     def run(self, tasks: dict[tuple, Task], store: Store) -> None:
         """Compute every task of ``tasks`` not already in ``store``."""
+
+
+class BatchTimeout(TimeoutError):
+    """The batch ran past its time limit; the task was not run."""
+
+
+class ConfigurationTimeout(TimeoutError):
+    """Every configuration needing this task ran past its time limit."""
+
+
+class Cancelled(Exception):
+    """The batch was interrupted before this task ran."""
 
 
 def topological_order(tasks: dict[tuple, Task]) -> list[tuple]:
@@ -37,13 +62,36 @@ def topological_order(tasks: dict[tuple, Task]) -> list[tuple]:
     return order
 
 
-def run_task(task: Task, store: Store) -> None:
+def estimated_cost(task: Task) -> float:
+    """A prior for a task's duration, for ordering only (not for results)."""
+    if task.kind == "score":
+        return 2.0
+    if task.label.startswith("<Apply"):
+        return 10.0 if "fit" in (task.key[3] or "") else 3.0
+    return 1.0
+
+
+def critical_path(tasks: dict[tuple, Task], order: list[tuple]) -> dict[tuple, float]:
+    """Longest estimated path from each task to the end of the graph."""
+    children: dict[tuple, list[tuple]] = {k: [] for k in tasks}
+    for key, task in tasks.items():
+        for dep in task.deps:
+            if dep in tasks:
+                children[dep].append(key)
+    length: dict[tuple, float] = {}
+    for key in reversed(order):
+        below = max((length[c] for c in children[key]), default=0.0)
+        length[key] = estimated_cost(tasks[key]) + below
+    return length
+
+
+def run_task(task: Task, store: Store) -> str:
     """Run one task whose dependencies are done, storing its value or failure."""
     failed = next((f for d in task.deps if (f := store.failure(d)) is not None), None)
     if failed is not None:
         store.put(task.key, failed)
         store.record(task.key, task.kind, task.label, task.split, 0.0, "skipped", "scheduled")
-        return
+        return "skipped"
     with Timer() as t:
         try:
             value = task.fn()
@@ -53,21 +101,195 @@ def run_task(task: Task, store: Store) -> None:
             status = "error"
     store.put(task.key, value)
     store.record(task.key, task.kind, task.label, task.split, t.seconds, status, "scheduled")
+    return status
 
 
-class SequentialExecutor:
-    """Runs tasks one after another, in dependency order."""
+class Scheduler:
+    """Runs a task graph, ``n_jobs`` tasks at a time.
+
+    Parameters
+    ----------
+    n_jobs : int
+        Worker threads (scikit-learn's convention: -1 = all cores).
+    timeout : float, optional
+        Seconds for the whole batch; tasks not started by then fail with
+        ``BatchTimeout`` and so do their dependants.
+    config_timeout : float, optional
+        Seconds of task time per configuration (a configuration's tasks,
+        shared ones included, as if it ran alone). A configuration past it
+        stops: tasks only it needs are not run (a running one is abandoned).
+    release : bool
+        Drop a node's value once every task consuming it is done.
+    progress : bool
+        Show a progress line (on a terminal, for batches over 2 seconds).
+    """
+
+    def __init__(self, n_jobs=1, timeout=None, config_timeout=None, release=True,
+                 progress=False):
+        self.n_jobs = effective_n_jobs(n_jobs)
+        self.timeout = timeout
+        self.config_timeout = config_timeout
+        self.release = release
+        self.progress = progress
 
     def run(self, tasks: dict[tuple, Task], store: Store) -> None:
-        for key in topological_order(tasks):
-            if key not in store:
-                run_task(tasks[key], store)
+        todo = {k: t for k, t in tasks.items() if k not in store}
+        if not todo:
+            return
+        order = topological_order(todo)
+        priority = critical_path(todo, order)
+        children: dict[tuple, list[tuple]] = {k: [] for k in todo}
+        indegree = {k: 0 for k in todo}
+        consumers: dict[tuple, int] = {}
+        for key, task in todo.items():
+            for dep in task.deps:
+                consumers[dep] = consumers.get(dep, 0) + 1
+                if dep in todo:
+                    indegree[key] += 1
+                    children[dep].append(key)
+        ready = [(-priority[k], i, k) for i, k in enumerate(order) if indegree[k] == 0]
+        heapq.heapify(ready)
+        cost: dict = {}
+        timed_out: set = set()
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        progress = Progress(len(todo), enabled=self.progress)
+        running: dict = {}
+        started: dict = {}
+        pool = None
+        if self.n_jobs > 1:
+            per_worker = threads_per_worker(self.n_jobs)
+            pool = ThreadPoolExecutor(
+                self.n_jobs,
+                thread_name_prefix="stratum",
+                initializer=limit_library_threads,
+                initargs=(per_worker,),
+            )
+
+        def finish(key: tuple, status: str, seconds: float) -> None:
+            task = todo[key]
+            for user in task.users:
+                cost[user] = cost.get(user, 0.0) + seconds
+                if self.config_timeout is not None and cost[user] > self.config_timeout:
+                    timed_out.add(user)
+            progress.update(status, store.bytes_in_use)
+            for child in children[key]:
+                indegree[child] -= 1
+                if indegree[child] == 0:
+                    heapq.heappush(ready, (-priority[child], len(ready), child))
+            if self.release:
+                for dep in task.deps:
+                    consumers[dep] -= 1
+                    if consumers[dep] == 0 and dep in tasks and tasks[dep].kind == "node":
+                        store.release(dep)
+
+        def fail(key: tuple, error: BaseException, status: str) -> None:
+            task = todo[key]
+            store.put(key, Failure.capture(error, task.label))
+            store.record(key, task.kind, task.label, task.split, 0.0, status, "scheduled")
+            finish(key, status, 0.0)
+
+        def blocked(key: tuple) -> BaseException | None:
+            if deadline is not None and time.monotonic() > deadline:
+                return BatchTimeout(f"the batch ran past its timeout of {self.timeout}s")
+            users = todo[key].users
+            if users and users <= timed_out:
+                return ConfigurationTimeout(
+                    f"the configuration ran past its timeout of {self.config_timeout}s"
+                )
+            return None
+
+        try:
+            with limit_library_threads(threads_per_worker(self.n_jobs), scoped=True):
+                while ready or running:
+                    while ready and len(running) < self.n_jobs:
+                        _, _, key = heapq.heappop(ready)
+                        reason = blocked(key)
+                        if reason is not None:
+                            fail(key, reason, "timeout")
+                            continue
+                        if pool is None:
+                            with Timer() as t:
+                                status = run_task(todo[key], store)
+                            finish(key, status, t.seconds)
+                        else:
+                            running[pool.submit(run_task, todo[key], store)] = key
+                            started[key] = time.monotonic()
+                    if not running:
+                        continue
+                    done, _ = wait(list(running), timeout=0.2, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        key = running.pop(future)
+                        finish(key, future.result(), time.monotonic() - started.pop(key))
+                    self._abandon_late(running, started, todo, cost, timed_out, deadline, fail)
+        except KeyboardInterrupt:
+            for key in list(todo):
+                if key not in store:
+                    store.put(key, Failure.capture(Cancelled("interrupted"), todo[key].label))
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
+            progress.close()
+
+    def _abandon_late(self, running, started, todo, cost, timed_out, deadline, fail):
+        """Stop waiting for tasks that only serve configurations past their time."""
+        if self.config_timeout is None and deadline is None:
+            return
+        now = time.monotonic()
+        for future, key in list(running.items()):
+            elapsed = now - started[key]
+            users = todo[key].users
+            over_config = self.config_timeout is not None and users and all(
+                u in timed_out or cost.get(u, 0.0) + elapsed > self.config_timeout
+                for u in users
+            )
+            over_batch = deadline is not None and now > deadline
+            if over_config or over_batch:
+                running.pop(future)
+                started.pop(key)
+                timed_out.update(users if over_config else ())
+                error = (
+                    ConfigurationTimeout(
+                        f"the configuration ran past its timeout of {self.config_timeout}s"
+                    )
+                    if over_config
+                    else BatchTimeout(f"the batch ran past its timeout of {self.timeout}s")
+                )
+                fail(key, error, "timeout")
 
 
-def get_executor(name: str) -> Executor:
-    if name == "sequential":
-        return SequentialExecutor()
+class SequentialExecutor(Scheduler):
+    """Runs tasks one after another in the calling thread."""
+
+    def __init__(self, **kwargs):
+        super().__init__(n_jobs=1, **kwargs)
+
+
+def effective_n_jobs(n_jobs) -> int:
+    """scikit-learn's convention: None -> 1, -1 -> all cores, -2 -> all but one."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = cores or 1
+    if n_jobs is None:
+        return 1
+    if n_jobs < 0:
+        return max(1, cores + 1 + n_jobs)
+    if n_jobs == 0:
+        raise ValueError("n_jobs == 0 has no meaning")
+    return int(n_jobs)
+
+
+def get_executor(name: str, **options) -> Executor:
+    if name in ("sequential", "threads"):
+        return Scheduler(**options)
     raise ValueError(f"Unknown backend {name!r}")
 
 
-__all__: Iterable[str] = ["Executor", "SequentialExecutor", "get_executor", "run_task"]
+__all__ = [
+    "BatchTimeout",
+    "Cancelled",
+    "ConfigurationTimeout",
+    "Executor",
+    "Scheduler",
+    "SequentialExecutor",
+    "get_executor",
+    "run_task",
+]

@@ -8,6 +8,8 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
+from .sizes import nbytes
+
 
 class TaskFailed(Exception):
     """Raised when a value is requested whose computation failed."""
@@ -46,17 +48,28 @@ class TaskStat:
     side: str | None
     mode: str | None
     seconds: float
-    status: str
+    status: str  # "ok", "error", "skipped", "timeout", "cancelled"
     how: str  # "scheduled" or "inline"
+    nbytes: int = 0
+    thread: str = ""
 
 
 @dataclass
 class Store:
-    """Values by key; a failure is stored as a ``Failure`` and re-raised on get."""
+    """Values by key; a failure is stored as a ``Failure`` and re-raised on get.
+
+    The store knows the size of what it holds (``bytes_in_use``, ``peak_bytes``)
+    and lets the executor release a value once its last consumer is done.
+    """
 
     values: dict[tuple, Any] = field(default_factory=dict)
     stats: list[TaskStat] = field(default_factory=list)
     lock: threading.RLock = field(default_factory=threading.RLock)
+    sizes: dict[tuple, int] = field(default_factory=dict)
+    bytes_in_use: int = 0
+    peak_bytes: int = 0
+    released: int = 0
+    hits: int = 0
 
     def __contains__(self, key: tuple) -> bool:
         return key in self.values
@@ -67,9 +80,32 @@ class Store:
             raise TaskFailed(value)
         return value
 
-    def put(self, key: tuple, value: Any) -> None:
+    def hit(self, key: tuple) -> Any:
+        """``get`` for a memoized lookup (counted as a reuse)."""
+        self.hits += 1
+        return self.get(key)
+
+    def put(self, key: tuple, value: Any) -> int:
+        """Store ``value`` unless the key is already set; return its size."""
         with self.lock:
-            self.values.setdefault(key, value)
+            if key in self.values:
+                return self.sizes.get(key, 0)
+            self.values[key] = value
+            size = 0 if isinstance(value, Failure) else nbytes(value)
+            self.sizes[key] = size
+            self.bytes_in_use += size
+            self.peak_bytes = max(self.peak_bytes, self.bytes_in_use)
+            return size
+
+    def release(self, key: tuple) -> None:
+        """Forget a computed value (failures are kept: they are small and final)."""
+        with self.lock:
+            value = self.values.get(key)
+            if value is None or isinstance(value, Failure):
+                return
+            del self.values[key]
+            self.bytes_in_use -= self.sizes.pop(key, 0)
+            self.released += 1
 
     def failure(self, key: tuple) -> Failure | None:
         value = self.values.get(key)
@@ -78,9 +114,11 @@ class Store:
     def record(self, key, kind, label, split, seconds, status, how) -> None:
         fold = getattr(split, "number", None)
         side = getattr(split, "side", None)
-        mode = key[3] if len(key) > 3 else None
+        mode = key[3] if len(key) > 3 and kind == "node" else None
+        size = self.sizes.get(key, 0)
+        thread = threading.current_thread().name
         self.stats.append(
-            TaskStat(key, kind, label, fold, side, mode, seconds, status, how)
+            TaskStat(key, kind, label, fold, side, mode, seconds, status, how, size, thread)
         )
 
 

@@ -1,0 +1,368 @@
+"""The benchmark's pipelines: one builder per pipeline variant.
+
+This module is the single definition of every pipeline the benchmark runs. The
+``skrub`` in-process engines, the ``stratum`` batch and the generated
+standalone scripts of the ``base`` engines all call these builders, so they
+evaluate exactly the same pipelines.
+
+It imports only skrub, scikit-learn, numpy and pandas (LightGBM and XGBoost
+lazily, when a model needs them) and nothing from ``stratum``, not even
+relatively: the generated scripts load it by file path so that their process
+runs plain skrub without ever importing (and patching) stratum.
+
+Every builder takes the DataFrame and JSON-serializable keyword arguments and
+returns a fresh DataOp (new Python objects at each call, as an agent's scripts
+build them). Every source of randomness is seeded, including the
+``StringEncoder`` inside ``TableVectorizer``: unseeded, skrub does not even
+agree with itself from run to run. Models run on one thread (``n_jobs=1``).
+
+DataOps are built with ``eager_data_ops=False``: skrub then skips the previews
+it would otherwise compute while the pipeline is written (a full fit of every
+step on all rows). That cost would be the same for every engine; leaving it out
+keeps the measured time the search's own.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+import numpy as np
+import pandas as pd
+import skrub
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import ElasticNet, LogisticRegression, Ridge
+from sklearn.preprocessing import OneHotEncoder, StandardScaler, TargetEncoder
+
+__all__ = [
+    "BUILDERS",
+    "W1_MODELS",
+    "W1_PREPS",
+    "W1_STAGE2_GRIDS",
+    "agent_tree",
+    "build",
+    "w1_pipeline",
+    "w1_stage2_pipeline",
+    "w2_pipeline",
+    "w3_pipeline",
+]
+
+
+def _lgbm(kind: str, **params):
+    from lightgbm import LGBMClassifier, LGBMRegressor
+
+    cls = LGBMRegressor if kind == "regressor" else LGBMClassifier
+    return cls(**({"random_state": 0, "n_jobs": 1, "verbose": -1} | params))
+
+
+def _xgb(kind: str, **params):
+    from xgboost import XGBClassifier, XGBRegressor
+
+    cls = XGBRegressor if kind == "regressor" else XGBClassifier
+    defaults = {"random_state": 0, "n_jobs": 1, "tree_method": "hist"}
+    return cls(**(defaults | params))
+
+
+def _string_encoder(n_components: int = 16, **kwargs) -> skrub.StringEncoder:
+    return skrub.StringEncoder(n_components=n_components, random_state=0, **kwargs)
+
+
+# ---------------------------------------------------------------------------
+# W1: two-stage search over house prices (regression, r2)
+# ---------------------------------------------------------------------------
+
+W1_PREPS = ("a", "b")
+W1_MODELS = ("ridge", "elasticnet", "lightgbm", "xgboost")
+
+# Stage 1 uses each model's default below; stage 2 tunes the best pair's grid
+# (6 configurations whichever model wins).
+W1_MODEL_DEFAULTS = {
+    "ridge": {"alpha": 1.0},
+    "elasticnet": {"alpha": 0.001, "l1_ratio": 0.5},
+    "lightgbm": {"n_estimators": 200, "learning_rate": 0.1},
+    "xgboost": {"n_estimators": 200, "learning_rate": 0.1, "max_depth": 6},
+}
+W1_STAGE2_GRIDS = {
+    "ridge": {"alpha": [0.01, 0.1, 1.0, 10.0, 100.0, 1000.0]},
+    "elasticnet": {"alpha": [0.0001, 0.001, 0.01], "l1_ratio": [0.2, 0.8]},
+    "lightgbm": {"learning_rate": [0.01, 0.05, 0.1], "max_depth": [5, 7]},
+    "xgboost": {"learning_rate": [0.01, 0.05, 0.1], "max_depth": [5, 7]},
+}
+_HOUSE_LOW_CARD = ["county", "property_type", "old_new", "tenure"]
+_HOUSE_MID_CARD = ["town", "district"]
+_HOUSE_HIGH_CARD = ["postcode", "street"]
+
+
+def _house_xy(df):
+    data = skrub.var("houses", df)
+    X = data.drop(columns=["price"]).skb.mark_as_X()
+    y = data["price"].skb.apply_func(np.log1p).skb.mark_as_y()
+    return X, y
+
+
+def _w1_features(X, y, prep: str):
+    if prep == "a":
+        # Imputation and explicit encoders, column group by column group.
+        X = X.skb.apply(
+            skrub.DatetimeEncoder(periodic_encoding=None), cols=["sale_date"]
+        )
+        X = X.skb.apply(
+            OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+            cols=_HOUSE_LOW_CARD,
+        )
+        X = X.skb.apply(TargetEncoder(random_state=0), y=y, cols=_HOUSE_MID_CARD)
+        X = X.drop(columns=_HOUSE_HIGH_CARD)
+    elif prep == "b":
+        X = X.skb.apply(
+            skrub.TableVectorizer(
+                high_cardinality=_string_encoder(16),
+                datetime=skrub.DatetimeEncoder(periodic_encoding=None),
+            )
+        )
+    else:
+        raise ValueError(f"unknown W1 preprocessing {prep!r}")
+    X = X.skb.apply(SimpleImputer(strategy="median"))
+    return X.skb.apply(StandardScaler())
+
+
+def _w1_model(model: str, params: dict):
+    params = W1_MODEL_DEFAULTS[model] | params
+    if model == "ridge":
+        return Ridge(**params)
+    if model == "elasticnet":
+        return ElasticNet(max_iter=5000, **params)
+    if model == "lightgbm":
+        return _lgbm("regressor", **params)
+    if model == "xgboost":
+        return _xgb("regressor", **params)
+    raise ValueError(f"unknown W1 model {model!r}")
+
+
+def w1_pipeline(df, prep: str, model: str):
+    """Stage 1: preprocessing ``prep`` ("a" or "b") then ``model`` with its
+    default hyperparameters (one configuration)."""
+    with skrub.config_context(eager_data_ops=False):
+        X, y = _house_xy(df)
+        return _w1_features(X, y, prep).skb.apply(_w1_model(model, {}), y=y)
+
+
+def w1_stage2_pipeline(df, prep: str, model: str):
+    """Stage 2: the best stage-1 pair with its hyperparameter grid as choices."""
+    with skrub.config_context(eager_data_ops=False):
+        X, y = _house_xy(df)
+        grid = {
+            name: skrub.choose_from(values, name=name)
+            for name, values in W1_STAGE2_GRIDS[model].items()
+        }
+        return _w1_features(X, y, prep).skb.apply(_w1_model(model, grid), y=y)
+
+
+# ---------------------------------------------------------------------------
+# W2: an AIDE-style agent tree over reviews (classification, free text)
+# ---------------------------------------------------------------------------
+
+W2_DRAFTS = ("tv_char", "tv_word", "tv_hashing", "explicit")
+W2_MODEL_GRIDS = {
+    "logreg": {"C": [1.0, 0.1, 10.0]},
+    "lightgbm": {"n_estimators": [100, 200], "learning_rate": [0.1, 0.05],
+                 "num_leaves": [31, 15]},
+    "xgboost": {"n_estimators": [100, 200], "max_depth": [6, 4],
+                "learning_rate": [0.1, 0.3]},
+}
+
+
+def _review_len(X):
+    return X.assign(review_len=X["review"].fillna("").str.len())
+
+
+def _n_words(X):
+    return X.assign(n_words=X["review"].fillna("").str.split().str.len())
+
+
+def _n_exclaim(X):
+    return X.assign(n_exclaim=X["review"].fillna("").str.count("!"))
+
+
+def _votes_per_price(X):
+    return X.assign(votes_per_price=X["helpful_votes"] / (X["price_paid"] + 1.0))
+
+
+def _weekend(X):
+    return X.assign(weekend=(X["review_date"].dt.dayofweek >= 5).astype("float64"))
+
+
+W2_EXTRAS = {
+    "review_len": _review_len,
+    "n_words": _n_words,
+    "n_exclaim": _n_exclaim,
+    "votes_per_price": _votes_per_price,
+    "weekend": _weekend,
+}
+
+
+def _w2_features(X, draft: str):
+    if draft == "explicit":
+        X = X.skb.apply(
+            _string_encoder(40, analyzer="word", ngram_range=(1, 2)), cols=["review"]
+        )
+        X = X.skb.apply(
+            OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+            cols=["product_category", "platform"],
+        )
+        X = X.skb.apply(
+            skrub.DatetimeEncoder(periodic_encoding=None), cols=["review_date"]
+        )
+    else:
+        encoder = {
+            "tv_char": _string_encoder(30),
+            "tv_word": _string_encoder(30, analyzer="word", ngram_range=(1, 2)),
+            "tv_hashing": _string_encoder(30, vectorizer="hashing"),
+        }[draft]
+        X = X.skb.apply(skrub.TableVectorizer(high_cardinality=encoder))
+    X = X.skb.apply(SimpleImputer(strategy="median"))
+    return X.skb.apply(StandardScaler())
+
+
+def _w2_model(model: str, params: dict):
+    defaults = {name: values[0] for name, values in W2_MODEL_GRIDS[model].items()}
+    params = defaults | params
+    if model == "logreg":
+        return LogisticRegression(max_iter=2000, **params)
+    if model == "lightgbm":
+        return _lgbm("classifier", **params)
+    if model == "xgboost":
+        return _xgb("classifier", **params)
+    raise ValueError(f"unknown W2 model {model!r}")
+
+
+def w2_pipeline(df, draft: str, extras: list, model: str, params: dict):
+    """One node of the agent tree: a feature-engineering ``draft``, the derived
+    columns ``extras`` added to the table first, and ``model(**params)``."""
+    with skrub.config_context(eager_data_ops=False):
+        data = skrub.var("reviews", df)
+        X = data.drop(columns=["label"]).skb.mark_as_X()
+        y = data["label"].skb.mark_as_y()
+        for extra in extras:
+            X = X.skb.apply_func(W2_EXTRAS[extra])
+        X = _w2_features(X, draft)
+        return X.skb.apply(_w2_model(model, params), y=y)
+
+
+def agent_tree(n_pipelines: int, seed: int = 0) -> list[dict]:
+    """The pipelines an AIDE-style agent writes, as builder arguments.
+
+    A few drafts (one per feature-engineering idea, starting with logistic
+    regression), then refinements: the agent picks a node (mostly one of the
+    latest, sometimes any earlier one) and changes one thing: the model (to
+    another family's defaults), one hyperparameter, or one extra derived
+    column. Every node is a distinct pipeline. Deterministic for a ``seed``.
+    """
+    rng = random.Random(seed)
+    nodes: list[dict] = []
+    seen: set = set()
+
+    def add(node: dict) -> bool:
+        key = (node["draft"], tuple(node["extras"]), node["model"],
+               tuple(sorted(node["params"].items())))
+        if key in seen:
+            return False
+        seen.add(key)
+        node["name"] = f"n{len(nodes):03d}_{node['draft']}_{node['model']}"
+        nodes.append(node)
+        return True
+
+    for draft in W2_DRAFTS[: max(1, min(len(W2_DRAFTS), n_pipelines))]:
+        add({"draft": draft, "extras": [], "model": "logreg", "params": {}})
+    attempts = 0
+    while len(nodes) < n_pipelines:
+        attempts += 1
+        if attempts > 100 * n_pipelines:
+            raise RuntimeError(f"cannot grow an agent tree of {n_pipelines} nodes")
+        if rng.random() < 0.7:
+            parent = nodes[-1 - rng.randrange(min(5, len(nodes)))]
+        else:
+            parent = nodes[rng.randrange(len(nodes))]
+        child = {"draft": parent["draft"], "extras": list(parent["extras"]),
+                 "model": parent["model"], "params": dict(parent["params"])}
+        change = rng.choice(["model", "param", "param", "extra"])
+        if change == "model":
+            child["model"] = rng.choice(
+                [m for m in W2_MODEL_GRIDS if m != parent["model"]])
+            child["params"] = {}
+        elif change == "param":
+            name, values = rng.choice(sorted(W2_MODEL_GRIDS[child["model"]].items()))
+            current = child["params"].get(name, values[0])
+            child["params"][name] = rng.choice([v for v in values if v != current])
+        else:
+            missing = [e for e in W2_EXTRAS if e not in child["extras"]]
+            if not missing:
+                continue
+            child["extras"] = sorted(child["extras"] + [rng.choice(missing)])
+        add(child)
+    return nodes
+
+
+# ---------------------------------------------------------------------------
+# W3: one wide grid over house prices (regression, r2)
+# ---------------------------------------------------------------------------
+
+
+def w3_pipeline(df):
+    """One DataOp with nested choices: 4 high-cardinality encoders x
+    (Ridge: 4 alphas, LightGBM: 2 x 3, XGBoost: 2 x 3) = 64 configurations."""
+    with skrub.config_context(eager_data_ops=False):
+        X, y = _house_xy(df)
+        high_card = skrub.choose_from(
+            {
+                "string_char": _string_encoder(16),
+                "string_word": _string_encoder(16, analyzer="word"),
+                "minhash": skrub.MinHashEncoder(n_components=16),
+                "drop": "drop",
+            },
+            name="high_card",
+        )
+        X = X.skb.apply(
+            skrub.TableVectorizer(
+                high_cardinality=high_card,
+                datetime=skrub.DatetimeEncoder(periodic_encoding=None),
+            )
+        )
+        X = X.skb.apply(SimpleImputer(strategy="median")).skb.apply(StandardScaler())
+        model = skrub.choose_from(
+            {
+                "ridge": Ridge(
+                    alpha=skrub.choose_from([0.1, 1.0, 10.0, 100.0], name="alpha")
+                ),
+                "lightgbm": _lgbm(
+                    "regressor",
+                    n_estimators=100,
+                    learning_rate=skrub.choose_from([0.05, 0.1], name="lgbm_lr"),
+                    num_leaves=skrub.choose_from([15, 31, 63], name="num_leaves"),
+                ),
+                "xgboost": _xgb(
+                    "regressor",
+                    n_estimators=100,
+                    learning_rate=skrub.choose_from([0.05, 0.1], name="xgb_lr"),
+                    max_depth=skrub.choose_from([4, 6, 8], name="max_depth"),
+                ),
+            },
+            name="model",
+        )
+        return X.skb.apply(model, y=y)
+
+
+BUILDERS = {
+    "w1_pipeline": w1_pipeline,
+    "w1_stage2_pipeline": w1_stage2_pipeline,
+    "w2_pipeline": w2_pipeline,
+    "w3_pipeline": w3_pipeline,
+}
+
+
+def build(builder: str, df: pd.DataFrame, kwargs: dict):
+    """``BUILDERS[builder](df, **kwargs)``: what every engine calls."""
+    return BUILDERS[builder](df, **kwargs)
+
+
+def grid_size(grid: dict) -> int:
+    return len(list(itertools.product(*grid.values())))

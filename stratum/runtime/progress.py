@@ -1,0 +1,52 @@
+"""A one-line progress display for batches that take more than a moment."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+
+class Progress:
+    """Tasks done / total, failures and memory in use, on stderr.
+
+    Silent unless ``enabled`` and stderr is a terminal; nothing is shown for
+    the first ``delay`` seconds, so short batches print nothing.
+    """
+
+    def __init__(self, total: int, enabled: bool = True, delay: float = 2.0,
+                 stream=None):
+        self.total = total
+        self.stream = stream if stream is not None else sys.stderr
+        self.enabled = enabled and getattr(self.stream, "isatty", lambda: False)()
+        self.delay = delay
+        self.start = time.monotonic()
+        self.done = 0
+        self.failed = 0
+        self.shown = False
+        self.last = 0.0
+
+    def update(self, status: str, bytes_in_use: int = 0) -> None:
+        self.done += 1
+        if status not in ("ok",):
+            self.failed += 1
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self.start < self.delay or (now - self.last < 0.1 and self.done < self.total):
+            return
+        self.last = now
+        self.shown = True
+        width = 30
+        filled = int(width * self.done / max(1, self.total))
+        bar = "#" * filled + "-" * (width - filled)
+        self.stream.write(
+            f"\r[stratum] [{bar}] {self.done}/{self.total} tasks, "
+            f"{self.failed} failed, {bytes_in_use / 2**20:,.0f} MiB in use, "
+            f"{now - self.start:,.0f}s"
+        )
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.shown:
+            self.stream.write("\n")
+            self.stream.flush()
