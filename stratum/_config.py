@@ -40,6 +40,7 @@ def _defaults() -> dict[str, Any]:
         "timeout": _env_float("STRATUM_TIMEOUT"),
         "config_timeout": _env_float("STRATUM_CONFIG_TIMEOUT"),
         "progress": _env_bool("STRATUM_PROGRESS", True),
+        "memory_budget": os.environ.get("STRATUM_MEMORY_BUDGET") or None,
         "native": _env_bool("STRATUM_NATIVE", True),
         "verbose": _env_bool("STRATUM_VERBOSE", False),
     }
@@ -65,6 +66,10 @@ def _check(name: str, value: Any) -> Any:
         raise TypeError(f"{name} must be a bool, got {value!r}")
     if name == "n_jobs" and (value == 0 or not isinstance(value, (int, type(None)))):
         raise ValueError(f"n_jobs must be a non-zero int or None, got {value!r}")
+    if name == "memory_budget":
+        from .runtime.spill import parse_bytes
+
+        parse_bytes(value)
     if name in ("timeout", "config_timeout") and value is not None and value <= 0:
         raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
     return value
@@ -122,6 +127,10 @@ def set_config(**options: Any) -> None:
         marked timed out and its remaining tasks are skipped.
     progress : bool
         Show a progress line on a terminal for batches longer than 2 seconds.
+    memory_budget : int, str or None
+        Bytes ("4GB", "512MiB") the intermediates of a batch may hold in memory;
+        past it the largest are spilled to local disk and read back when needed
+        (same results). None: half of the memory available when a batch starts.
     native : bool
         Use the Rust kernels when they are available.
     verbose : bool
@@ -156,7 +165,9 @@ def config_context(**options: Any):
         cfg.update(old)
 
 
-_EXECUTION = ("backend", "n_jobs", "timeout", "config_timeout", "progress")
+_EXECUTION = (
+    "backend", "n_jobs", "timeout", "config_timeout", "progress", "memory_budget",
+)
 
 
 def execution_options(**overrides: Any) -> dict[str, Any]:

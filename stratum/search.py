@@ -98,6 +98,7 @@ def search(
     n_jobs: int | None = None,
     timeout: float | None = None,
     config_timeout: float | None = None,
+    memory_budget: int | str | None = None,
 ) -> BatchSearch:
     """Evaluate a batch of skrub DataOps, sharing their common work.
 
@@ -117,9 +118,10 @@ def search(
         With several metrics, the name of the metric that ranks.
     environment : dict, optional
         Variable values; by default each pipeline's own (``.skb.get_data()``).
-    n_jobs, timeout, config_timeout :
+    n_jobs, timeout, config_timeout, memory_budget :
         Override the configuration (see :func:`stratum.set_config`): tasks run
-        at once, seconds for the batch, seconds of task time per configuration.
+        at once, seconds for the batch, seconds of task time per configuration,
+        bytes of intermediates kept in memory before spilling to disk.
         A configuration past its time gets ``status="timeout"``.
 
     Returns
@@ -138,7 +140,10 @@ def search(
         for item in inputs
     ]
     options = execution_options(
-        n_jobs=n_jobs, timeout=timeout, config_timeout=config_timeout
+        n_jobs=n_jobs,
+        timeout=timeout,
+        config_timeout=config_timeout,
+        memory_budget=memory_budget,
     )
     batch, outcomes = fit_searches(items, options=options, refit=False, raise_errors=False)
     searches, fallbacks, frames = {}, {}, []
@@ -243,5 +248,11 @@ def _explain(batch, fallbacks: dict, stats=None) -> str:
             }
         )
     store = batch.store
-    memory = {"peak": store.peak_bytes, "released": store.released, "hits": store.hits}
+    memory = {
+        "peak": store.peak_bytes,
+        "released": store.released,
+        "hits": store.hits,
+        "spilled": store.spilled,
+        "budget": store.budget,
+    }
     return explain_plan(batch.plan, batch.lowering.tasks, pipelines, stats, memory)

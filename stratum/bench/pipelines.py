@@ -24,7 +24,6 @@ keeps the measured time the search's own.
 
 from __future__ import annotations
 
-import itertools
 import random
 
 import numpy as np
@@ -39,8 +38,13 @@ __all__ = [
     "W1_MODELS",
     "W1_PREPS",
     "W1_STAGE2_GRIDS",
+    "WORKLOADS",
     "agent_tree",
     "build",
+    "load_data",
+    "select_best",
+    "stage_specs",
+    "workload_config",
     "w1_pipeline",
     "w1_stage2_pipeline",
     "w2_pipeline",
@@ -161,12 +165,12 @@ def w1_stage2_pipeline(df, prep: str, model: str):
 # W2: an AIDE-style agent tree over reviews (classification, free text)
 # ---------------------------------------------------------------------------
 
-W2_DRAFTS = ("tv_char", "tv_word", "tv_hashing", "explicit")
+W2_DRAFTS = ("tv_char", "tv_word", "tv_minhash", "explicit")
 W2_MODEL_GRIDS = {
     "logreg": {"C": [1.0, 0.1, 10.0]},
     "lightgbm": {"n_estimators": [100, 200], "learning_rate": [0.1, 0.05],
                  "num_leaves": [31, 15]},
-    "xgboost": {"n_estimators": [100, 200], "max_depth": [6, 4],
+    "xgboost": {"n_estimators": [50, 100], "max_depth": [4, 6],
                 "learning_rate": [0.1, 0.3]},
 }
 
@@ -216,7 +220,7 @@ def _w2_features(X, draft: str):
         encoder = {
             "tv_char": _string_encoder(30),
             "tv_word": _string_encoder(30, analyzer="word", ngram_range=(1, 2)),
-            "tv_hashing": _string_encoder(30, vectorizer="hashing"),
+            "tv_minhash": skrub.MinHashEncoder(n_components=30),
         }[draft]
         X = X.skb.apply(skrub.TableVectorizer(high_cardinality=encoder))
     X = X.skb.apply(SimpleImputer(strategy="median"))
@@ -252,10 +256,11 @@ def agent_tree(n_pipelines: int, seed: int = 0) -> list[dict]:
     """The pipelines an AIDE-style agent writes, as builder arguments.
 
     A few drafts (one per feature-engineering idea, starting with logistic
-    regression), then refinements: the agent picks a node (mostly one of the
-    latest, sometimes any earlier one) and changes one thing: the model (to
-    another family's defaults), one hyperparameter, or one extra derived
-    column. Every node is a distinct pipeline. Deterministic for a ``seed``.
+    regression), then refinements: the agent picks a draft's branch, in it a
+    node (mostly its latest, sometimes an earlier one), and changes one thing:
+    the model (to another family's defaults), one hyperparameter, or one extra
+    derived column. Every node is a distinct pipeline. Deterministic for a
+    ``seed``.
     """
     rng = random.Random(seed)
     nodes: list[dict] = []
@@ -278,10 +283,12 @@ def agent_tree(n_pipelines: int, seed: int = 0) -> list[dict]:
         attempts += 1
         if attempts > 100 * n_pipelines:
             raise RuntimeError(f"cannot grow an agent tree of {n_pipelines} nodes")
-        if rng.random() < 0.7:
-            parent = nodes[-1 - rng.randrange(min(5, len(nodes)))]
+        draft = rng.choice(W2_DRAFTS[: len(nodes)])
+        branch = [node for node in nodes if node["draft"] == draft]
+        if rng.random() < 0.6:
+            parent = branch[-1]
         else:
-            parent = nodes[rng.randrange(len(nodes))]
+            parent = branch[rng.randrange(len(branch))]
         child = {"draft": parent["draft"], "extras": list(parent["extras"]),
                  "model": parent["model"], "params": dict(parent["params"])}
         change = rng.choice(["model", "param", "param", "extra"])
@@ -307,19 +314,41 @@ def agent_tree(n_pipelines: int, seed: int = 0) -> list[dict]:
 # ---------------------------------------------------------------------------
 
 
-def w3_pipeline(df):
-    """One DataOp with nested choices: 4 high-cardinality encoders x
-    (Ridge: 4 alphas, LightGBM: 2 x 3, XGBoost: 2 x 3) = 64 configurations."""
+W3_GRIDS = {
+    "full": {
+        "encoders": ["string_char", "string_word", "minhash", "drop"],
+        "alpha": [0.1, 1.0, 10.0, 100.0],
+        "lgbm_lr": [0.05, 0.1],
+        "num_leaves": [15, 31, 63],
+        "xgb_lr": [0.05, 0.1],
+        "max_depth": [4, 6, 8],
+    },
+    "quick": {
+        "encoders": ["string_char", "drop"],
+        "alpha": [1.0, 10.0],
+        "lgbm_lr": [0.1],
+        "num_leaves": [15],
+        "xgb_lr": [0.1],
+        "max_depth": [4],
+    },
+}
+
+
+def w3_pipeline(df, grid: str = "full"):
+    """One DataOp with nested choices. The full grid: 4 high-cardinality
+    encoders x (Ridge: 4 alphas + LightGBM: 2 x 3 + XGBoost: 2 x 3) = 64
+    configurations (``grid="quick"``: 2 x (2 + 1 + 1) = 8)."""
+    values = W3_GRIDS[grid]
     with skrub.config_context(eager_data_ops=False):
         X, y = _house_xy(df)
+        encoders = {
+            "string_char": _string_encoder(16),
+            "string_word": _string_encoder(16, analyzer="word", ngram_range=(1, 2)),
+            "minhash": skrub.MinHashEncoder(n_components=16),
+            "drop": "drop",
+        }
         high_card = skrub.choose_from(
-            {
-                "string_char": _string_encoder(16),
-                "string_word": _string_encoder(16, analyzer="word"),
-                "minhash": skrub.MinHashEncoder(n_components=16),
-                "drop": "drop",
-            },
-            name="high_card",
+            {k: encoders[k] for k in values["encoders"]}, name="high_card"
         )
         X = X.skb.apply(
             skrub.TableVectorizer(
@@ -331,19 +360,21 @@ def w3_pipeline(df):
         model = skrub.choose_from(
             {
                 "ridge": Ridge(
-                    alpha=skrub.choose_from([0.1, 1.0, 10.0, 100.0], name="alpha")
+                    alpha=skrub.choose_from(values["alpha"], name="alpha")
                 ),
                 "lightgbm": _lgbm(
                     "regressor",
                     n_estimators=100,
-                    learning_rate=skrub.choose_from([0.05, 0.1], name="lgbm_lr"),
-                    num_leaves=skrub.choose_from([15, 31, 63], name="num_leaves"),
+                    learning_rate=skrub.choose_from(values["lgbm_lr"], name="lgbm_lr"),
+                    num_leaves=skrub.choose_from(
+                        values["num_leaves"], name="num_leaves"
+                    ),
                 ),
                 "xgboost": _xgb(
                     "regressor",
                     n_estimators=100,
-                    learning_rate=skrub.choose_from([0.05, 0.1], name="xgb_lr"),
-                    max_depth=skrub.choose_from([4, 6, 8], name="max_depth"),
+                    learning_rate=skrub.choose_from(values["xgb_lr"], name="xgb_lr"),
+                    max_depth=skrub.choose_from(values["max_depth"], name="max_depth"),
                 ),
             },
             name="model",
@@ -364,5 +395,106 @@ def build(builder: str, df: pd.DataFrame, kwargs: dict):
     return BUILDERS[builder](df, **kwargs)
 
 
-def grid_size(grid: dict) -> int:
-    return len(list(itertools.product(*grid.values())))
+# ---------------------------------------------------------------------------
+# Workloads: which pipelines each stage evaluates
+# ---------------------------------------------------------------------------
+
+# Default sizes. ``quick`` sizes are the CI smoke test's.
+WORKLOADS = {
+    "W1": {
+        "title": "two-stage search",
+        "dataset": "house_prices",
+        "rows": 100_000,
+        "cv": 3,
+        "scoring": "r2",
+        "n_stages": 2,
+        "models": list(W1_MODELS),
+    },
+    "W2": {
+        "title": "agent tree",
+        "dataset": "reviews",
+        "rows": 10_000,
+        "cv": 5,
+        "scoring": "neg_log_loss",
+        "n_stages": 1,
+        "pipelines": 100,
+    },
+    "W3": {
+        "title": "wide grid",
+        "dataset": "house_prices",
+        "rows": 10_000,
+        "cv": 5,
+        "scoring": "r2",
+        "n_stages": 1,
+        "grid": "full",
+    },
+}
+QUICK = {
+    "W1": {"rows": 500, "cv": 3, "models": ["ridge", "lightgbm"]},
+    "W2": {"rows": 500, "cv": 3, "pipelines": 5},
+    "W3": {"rows": 500, "cv": 2, "grid": "quick"},
+}
+
+
+def workload_config(name: str, quick: bool = False, seed: int = 0, **overrides) -> dict:
+    """A workload's complete, JSON-serializable configuration.
+
+    ``overrides`` with a value of None are ignored.
+    """
+    config = {"workload": name, "seed": seed} | WORKLOADS[name]
+    if quick:
+        config |= QUICK[name]
+    config |= {k: v for k, v in overrides.items() if v is not None}
+    return config
+
+
+def load_data(config: dict, data_module) -> pd.DataFrame:
+    """The workload's table, from ``data_module`` (``stratum.bench.data``)."""
+    if config["dataset"] == "house_prices":
+        return data_module.make_house_prices(config["rows"], seed=config["seed"])
+    if config["dataset"] == "reviews":
+        return data_module.make_reviews(config["rows"], seed=config["seed"])
+    raise ValueError(f"unknown dataset {config['dataset']!r}")
+
+
+def select_best(scores: dict) -> str:
+    """The pipeline with the best mean test score (first one on ties)."""
+    best, best_score = None, -np.inf
+    for name, values in scores.items():
+        score = np.nanmax(values) if len(values) else np.nan
+        if best is None or score > best_score:
+            best, best_score = name, score
+    return best
+
+
+def stage_specs(config: dict, index: int, previous: list | None = None) -> list[dict]:
+    """The pipelines of stage ``index``: dicts ``name``, ``builder``, ``kwargs``.
+
+    ``previous`` holds, for each earlier stage, its specs and the scores the
+    engine measured (``{"specs": [...], "scores": {name: [...]}}``): W1's
+    second stage tunes the best pipeline of the first.
+    """
+    name = config["workload"]
+    if name == "W1" and index == 0:
+        return [
+            {"name": f"{prep}_{model}", "builder": "w1_pipeline",
+             "kwargs": {"prep": prep, "model": model}}
+            for prep in W1_PREPS
+            for model in config["models"]
+        ]
+    if name == "W1" and index == 1:
+        first = previous[0]
+        best = select_best(first["scores"])
+        kwargs = next(s for s in first["specs"] if s["name"] == best)["kwargs"]
+        return [{"name": f"tune_{best}", "builder": "w1_stage2_pipeline",
+                 "kwargs": dict(kwargs)}]
+    if name == "W2" and index == 0:
+        return [
+            {"name": node["name"], "builder": "w2_pipeline",
+             "kwargs": {k: node[k] for k in ("draft", "extras", "model", "params")}}
+            for node in agent_tree(config["pipelines"], seed=config["seed"])
+        ]
+    if name == "W3" and index == 0:
+        return [{"name": "wide_grid", "builder": "w3_pipeline",
+                 "kwargs": {"grid": config.get("grid", "full")}}]
+    raise ValueError(f"workload {name!r} has no stage {index}")

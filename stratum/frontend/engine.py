@@ -33,6 +33,7 @@ from ..lower import PREP, Lowering, Split, Task, state_key
 from ..plan import Plan
 from ..plan.keys import digest
 from ..runtime import Store, TaskFailed, get_executor
+from ..runtime.spill import default_budget, parse_bytes
 from .evaluator import MemoEvaluator
 from .graph import PARAM_PREFIX, GraphCompiler
 
@@ -150,12 +151,13 @@ class Batch:
     def __init__(self, runs: list[PipelineRun], options: dict | None = None):
         options = dict(options or {})
         backend = options.pop("backend", "threads")
+        budget = options.pop("memory_budget", None)
         if backend == "sequential":
             options["n_jobs"] = 1
         self.runs = runs
         self.plan = Plan()
         self.compiler = GraphCompiler(self.plan)
-        self.store = Store()
+        self.store = Store(budget=parse_bytes(budget) if budget else default_budget())
         self.executor = get_executor(backend, **options)
         self.lowering = Lowering(self.plan, self._run_node)
         self._payload: dict[str, tuple[PipelineRun, Config]] = {}
@@ -319,6 +321,7 @@ class Batch:
     def release(self) -> None:
         """Drop every computed value (keep the plan, tasks and statistics)."""
         self.store.values.clear()
+        self.store.close()
         self.split_data.clear()
         for run in self.runs:
             run._envs.clear()

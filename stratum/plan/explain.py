@@ -87,9 +87,10 @@ def explain_plan(plan, tasks: dict, pipelines: Iterable[dict], stats=None,
     if memory:
         lines += [
             "",
-            f"memory: peak {memory['peak'] / 2**20:,.1f} MiB held by the store, "
+            f"memory: peak {memory['peak'] / 2**20:,.1f} MiB held by the store "
+            f"(budget {memory['budget'] / 2**20:,.0f} MiB), "
             f"{memory['released']} intermediate(s) released after their last use, "
-            f"{memory['hits']} memoized lookup(s)",
+            f"{memory['spilled']} spilled to disk, {memory['hits']} memoized lookup(s)",
         ]
     return "\n".join(lines)
 

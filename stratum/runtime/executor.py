@@ -207,10 +207,18 @@ class Scheduler:
                         if reason is not None:
                             fail(key, reason, "timeout")
                             continue
+                        need = self._estimate(todo[key], store)
+                        if store.budget is not None and store.bytes_in_use + need > store.budget:
+                            if running:  # let running work finish and free memory first
+                                heapq.heappush(ready, (-priority[key], -1, key))
+                                break
+                            store.spill(set(todo[key].deps), need)
                         if pool is None:
                             with Timer() as t:
                                 status = run_task(todo[key], store)
                             finish(key, status, t.seconds)
+                            if store.budget is not None and store.bytes_in_use > store.budget:
+                                store.spill(set())
                         else:
                             running[pool.submit(run_task, todo[key], store)] = key
                             started[key] = time.monotonic()
@@ -220,6 +228,8 @@ class Scheduler:
                     for future in done:
                         key = running.pop(future)
                         finish(key, future.result(), time.monotonic() - started.pop(key))
+                    if store.budget is not None and store.bytes_in_use > store.budget:
+                        store.spill({d for k in running.values() for d in todo[k].deps})
                     self._abandon_late(running, started, todo, cost, timed_out, deadline, fail)
         except KeyboardInterrupt:
             for key in list(todo):
@@ -229,6 +239,11 @@ class Scheduler:
             if pool is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
             progress.close()
+
+    @staticmethod
+    def _estimate(task: Task, store: Store) -> int:
+        """Estimated output size before running: the size of its inputs."""
+        return sum(store.sizes.get(dep, 0) for dep in task.deps)
 
     def _abandon_late(self, running, started, todo, cost, timed_out, deadline, fail):
         """Stop waiting for tasks that only serve configurations past their time."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import traceback
@@ -9,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .sizes import nbytes
+from .spill import SpillDir, Spilled
 
 
 class TaskFailed(Exception):
@@ -54,6 +56,11 @@ class TaskStat:
     thread: str = ""
 
 
+def _spillable(key: tuple) -> bool:
+    # Fitted states are node copies that reference the live graph: keep them.
+    return not (len(key) > 2 and key[2] == "state")
+
+
 @dataclass
 class Store:
     """Values by key; a failure is stored as a ``Failure`` and re-raised on get.
@@ -70,6 +77,9 @@ class Store:
     peak_bytes: int = 0
     released: int = 0
     hits: int = 0
+    budget: int | None = None
+    spill_dir: Any = None
+    spilled: int = 0
 
     def __contains__(self, key: tuple) -> bool:
         return key in self.values
@@ -78,6 +88,8 @@ class Store:
         value = self.values[key]
         if isinstance(value, Failure):
             raise TaskFailed(value)
+        if isinstance(value, Spilled):
+            return SpillDir.read(value)
         return value
 
     def hit(self, key: tuple) -> Any:
@@ -104,8 +116,46 @@ class Store:
             if value is None or isinstance(value, Failure):
                 return
             del self.values[key]
-            self.bytes_in_use -= self.sizes.pop(key, 0)
+            size = self.sizes.pop(key, 0)
+            if isinstance(value, Spilled):
+                os.remove(value.path)
+            else:
+                self.bytes_in_use -= size
             self.released += 1
+
+    def spill(self, protect: set, need: int = 0) -> None:
+        """Write values to disk, largest first, until ``need`` more bytes fit in
+        the budget; values in ``protect`` (inputs of running tasks) stay."""
+        if self.budget is None:
+            return
+        with self.lock:
+            if self.bytes_in_use + need <= self.budget:
+                return
+            if self.spill_dir is None:
+                self.spill_dir = SpillDir()
+            candidates = sorted(
+                (
+                    (size, key)
+                    for key, size in self.sizes.items()
+                    if key not in protect
+                    and size > 0
+                    and _spillable(key)
+                    and not isinstance(self.values.get(key), (Failure, Spilled))
+                    and key in self.values
+                ),
+                reverse=True,
+            )
+            for size, key in candidates:
+                if self.bytes_in_use + need <= self.budget:
+                    break
+                self.values[key] = self.spill_dir.write(self.values[key], size)
+                self.bytes_in_use -= size
+                self.spilled += 1
+
+    def close(self) -> None:
+        if self.spill_dir is not None:
+            self.spill_dir.close()
+            self.spill_dir = None
 
     def failure(self, key: tuple) -> Failure | None:
         value = self.values.get(key)

@@ -1,0 +1,145 @@
+"""The parallel, memory-bounded runtime against the sequential one, end to end."""
+
+import io
+import time
+
+import numpy as np
+import pytest
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import Ridge
+from sklearn.preprocessing import StandardScaler
+
+import pipelines as P
+import stratum
+from stratum.runtime import Progress
+
+GRID_SAMPLE = ["hp_tv_ridge", "hp_tv_hgb", "hp_model_dict_choice", "hp_optional_scaler",
+               "hp_lgbm", "hp_imputer_scaler_choices"]
+
+
+def batch():
+    return {name: P.build(name) for name in GRID_SAMPLE}
+
+
+def scores(res):
+    table = res.results_.sort_values(["pipeline", "_candidate"])
+    return table["mean_test_score"].to_numpy()
+
+
+@pytest.fixture(scope="module")
+def seq():
+    return stratum.search(batch(), cv=3, refit=False, n_jobs=1)
+
+
+def test_threads_give_the_sequential_results(seq):
+    # conftest pins BLAS/OpenMP to one thread, the per-task budget of n_jobs=2
+    # on this machine: numerically the same environment for every task.
+    par = stratum.search(batch(), cv=3, refit=False, n_jobs=2)
+    np.testing.assert_array_equal(scores(seq), scores(par))
+    assert par.stats_["thread"].str.startswith("stratum").any()
+    assert (par.results_["status"] == "ok").all()
+
+
+def test_spilling_under_a_tiny_budget_is_exact_and_holds_less(seq):
+    full = seq
+    tiny = stratum.search(batch(), cv=3, refit=False, memory_budget="50KB")
+    np.testing.assert_array_equal(scores(full), scores(tiny))
+    assert tiny._batch.store.spilled > 0
+    assert tiny._batch.store.peak_bytes < full._batch.store.peak_bytes
+    assert "spilled to disk" in tiny.explain()
+
+
+class SlowRegressor(RegressorMixin, BaseEstimator):
+    def __init__(self, seconds=1.0):
+        self.seconds = seconds
+
+    def fit(self, X, y):
+        time.sleep(self.seconds)
+        self.mean_ = float(np.mean(y))
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), self.mean_)
+
+
+def _numeric(X):
+    return P.numeric_only(X).skb.apply(SimpleImputer())
+
+
+def _with_model(model):
+    X, y = P.house_xy()
+    return _numeric(X).skb.apply(StandardScaler()).skb.apply(model, y=y)
+
+
+def test_configuration_timeout_marks_only_the_slow_configuration():
+    res = stratum.search(
+        {"slow": _with_model(SlowRegressor(0.6)), "fast": _with_model(Ridge())},
+        cv=3,
+        refit=False,
+        config_timeout=1.0,
+    )
+    by_name = res.results_.set_index("pipeline")
+    assert by_name.loc["slow", "status"] == "timeout"
+    assert "timeout" in by_name.loc["slow", "error"]
+    assert by_name.loc["fast", "status"] == "ok"
+    assert np.isfinite(by_name.loc["fast", "mean_test_score"])
+
+
+class FoldFailScaler(StandardScaler):
+    """Fits on the full data (previews) but raises on cross-validation folds."""
+
+    calls = 0
+
+    def fit(self, X, y=None, **kw):
+        FoldFailScaler.calls += 1
+        if len(X) < P.N_HOUSES:
+            raise ValueError("shared step broke")
+        return super().fit(X, y, **kw)
+
+
+def test_shared_prefix_failure_fails_exactly_its_dependants():
+    def shared(model):
+        X, y = P.house_xy()
+        return _numeric(X).skb.apply(FoldFailScaler()).skb.apply(model, y=y)
+
+    pipelines = {"a": shared(Ridge()), "b": shared(Ridge(alpha=10.0)),
+                 "c": _with_model(Ridge())}
+    FoldFailScaler.calls = 0
+    res = stratum.search(pipelines, cv=3, refit=False, n_jobs=2)
+    by_name = res.results_.set_index("pipeline")
+    for name in ("a", "b"):
+        assert by_name.loc[name, "status"] == "error"
+        assert "FoldFailScaler" in by_name.loc[name, "error"]
+        assert "shared step broke" in by_name.loc[name, "error"]
+    assert by_name.loc["c", "status"] == "ok"
+    assert FoldFailScaler.calls == 3  # the shared step ran once per fold
+    stats = res.stats_
+    assert (stats["status"] == "skipped").any()
+    assert not stats[stats["label"].str.contains("FoldFailScaler")]["status"].eq("ok").any()
+
+
+def test_stats_have_sizes_and_heavy_hitters(seq):
+    res = seq
+    stats = res.stats_
+    assert {"seconds", "nbytes", "status", "how", "thread"} <= set(stats.columns)
+    assert (stats["nbytes"] > 0).any()
+    assert "where time went" in res.explain()
+
+
+class FakeTTY(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_line_only_on_a_terminal_and_after_the_delay():
+    out = FakeTTY()
+    p = Progress(3, enabled=True, delay=0.0, stream=out)
+    for status in ("ok", "error", "ok"):
+        p.update(status, 2**20)
+    p.close()
+    assert "3/3 tasks" in out.getvalue() and "1 failed" in out.getvalue()
+    quiet = io.StringIO()
+    p = Progress(3, enabled=True, delay=0.0, stream=quiet)
+    p.update("ok")
+    assert quiet.getvalue() == ""
