@@ -65,9 +65,13 @@ class BatchSearch:
         for row in rows:
             row["task"] = row.pop("key")
         cols = [
-            "task", "kind", "label", "fold", "side", "mode", "seconds", "status",
-            "how", "nbytes", "thread",
+            "task", "kind", "label", "fold", "side", "mode", "implementation",
+            "seconds", "status", "how", "nbytes", "thread",
         ]
+        for row in rows:
+            # Every step runs its reference implementation (the user's object)
+            # until native implementations are registered.
+            row["implementation"] = "reference" if row["kind"] == "node" else "scorer"
         return pd.DataFrame(rows, columns=cols)
 
     def explain(self) -> str:
@@ -254,5 +258,6 @@ def _explain(batch, fallbacks: dict, stats=None) -> str:
         "hits": store.hits,
         "spilled": store.spilled,
         "budget": store.budget,
+        "schedules": store.schedules,
     }
     return explain_plan(batch.plan, batch.lowering.tasks, pipelines, stats, memory)

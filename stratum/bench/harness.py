@@ -18,8 +18,10 @@ caches, and with the same thread settings, ``THREAD_ENV``):
     same process as its stage 1).
 
 Scores are cross-checked: for each stage, pipeline and configuration, every
-engine's mean test score must equal plain skrub's (rtol 1e-9); otherwise
-:class:`ScoreMismatch` is raised (after the results are written).
+engine's mean test score must equal plain skrub's (rtol 1e-9); otherwise,
+or when an engine fails, :class:`ScoreMismatch` is raised (after the tables
+are printed and the results written). An engine over its time budget is
+reported as a timeout, not as a failure.
 """
 
 from __future__ import annotations
@@ -104,8 +106,14 @@ def run_base(config: dict, workdir: Path, *, parallel: int, timeout=None) -> dic
     """Engine ``base`` (parallel=1) or ``base_par``: one script per pipeline."""
     engine = "base" if parallel == 1 else "base_par"
     env = child_env()
-    result = {"engine": engine, "status": "ok", "error": None, "stages": [],
-              "peak_rss": 0, "parallel": parallel}
+    result = {
+        "engine": engine,
+        "status": "ok",
+        "error": None,
+        "stages": [],
+        "peak_rss": 0,
+        "parallel": parallel,
+    }
     start = time.perf_counter()
     for index in range(config["n_stages"]):
         specs = P.stage_specs(config, index, result["stages"])
@@ -114,35 +122,55 @@ def run_base(config: dict, workdir: Path, *, parallel: int, timeout=None) -> dic
             stem = f"{config['workload']}_{engine}_{_stage_name(index)}_{i:03d}"
             path = workdir / f"{stem}.py"
             path.write_text(script_text(config, _stage_name(index), spec))
-            jobs.append(Job([sys.executable, str(path)], workdir / f"{stem}.out",
-                            workdir / f"{stem}.err", tag=spec["name"]))
+            jobs.append(
+                Job(
+                    [sys.executable, str(path)],
+                    workdir / f"{stem}.out",
+                    workdir / f"{stem}.err",
+                    tag=spec["name"],
+                )
+            )
         left = None if timeout is None else timeout - (time.perf_counter() - start)
         report = run_jobs(jobs, parallel=parallel, env=env, timeout=left)
         result["peak_rss"] = max(result["peak_rss"], report.peak_rss)
         if report.timed_out:
             result["status"] = "timeout"
-            result["error"] = (f"{_stage_name(index)}: time budget of {timeout:.0f}s "
-                               f"spent after {len(report.done)} of {len(jobs)} scripts")
+            result["error"] = (
+                f"{_stage_name(index)}: time budget of {timeout:.0f}s "
+                f"spent after {len(report.done)} of {len(jobs)} scripts"
+            )
             break
-        stage = {"name": _stage_name(index), "seconds": report.seconds,
-                 "specs": specs, "scores": {}, "params": {}, "scripts": []}
+        stage = {
+            "name": _stage_name(index),
+            "seconds": report.seconds,
+            "specs": specs,
+            "scores": {},
+            "params": {},
+            "scripts": [],
+        }
         for done in sorted(report.done, key=lambda d: jobs.index(d.job)):
             if done.returncode != 0:
                 result["status"] = "error"
-                result["error"] = (f"script for {done.job.tag!r} exited with "
-                                   f"{done.returncode}: {done.errors()[-2000:]}")
+                result["error"] = (
+                    f"script for {done.job.tag!r} exited with "
+                    f"{done.returncode}: {done.errors()[-2000:]}"
+                )
                 break
             out = parse_output(done.output())
             if out["stratum_imported"]:
                 raise RuntimeError("a base script imported stratum: not plain skrub")
             stage["scores"][out["name"]] = out["scores"]
             stage["params"][out["name"]] = out["params"]
-            stage["scripts"].append({
-                "pipeline": out["name"], "wall": done.seconds,
-                "maxrss": done.maxrss, "import_seconds": out["import_seconds"],
-                "data_seconds": out["data_seconds"],
-                "search_seconds": out["search_seconds"],
-            })
+            stage["scripts"].append(
+                {
+                    "pipeline": out["name"],
+                    "wall": done.seconds,
+                    "maxrss": done.maxrss,
+                    "import_seconds": out["import_seconds"],
+                    "data_seconds": out["data_seconds"],
+                    "search_seconds": out["search_seconds"],
+                }
+            )
         if result["status"] != "ok":
             break
         result["stages"].append(stage)
@@ -160,19 +188,31 @@ def run_inprocess(config: dict, workdir: Path, *, engine: str, timeout=None) -> 
     config_path = workdir / f"{stem}.json"
     out_path = workdir / f"{stem}.result.json"
     config_path.write_text(json.dumps(worker_config))
-    job = Job([sys.executable, str(_WORKER), str(config_path), str(out_path)],
-              workdir / f"{stem}.out", workdir / f"{stem}.err", tag=engine)
+    job = Job(
+        [sys.executable, str(_WORKER), str(config_path), str(out_path)],
+        workdir / f"{stem}.out",
+        workdir / f"{stem}.err",
+        tag=engine,
+    )
     report = run_jobs([job], env=child_env(), timeout=timeout)
     done = report.done[0]
-    result = {"engine": engine, "status": "ok", "error": None, "stages": [],
-              "peak_rss": report.peak_rss, "total": done.seconds}
+    result = {
+        "engine": engine,
+        "status": "ok",
+        "error": None,
+        "stages": [],
+        "peak_rss": report.peak_rss,
+        "total": done.seconds,
+    }
     if report.timed_out:
         result["status"] = "timeout"
         result["error"] = f"time budget of {timeout:.0f}s spent"
         return result
     if done.returncode != 0:
         result["status"] = "error"
-        result["error"] = f"worker exited with {done.returncode}: {done.errors()[-3000:]}"
+        result["error"] = (
+            f"worker exited with {done.returncode}: {done.errors()[-3000:]}"
+        )
         return result
     out = json.loads(out_path.read_text())
     if engine != "stratum" and out["stratum_imported"]:
@@ -209,17 +249,23 @@ def check_scores(results: dict) -> list[str]:
     engine from its own stage 1), reported pipeline errors, and reference
     scores that are not finite (a workload pipeline failed).
     """
+    problems = [
+        f"{e} failed: {r['error']}"
+        for e, r in results.items()
+        if r["status"] == "error"
+    ]
     ok = {e: r for e, r in results.items() if r["status"] == "ok"}
     if not ok:
-        return []
+        return problems
     ref_name = REFERENCE if REFERENCE in ok else next(iter(ok))
     ref = ok[ref_name]
-    problems = []
     for stage in ref["stages"]:
         for name, values in stage["scores"].items():
             if not np.all(np.isfinite(values)):
-                problems.append(f"{ref_name}, {stage['name']}, {name!r}: "
-                                f"non-finite scores {values} (a configuration failed)")
+                problems.append(
+                    f"{ref_name}, {stage['name']}, {name!r}: "
+                    f"non-finite scores {values} (a configuration failed)"
+                )
     for engine, res in results.items():
         for stage in res.get("stages", []):
             for error in stage.get("errors", []):
@@ -229,21 +275,27 @@ def check_scores(results: dict) -> list[str]:
         for ours, theirs in zip(res["stages"], ref["stages"]):
             where = f"{engine} vs {ref_name}, {ours['name']}"
             if list(ours["scores"]) != list(theirs["scores"]):
-                problems.append(f"{where}: different pipelines "
-                                f"{list(ours['scores'])} != {list(theirs['scores'])}")
+                problems.append(
+                    f"{where}: different pipelines "
+                    f"{list(ours['scores'])} != {list(theirs['scores'])}"
+                )
                 continue
             for name, values in ours["scores"].items():
                 expected = theirs["scores"][name]
                 if len(values) != len(expected):
-                    problems.append(f"{where}, {name!r}: {len(values)} configurations "
-                                    f"!= {len(expected)}")
+                    problems.append(
+                        f"{where}, {name!r}: {len(values)} configurations "
+                        f"!= {len(expected)}"
+                    )
                     continue
                 a, b = np.asarray(values, float), np.asarray(expected, float)
                 bad = ~np.isclose(a, b, rtol=RTOL, atol=0.0, equal_nan=True)
                 for i in np.flatnonzero(bad):
                     params = theirs.get("params", {}).get(name, [None] * len(b))[i]
-                    problems.append(f"{where}, {name!r} configuration {i} {params}: "
-                                    f"{a[i]!r} != {b[i]!r}")
+                    problems.append(
+                        f"{where}, {name!r} configuration {i} {params}: "
+                        f"{a[i]!r} != {b[i]!r}"
+                    )
     return problems
 
 
@@ -254,6 +306,7 @@ def check_scores(results: dict) -> list[str]:
 
 def summarize(config: dict, results: dict) -> dict:
     """Per engine: stage and total times, peak memory, speedups, reuse bound."""
+
     def total(engine):
         r = results.get(engine)
         if r is None or r["status"] not in ("ok", "timeout"):
@@ -262,9 +315,13 @@ def summarize(config: dict, results: dict) -> dict:
 
     rows = []
     for engine, r in results.items():
-        row = {"engine": engine, "status": r["status"], "total": r.get("total"),
-               "peak_rss": r.get("peak_rss"),
-               "stages": {s["name"]: s["seconds"] for s in r.get("stages", [])}}
+        row = {
+            "engine": engine,
+            "status": r["status"],
+            "total": r.get("total"),
+            "peak_rss": r.get("peak_rss"),
+            "stages": {s["name"]: s["seconds"] for s in r.get("stages", [])},
+        }
         for base in ("base", "base_par", "skrub"):
             t_base, lower = total(base)
             if t_base is None or r["status"] != "ok":
@@ -276,20 +333,31 @@ def summarize(config: dict, results: dict) -> dict:
         if bounds and all(b is not None for b in bounds):
             row["reuse_bound"] = float(sum(bounds))
             row["reuse_bound_stages"] = {
-                s["name"]: s["reuse_bound"] for s in r["stages"]}
+                s["name"]: s["reuse_bound"] for s in r["stages"]
+            }
         if r.get("stages") and r["stages"][0].get("scripts") is not None:
             scripts = [x for s in r["stages"] for x in s["scripts"]]
             row["scripts"] = len(scripts)
-            row["script_overhead"] = float(sum(
-                x["wall"] - x["search_seconds"] for x in scripts))
+            row["script_overhead"] = float(
+                sum(x["wall"] - x["search_seconds"] for x in scripts)
+            )
             row["script_search"] = float(sum(x["search_seconds"] for x in scripts))
         rows.append(row)
     ref = results.get(REFERENCE) or next(iter(results.values()))
-    stages = [{"name": s["name"], "pipelines": len(s["scores"]),
-               "configurations": _n_configs(s["scores"])}
-              for s in ref.get("stages", [])]
-    return {"workload": config["workload"], "config": config, "stages": stages,
-            "rows": rows}
+    stages = [
+        {
+            "name": s["name"],
+            "pipelines": len(s["scores"]),
+            "configurations": _n_configs(s["scores"]),
+        }
+        for s in ref.get("stages", [])
+    ]
+    return {
+        "workload": config["workload"],
+        "config": config,
+        "stages": stages,
+        "rows": rows,
+    }
 
 
 def _fmt_seconds(value) -> str:
@@ -311,9 +379,13 @@ def describe(summary: dict) -> str:
     c = summary["config"]
     stages = " + ".join(
         f"{s['pipelines']} pipeline{'s' * (s['pipelines'] != 1)} "
-        f"({s['configurations']} config.)" for s in summary["stages"])
-    return (f"{c['workload']} — {c['title']}: {c['rows']:,} rows, {stages}, "
-            f"{c['cv']}-fold CV, {c['scoring']}")
+        f"({s['configurations']} config.)"
+        for s in summary["stages"]
+    )
+    return (
+        f"{c['workload']} — {c['title']}: {c['rows']:,} rows, {stages}, "
+        f"{c['cv']}-fold CV, {c['scoring']}"
+    )
 
 
 def format_table(summary: dict, markdown: bool = False) -> str:
@@ -322,34 +394,55 @@ def format_table(summary: dict, markdown: bool = False) -> str:
     header = ["engine"]
     if show_stages:
         header += [f"{n} (s)" for n in stage_names]
-    header += ["total (s)", "peak RSS", "vs base", "vs base_par", "vs skrub",
-               "reuse bound (s)"]
+    header += [
+        "total (s)",
+        "peak RSS",
+        "vs base",
+        "vs base_par",
+        "vs skrub",
+        "reuse bound (s)",
+    ]
     lines = []
     for row in summary["rows"]:
-        cells = [row["engine"] + ("" if row["status"] == "ok" else f" ({row['status']})")]
+        cells = [
+            row["engine"] + ("" if row["status"] == "ok" else f" ({row['status']})")
+        ]
         if show_stages:
             cells += [_fmt_seconds(row["stages"].get(n)) for n in stage_names]
         total = row["total"]
-        cells += [("≥" if row["status"] == "timeout" else "") + _fmt_seconds(total),
-                  _fmt_bytes(row["peak_rss"]), _fmt_speedup(row, "base"),
-                  _fmt_speedup(row, "base_par"), _fmt_speedup(row, "skrub")]
+        cells += [
+            ("≥" if row["status"] == "timeout" else "") + _fmt_seconds(total),
+            _fmt_bytes(row["peak_rss"]),
+            _fmt_speedup(row, "base"),
+            _fmt_speedup(row, "base_par"),
+            _fmt_speedup(row, "skrub"),
+        ]
         if "reuse_bound" in row:
             parts = row["reuse_bound_stages"]
-            detail = (" (" + " + ".join(f"{v:,.1f}" for v in parts.values()) + ")"
-                      if show_stages else "")
+            detail = (
+                " (" + " + ".join(f"{v:,.1f}" for v in parts.values()) + ")"
+                if show_stages
+                else ""
+            )
             cells.append(_fmt_seconds(row["reuse_bound"]) + detail)
         else:
             cells.append("—")
         lines.append(cells)
     if markdown:
-        out = ["| " + " | ".join(header) + " |",
-               "|" + "|".join("---" for _ in header) + "|"]
+        out = [
+            "| " + " | ".join(header) + " |",
+            "|" + "|".join("---" for _ in header) + "|",
+        ]
         out += ["| " + " | ".join(cells) + " |" for cells in lines]
         return "\n".join(out)
     widths = [max(len(h), *(len(c[i]) for c in lines)) for i, h in enumerate(header)]
-    fmt = lambda cells: "  ".join(  # noqa: E731
-        c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
-    return "\n".join([fmt(header), fmt(["-" * w for w in widths])] + [fmt(c) for c in lines])
+    fmt = lambda cells: "  ".join(
+        c.ljust(w) if i == 0 else c.rjust(w)
+        for i, (c, w) in enumerate(zip(cells, widths))
+    )
+    return "\n".join(
+        [fmt(header), fmt(["-" * w for w in widths])] + [fmt(c) for c in lines]
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -380,10 +473,16 @@ def machine() -> dict:
             versions[name] = __import__(name).__version__
         except Exception:  # pragma: no cover - optional
             versions[name] = None
-    return {"cpu": cpu, "cpus": os.cpu_count(), "memory_bytes": mem,
-            "platform": platform.platform(), "python": platform.python_version(),
-            "versions": versions, "threads": THREAD_ENV,
-            "parallel_processes": n_parallel()}
+    return {
+        "cpu": cpu,
+        "cpus": os.cpu_count(),
+        "memory_bytes": mem,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "versions": versions,
+        "threads": THREAD_ENV,
+        "parallel_processes": n_parallel(),
+    }
 
 
 # ---------------------------------------------------------------------------
@@ -391,16 +490,19 @@ def machine() -> dict:
 # ---------------------------------------------------------------------------
 
 
-def run_workload(config: dict, engines, workdir: Path, *, timeout=None,
-                 log=print) -> dict:
+def run_workload(
+    config: dict, engines, workdir: Path, *, timeout=None, log=print
+) -> dict:
     results = {}
     for engine in engines:
         log(f"  {config['workload']}: running {engine} ...")
         r = run_engine(engine, config, workdir, timeout=timeout)
         results[engine] = r
         msg = f"{r['total']:.1f}s" if r.get("total") is not None else ""
-        log(f"  {config['workload']}: {engine} {r['status']} {msg}"
-            + (f": {r['error'][:500]}" if r["error"] else ""))
+        log(
+            f"  {config['workload']}: {engine} {r['status']} {msg}"
+            + (f": {r['error'][:500]}" if r["error"] else "")
+        )
     summary = summarize(config, results)
     summary["problems"] = check_scores(results)
     summary["results"] = results
@@ -422,8 +524,16 @@ def scaling_points(config: dict, kind: str) -> list[dict]:
     return points
 
 
-def run_scaling(config: dict, kind: str, main: dict, workdir: Path, *,
-                engines=("skrub", "stratum"), timeout=None, log=print) -> dict:
+def run_scaling(
+    config: dict,
+    kind: str,
+    main: dict,
+    workdir: Path,
+    *,
+    engines=("skrub", "stratum"),
+    timeout=None,
+    log=print,
+) -> dict:
     """Time ``engines`` on smaller versions of a workload; the main run gives
     the largest point. Scores are cross-checked at every point."""
     x_name = "rows" if kind == "rows" else "pipelines"
@@ -434,13 +544,31 @@ def run_scaling(config: dict, kind: str, main: dict, workdir: Path, *,
         sub.mkdir(exist_ok=True)
         results = {e: run_engine(e, c, sub, timeout=timeout) for e in engines}
         problems = check_scores(results)
-        curve["points"].append({"x": c[x_name], "problems": problems, **{
-            e: (r["total"] if r["status"] == "ok" else None) for e, r in results.items()}})
+        curve["points"].append(
+            {
+                "x": c[x_name],
+                "problems": problems,
+                **{
+                    e: (r["total"] if r["status"] == "ok" else None)
+                    for e, r in results.items()
+                },
+            }
+        )
     # The largest point is the main run (its problems are reported there).
-    curve["points"].append({"x": config[x_name], "problems": [], **{
-        e: (main["results"][e]["total"]
-            if e in main["results"] and main["results"][e]["status"] == "ok" else None)
-        for e in engines}})
+    curve["points"].append(
+        {
+            "x": config[x_name],
+            "problems": [],
+            **{
+                e: (
+                    main["results"][e]["total"]
+                    if e in main["results"] and main["results"][e]["status"] == "ok"
+                    else None
+                )
+                for e in engines
+            },
+        }
+    )
     return curve
 
 
@@ -465,7 +593,7 @@ def bench(
     Raises :class:`ScoreMismatch` when engines disagree (after printing the
     tables and writing the JSON).
     """
-    started = _dt.datetime.now(_dt.timezone.utc)
+    started = _dt.datetime.now(_dt.UTC)
     t0 = time.perf_counter()
     configs = []
     for name in workloads:
@@ -480,18 +608,25 @@ def bench(
         configs.append(P.workload_config(name, quick=quick, **overrides))
     if plot_path is not None and scaling is None:
         scaling = "pipelines" if "W2" in workloads else "rows"
-    report = {"command": " ".join(["stratum"] + sys.argv[1:]) if sys.argv else None,
-              "started": started.isoformat(timespec="seconds"),
-              "machine": machine(), "quick": quick, "engines": list(engines),
-              "workloads": [], "scaling": None}
+    report = {
+        "command": " ".join(["stratum"] + sys.argv[1:]) if sys.argv else None,
+        "started": started.isoformat(timespec="seconds"),
+        "machine": machine(),
+        "quick": quick,
+        "engines": list(engines),
+        "workloads": [],
+        "scaling": None,
+    }
     with tempfile.TemporaryDirectory(prefix="stratum-bench-") as tmp:
         root = Path(workdir) if workdir is not None else Path(tmp)
         root.mkdir(parents=True, exist_ok=True)
         for config in configs:
             sub = root / config["workload"]
             sub.mkdir(exist_ok=True)
-            log(f"{config['workload']} ({config['title']}): {config['rows']:,} rows, "
-                f"{config['cv']}-fold CV")
+            log(
+                f"{config['workload']} ({config['title']}): {config['rows']:,} rows, "
+                f"{config['cv']}-fold CV"
+            )
             summary = run_workload(config, engines, sub, timeout=timeout, log=log)
             report["workloads"].append(summary)
             log("")
@@ -504,14 +639,20 @@ def bench(
             log("")
         if scaling and scaling != "none":
             target = "W2" if scaling == "pipelines" else "W1"
-            main = next((w for w in report["workloads"] if w["workload"] == target),
-                        None)
+            main = next(
+                (w for w in report["workloads"] if w["workload"] == target), None
+            )
             if main is not None:
                 config = next(c for c in configs if c["workload"] == target)
                 report["scaling"] = run_scaling(
-                    config, scaling, main, root / "scaling",
+                    config,
+                    scaling,
+                    main,
+                    root / "scaling",
                     engines=[e for e in ("skrub", "stratum") if e in engines],
-                    timeout=timeout, log=log)
+                    timeout=timeout,
+                    log=log,
+                )
     report["seconds"] = time.perf_counter() - t0
     if json_path is not None:
         Path(json_path).write_text(json.dumps(report, indent=1, default=str))

@@ -44,11 +44,11 @@ __all__ = [
     "load_data",
     "select_best",
     "stage_specs",
-    "workload_config",
     "w1_pipeline",
     "w1_stage2_pipeline",
     "w2_pipeline",
     "w3_pipeline",
+    "workload_config",
 ]
 
 
@@ -168,10 +168,16 @@ def w1_stage2_pipeline(df, prep: str, model: str):
 W2_DRAFTS = ("tv_char", "tv_word", "tv_minhash", "explicit")
 W2_MODEL_GRIDS = {
     "logreg": {"C": [1.0, 0.1, 10.0]},
-    "lightgbm": {"n_estimators": [100, 200], "learning_rate": [0.1, 0.05],
-                 "num_leaves": [31, 15]},
-    "xgboost": {"n_estimators": [50, 100], "max_depth": [4, 6],
-                "learning_rate": [0.1, 0.3]},
+    "lightgbm": {
+        "n_estimators": [100, 200],
+        "learning_rate": [0.1, 0.05],
+        "num_leaves": [31, 15],
+    },
+    "xgboost": {
+        "n_estimators": [50, 100],
+        "max_depth": [4, 6],
+        "learning_rate": [0.1, 0.3],
+    },
 }
 
 
@@ -267,8 +273,12 @@ def agent_tree(n_pipelines: int, seed: int = 0) -> list[dict]:
     seen: set = set()
 
     def add(node: dict) -> bool:
-        key = (node["draft"], tuple(node["extras"]), node["model"],
-               tuple(sorted(node["params"].items())))
+        key = (
+            node["draft"],
+            tuple(node["extras"]),
+            node["model"],
+            tuple(sorted(node["params"].items())),
+        )
         if key in seen:
             return False
         seen.add(key)
@@ -289,12 +299,17 @@ def agent_tree(n_pipelines: int, seed: int = 0) -> list[dict]:
             parent = branch[-1]
         else:
             parent = branch[rng.randrange(len(branch))]
-        child = {"draft": parent["draft"], "extras": list(parent["extras"]),
-                 "model": parent["model"], "params": dict(parent["params"])}
+        child = {
+            "draft": parent["draft"],
+            "extras": list(parent["extras"]),
+            "model": parent["model"],
+            "params": dict(parent["params"]),
+        }
         change = rng.choice(["model", "param", "param", "extra"])
         if change == "model":
             child["model"] = rng.choice(
-                [m for m in W2_MODEL_GRIDS if m != parent["model"]])
+                [m for m in W2_MODEL_GRIDS if m != parent["model"]]
+            )
             child["params"] = {}
         elif change == "param":
             name, values = rng.choice(sorted(W2_MODEL_GRIDS[child["model"]].items()))
@@ -359,9 +374,7 @@ def w3_pipeline(df, grid: str = "full"):
         X = X.skb.apply(SimpleImputer(strategy="median")).skb.apply(StandardScaler())
         model = skrub.choose_from(
             {
-                "ridge": Ridge(
-                    alpha=skrub.choose_from(values["alpha"], name="alpha")
-                ),
+                "ridge": Ridge(alpha=skrub.choose_from(values["alpha"], name="alpha")),
                 "lightgbm": _lgbm(
                     "regressor",
                     n_estimators=100,
@@ -477,8 +490,11 @@ def stage_specs(config: dict, index: int, previous: list | None = None) -> list[
     name = config["workload"]
     if name == "W1" and index == 0:
         return [
-            {"name": f"{prep}_{model}", "builder": "w1_pipeline",
-             "kwargs": {"prep": prep, "model": model}}
+            {
+                "name": f"{prep}_{model}",
+                "builder": "w1_pipeline",
+                "kwargs": {"prep": prep, "model": model},
+            }
             for prep in W1_PREPS
             for model in config["models"]
         ]
@@ -486,15 +502,28 @@ def stage_specs(config: dict, index: int, previous: list | None = None) -> list[
         first = previous[0]
         best = select_best(first["scores"])
         kwargs = next(s for s in first["specs"] if s["name"] == best)["kwargs"]
-        return [{"name": f"tune_{best}", "builder": "w1_stage2_pipeline",
-                 "kwargs": dict(kwargs)}]
+        return [
+            {
+                "name": f"tune_{best}",
+                "builder": "w1_stage2_pipeline",
+                "kwargs": dict(kwargs),
+            }
+        ]
     if name == "W2" and index == 0:
         return [
-            {"name": node["name"], "builder": "w2_pipeline",
-             "kwargs": {k: node[k] for k in ("draft", "extras", "model", "params")}}
+            {
+                "name": node["name"],
+                "builder": "w2_pipeline",
+                "kwargs": {k: node[k] for k in ("draft", "extras", "model", "params")},
+            }
             for node in agent_tree(config["pipelines"], seed=config["seed"])
         ]
     if name == "W3" and index == 0:
-        return [{"name": "wide_grid", "builder": "w3_pipeline",
-                 "kwargs": {"grid": config.get("grid", "full")}}]
+        return [
+            {
+                "name": "wide_grid",
+                "builder": "w3_pipeline",
+                "kwargs": {"grid": config.get("grid", "full")},
+            }
+        ]
     raise ValueError(f"workload {name!r} has no stage {index}")

@@ -35,8 +35,11 @@ def plot_report(report: dict, path) -> None:
     fig, axes = plt.subplots(1, n_panels, figsize=(6.5 * n_panels, 4.2), squeeze=False)
     ax = axes[0][0]
     workloads = report["workloads"]
-    engines = [e for e in ENGINE_COLORS if any(
-        e == row["engine"] for w in workloads for row in w["rows"])]
+    engines = [
+        e
+        for e in ENGINE_COLORS
+        if any(e == row["engine"] for w in workloads for row in w["rows"])
+    ]
     width = 0.8 / max(1, len(engines))
     for j, engine in enumerate(engines):
         xs, heights = [], []
@@ -52,11 +55,17 @@ def plot_report(report: dict, path) -> None:
         if row is not None and row.get("reuse_bound") is not None:
             j = engines.index("stratum")
             x = i + (j - (len(engines) - 1) / 2) * width
-            ax.hlines(row["reuse_bound"], x - width / 2, x + width / 2,
-                      colors="black", linestyles="dashed")
+            ax.hlines(
+                row["reuse_bound"],
+                x - width / 2,
+                x + width / 2,
+                colors="black",
+                linestyles="dashed",
+            )
     ax.set_xticks(range(len(workloads)))
     ax.set_xticklabels(
-        [f"{w['workload']}\n{w['config']['rows']:,} rows" for w in workloads])
+        [f"{w['workload']}\n{w['config']['rows']:,} rows" for w in workloads]
+    )
     ax.set_ylabel("wall time (s)")
     ax.set_yscale("log")
     ax.set_title("time per engine (dashed: stratum's reuse bound)")

@@ -129,7 +129,10 @@ def run_jobs(
                 job = pending.pop(0)
                 with open(job.stdout, "wb") as out, open(job.stderr, "wb") as err:
                     proc = subprocess.Popen(
-                        job.argv, stdout=out, stderr=err, env=env,
+                        job.argv,
+                        stdout=out,
+                        stderr=err,
+                        env=env,
                         start_new_session=True,
                     )
                 running[proc.pid] = (proc, job, time.perf_counter())
@@ -141,8 +144,14 @@ def run_jobs(
                 proc, job, t0 = running.pop(pid)
                 proc.returncode = os.waitstatus_to_exitcode(status)
                 report.done.append(
-                    Done(job, proc.returncode, t0 - start, end - start,
-                         usage.ru_maxrss * _MAXRSS_UNIT, report.timed_out)
+                    Done(
+                        job,
+                        proc.returncode,
+                        t0 - start,
+                        end - start,
+                        usage.ru_maxrss * _MAXRSS_UNIT,
+                        report.timed_out,
+                    )
                 )
                 report.peak_rss = max(report.peak_rss, usage.ru_maxrss * _MAXRSS_UNIT)
             if running and time.perf_counter() >= next_sample:

@@ -15,11 +15,11 @@ import time
 
 _T0 = time.perf_counter()
 
-import importlib.util  # noqa: E402
-import json  # noqa: E402
-import sys  # noqa: E402
-import warnings  # noqa: E402
-from pathlib import Path  # noqa: E402
+import importlib.util
+import json
+import sys
+import warnings
+from pathlib import Path
 
 _HERE = Path(__file__).resolve().parent
 
@@ -53,7 +53,9 @@ def run_stage(engine: str, specs: list, df, config: dict, pipelines) -> dict:
     if engine == "stratum":
         import stratum
 
-        batch = {s["name"]: pipelines.build(s["builder"], df, s["kwargs"]) for s in specs}
+        batch = {
+            s["name"]: pipelines.build(s["builder"], df, s["kwargs"]) for s in specs
+        }
         build_seconds = time.perf_counter() - start
         res = stratum.search(
             batch, cv=config["cv"], scoring=config["scoring"], refit=False
@@ -101,7 +103,10 @@ def main(config_path: str, out_path: str) -> None:
     if engine != "stratum" and config.get("n_jobs", 1) != 1:
         # joblib's workers cannot import a module loaded by path: ship the
         # pipeline functions by value.
-        from joblib.externals import cloudpickle
+        try:
+            import cloudpickle  # what joblib's loky uses (joblib >= 1.5)
+        except ImportError:  # pragma: no cover - older joblib vendors it
+            from joblib.externals import cloudpickle
 
         cloudpickle.register_pickle_by_value(pipelines)
     imported = time.perf_counter()

@@ -84,6 +84,8 @@ def explain_plan(plan, tasks: dict, pipelines: Iterable[dict], stats=None,
         ]
     if stats:
         lines += ["", _time_summary(stats)]
+    if stats and memory and memory.get("schedules"):
+        lines += ["", _schedule_summary(stats, memory["schedules"])]
     if memory:
         lines += [
             "",
@@ -92,6 +94,27 @@ def explain_plan(plan, tasks: dict, pipelines: Iterable[dict], stats=None,
             f"{memory['released']} intermediate(s) released after their last use, "
             f"{memory['spilled']} spilled to disk, {memory['hits']} memoized lookup(s)",
         ]
+    return "\n".join(lines)
+
+
+def _schedule_summary(stats, schedules: list[dict]) -> str:
+    """How the executor ran: workers, library threads, busy time per thread."""
+    wall = sum(s["wall"] for s in schedules)
+    n_jobs = max(s["n_jobs"] for s in schedules)
+    busy: Counter = Counter()
+    for s in stats:
+        if s.how == "scheduled":
+            busy[s.thread] += s.seconds
+    total = sum(busy.values())
+    lines = [
+        f"schedule: {sum(s['tasks'] for s in schedules)} task(s) on {n_jobs} worker(s), "
+        f"{schedules[-1]['library_threads']} library thread(s) per task, "
+        f"critical path first; executor wall time {wall:.2f}s",
+    ]
+    if wall > 0 and n_jobs > 1:
+        lines.append(f"  parallel efficiency: {total / (wall * n_jobs):.0%}")
+    for thread, seconds in sorted(busy.items()):
+        lines.append(f"  {thread}: busy {seconds:.2f}s")
     return "\n".join(lines)
 
 

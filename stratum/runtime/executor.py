@@ -152,7 +152,12 @@ class Scheduler:
         cost: dict = {}
         timed_out: set = set()
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
-        progress = Progress(len(todo), enabled=self.progress)
+        remaining: dict = {}
+        for task in todo.values():
+            for user in task.users:
+                remaining[user] = remaining.get(user, 0) + 1
+        progress = Progress(len(todo), enabled=self.progress, configurations=len(remaining))
+        self.wall_start = time.monotonic()
         running: dict = {}
         started: dict = {}
         pool = None
@@ -167,11 +172,14 @@ class Scheduler:
 
         def finish(key: tuple, status: str, seconds: float) -> None:
             task = todo[key]
+            finished = 0
             for user in task.users:
                 cost[user] = cost.get(user, 0.0) + seconds
                 if self.config_timeout is not None and cost[user] > self.config_timeout:
                     timed_out.add(user)
-            progress.update(status, store.bytes_in_use)
+                remaining[user] -= 1
+                finished += remaining[user] == 0
+            progress.update(status, store.bytes_in_use, finished)
             for child in children[key]:
                 indegree[child] -= 1
                 if indegree[child] == 0:
@@ -239,6 +247,14 @@ class Scheduler:
             if pool is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
             progress.close()
+            store.schedules.append(
+                {
+                    "n_jobs": self.n_jobs,
+                    "library_threads": threads_per_worker(self.n_jobs),
+                    "tasks": len(todo),
+                    "wall": time.monotonic() - self.wall_start,
+                }
+            )
 
     @staticmethod
     def _estimate(task: Task, store: Store) -> int:

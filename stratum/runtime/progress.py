@@ -7,15 +7,18 @@ import time
 
 
 class Progress:
-    """Tasks done / total, failures and memory in use, on stderr.
+    """Tasks done / total, configurations finished, failures and memory in
+    use, on stderr.
 
     Silent unless ``enabled`` and stderr is a terminal; nothing is shown for
     the first ``delay`` seconds, so short batches print nothing.
     """
 
     def __init__(self, total: int, enabled: bool = True, delay: float = 2.0,
-                 stream=None):
+                 stream=None, configurations: int = 0):
         self.total = total
+        self.configurations = configurations
+        self.configurations_done = 0
         self.stream = stream if stream is not None else sys.stderr
         self.enabled = enabled and getattr(self.stream, "isatty", lambda: False)()
         self.delay = delay
@@ -25,8 +28,9 @@ class Progress:
         self.shown = False
         self.last = 0.0
 
-    def update(self, status: str, bytes_in_use: int = 0) -> None:
+    def update(self, status: str, bytes_in_use: int = 0, finished: int = 0) -> None:
         self.done += 1
+        self.configurations_done += finished
         if status not in ("ok",):
             self.failed += 1
         if not self.enabled:
@@ -39,8 +43,13 @@ class Progress:
         width = 30
         filled = int(width * self.done / max(1, self.total))
         bar = "#" * filled + "-" * (width - filled)
+        configs = (
+            f"{self.configurations_done}/{self.configurations} configurations, "
+            if self.configurations
+            else ""
+        )
         self.stream.write(
-            f"\r[stratum] [{bar}] {self.done}/{self.total} tasks, "
+            f"\r[stratum] [{bar}] {self.done}/{self.total} tasks, {configs}"
             f"{self.failed} failed, {bytes_in_use / 2**20:,.0f} MiB in use, "
             f"{now - self.start:,.0f}s"
         )

@@ -80,6 +80,7 @@ class Store:
     budget: int | None = None
     spill_dir: Any = None
     spilled: int = 0
+    schedules: list[dict] = field(default_factory=list)
 
     def __contains__(self, key: tuple) -> bool:
         return key in self.values
