@@ -471,7 +471,7 @@ def machine() -> dict:
     for name in ("skrub", "sklearn", "pandas", "numpy", "lightgbm", "xgboost"):
         try:
             versions[name] = __import__(name).__version__
-        except Exception:  # pragma: no cover - optional
+        except (ImportError, AttributeError):  # pragma: no cover - optional
             versions[name] = None
     return {
         "cpu": cpu,
@@ -602,7 +602,7 @@ def bench(
             overrides["rows"] = rows
         elif scale is not None:
             base_rows = P.workload_config(name, quick=quick)["rows"]
-            overrides["rows"] = max(50, int(round(base_rows * scale)))
+            overrides["rows"] = max(50, round(base_rows * scale))
         if name == "W2":
             overrides["pipelines"] = pipelines
         configs.append(P.workload_config(name, quick=quick, **overrides))
