@@ -474,6 +474,7 @@ def machine() -> dict:
         except (ImportError, AttributeError):  # pragma: no cover - optional
             versions[name] = None
     return {
+        "stratum_revision": _revision(),
         "cpu": cpu,
         "cpus": os.cpu_count(),
         "memory_bytes": mem,
@@ -483,6 +484,26 @@ def machine() -> dict:
         "threads": THREAD_ENV,
         "parallel_processes": n_parallel(),
     }
+
+
+def _revision() -> str | None:
+    """``git describe --always --dirty`` of the stratum source tree, if any."""
+    import subprocess
+
+    import stratum
+
+    root = Path(stratum.__file__).resolve().parent.parent
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(root), "describe", "--always", "--dirty"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
 
 
 # ---------------------------------------------------------------------------
