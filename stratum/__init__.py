@@ -10,11 +10,12 @@ engine (``set_config(engine="skrub")`` switches back). stratum's own API:
 from __future__ import annotations
 
 import skrub as _skrub
-from skrub import *  # noqa: F401,F403  (the drop-in: every public skrub name)
+from skrub import *  # noqa: F403  (the drop-in: every public skrub name)
 
-from ._config import config_context, get_config, set_config
-from .frontend.dropin import StratumFallbackWarning, install as _install
-from .search import BatchSearch, explain, search
+from ._config import config_context, get_config, set_config  # noqa: F401
+from .frontend.dropin import StratumFallbackWarning  # noqa: F401
+from .frontend.dropin import install as _install
+from .search import BatchSearch, explain, search  # noqa: F401
 
 __version__ = "0.1.0"
 

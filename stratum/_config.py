@@ -166,7 +166,12 @@ def config_context(**options: Any):
 
 
 _EXECUTION = (
-    "backend", "n_jobs", "timeout", "config_timeout", "progress", "memory_budget",
+    "backend",
+    "n_jobs",
+    "timeout",
+    "config_timeout",
+    "progress",
+    "memory_budget",
 )
 
 

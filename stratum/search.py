@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,7 +31,10 @@ class Best:
     learner: Any = None
 
     def __repr__(self) -> str:
-        return f"Best(pipeline={self.pipeline!r}, params={self.params!r}, score={self.score!r})"
+        return (
+            f"Best(pipeline={self.pipeline!r}, params={self.params!r}, "
+            f"score={self.score!r})"
+        )
 
 
 class BatchSearch:
@@ -65,8 +69,18 @@ class BatchSearch:
         for row in rows:
             row["task"] = row.pop("key")
         cols = [
-            "task", "kind", "label", "fold", "side", "mode", "implementation",
-            "seconds", "status", "how", "nbytes", "thread",
+            "task",
+            "kind",
+            "label",
+            "fold",
+            "side",
+            "mode",
+            "implementation",
+            "seconds",
+            "status",
+            "how",
+            "nbytes",
+            "thread",
         ]
         for row in rows:
             # Every step runs its reference implementation (the user's object)
@@ -138,8 +152,15 @@ def search(
             item.name,
             item.data_op,
             item.environment,
-            search_object(cv, scoring, n_iter, random_state, refit, error_score,
-                          return_train_score),
+            search_object(
+                cv,
+                scoring,
+                n_iter,
+                random_state,
+                refit,
+                error_score,
+                return_train_score,
+            ),
         )
         for item in inputs
     ]
@@ -149,7 +170,9 @@ def search(
         config_timeout=config_timeout,
         memory_budget=memory_budget,
     )
-    batch, outcomes = fit_searches(items, options=options, refit=False, raise_errors=False)
+    batch, outcomes = fit_searches(
+        items, options=options, refit=False, raise_errors=False
+    )
     searches, fallbacks, frames = {}, {}, []
     for item, outcome in zip(inputs, outcomes):
         fitted = outcome.fitted
@@ -199,7 +222,9 @@ def _best(batch, results, inputs: list[BatchInput], outcomes, refit) -> Best | N
             best.learner = batch.refit(run, run.configs[int(row["_candidate"])].params)
         else:
             fitted = outcome.fitted
-            best.learner = _refit_on_skrub(inputs[index], fitted, int(row["_candidate"]))
+            best.learner = _refit_on_skrub(
+                inputs[index], fitted, int(row["_candidate"])
+            )
     return best
 
 
@@ -225,8 +250,12 @@ def explain(
         return pipelines.explain()
     inputs = check_pipelines(pipelines, environment)
     items = [
-        (i.name, i.data_op, i.environment,
-         search_object(cv, None, n_iter, random_state, False, np.nan, False))
+        (
+            i.name,
+            i.data_op,
+            i.environment,
+            search_object(cv, None, n_iter, random_state, False, np.nan, False),
+        )
         for i in inputs
     ]
     batch = prepare_batch(items, execution_options())

@@ -86,7 +86,9 @@ def test_fingerprint_of_transposed_array_matches_its_contiguous_copy():
 
 
 @settings(max_examples=50, deadline=None)
-@given(st.lists(st.one_of(st.text(), st.none(), st.floats(allow_nan=True)), max_size=20))
+@given(
+    st.lists(st.one_of(st.text(), st.none(), st.floats(allow_nan=True)), max_size=20)
+)
 def test_object_column_fingerprint_matches_pandas_equality(values):
     s1 = pd.Series(values, dtype=object)
     s2 = pd.Series(list(values), dtype=object)

@@ -4,18 +4,24 @@ import io
 import time
 
 import numpy as np
+import pipelines as P
 import pytest
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import Ridge
 from sklearn.preprocessing import StandardScaler
 
-import pipelines as P
 import stratum
 from stratum.runtime import Progress
 
-GRID_SAMPLE = ["hp_tv_ridge", "hp_tv_hgb", "hp_model_dict_choice", "hp_optional_scaler",
-               "hp_lgbm", "hp_imputer_scaler_choices"]
+GRID_SAMPLE = [
+    "hp_tv_ridge",
+    "hp_tv_hgb",
+    "hp_model_dict_choice",
+    "hp_optional_scaler",
+    "hp_lgbm",
+    "hp_imputer_scaler_choices",
+]
 
 
 def batch():
@@ -103,8 +109,11 @@ def test_shared_prefix_failure_fails_exactly_its_dependants():
         X, y = P.house_xy()
         return _numeric(X).skb.apply(FoldFailScaler()).skb.apply(model, y=y)
 
-    pipelines = {"a": shared(Ridge()), "b": shared(Ridge(alpha=10.0)),
-                 "c": _with_model(Ridge())}
+    pipelines = {
+        "a": shared(Ridge()),
+        "b": shared(Ridge(alpha=10.0)),
+        "c": _with_model(Ridge()),
+    }
     FoldFailScaler.calls = 0
     res = stratum.search(pipelines, cv=3, refit=False, n_jobs=2)
     by_name = res.results_.set_index("pipeline")
@@ -116,7 +125,11 @@ def test_shared_prefix_failure_fails_exactly_its_dependants():
     assert FoldFailScaler.calls == 3  # the shared step ran once per fold
     stats = res.stats_
     assert (stats["status"] == "skipped").any()
-    assert not stats[stats["label"].str.contains("FoldFailScaler")]["status"].eq("ok").any()
+    assert (
+        not stats[stats["label"].str.contains("FoldFailScaler")]["status"]
+        .eq("ok")
+        .any()
+    )
 
 
 def test_stats_have_sizes_and_heavy_hitters(seq):

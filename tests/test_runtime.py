@@ -10,13 +10,16 @@ from stratum.runtime.executor import topological_order
 def make_tasks(spec, log, fail=()):
     tasks = {}
     for name, deps in spec.items():
+
         def fn(name=name):
             log.append(name)
             if name in fail:
                 raise RuntimeError(f"{name} broke")
             return name.upper()
 
-        tasks[(name,)] = Task(key=(name,), fn=fn, deps=tuple((d,) for d in deps), label=name)
+        tasks[(name,)] = Task(
+            key=(name,), fn=fn, deps=tuple((d,) for d in deps), label=name
+        )
     return tasks
 
 
@@ -106,9 +109,13 @@ def test_config_timeout_skips_the_rest_of_that_configuration_only():
 
     tasks = {
         ("slow",): Task(key=("slow",), fn=slow, label="slow", users={"A"}),
-        ("after",): Task(key=("after",), fn=lambda: 2, deps=(("slow",),), label="after", users={"A"}),
+        ("after",): Task(
+            key=("after",), fn=lambda: 2, deps=(("slow",),), label="after", users={"A"}
+        ),
         ("fast",): Task(key=("fast",), fn=lambda: 3, label="fast", users={"B"}),
-        ("fast2",): Task(key=("fast2",), fn=lambda: 4, deps=(("fast",),), label="fast2", users={"B"}),
+        ("fast2",): Task(
+            key=("fast2",), fn=lambda: 4, deps=(("fast",),), label="fast2", users={"B"}
+        ),
     }
     store = Store()
     Scheduler(n_jobs=1, config_timeout=0.1).run(tasks, store)
@@ -146,11 +153,10 @@ def test_running_task_past_the_batch_timeout_is_abandoned():
 
 
 def test_library_threads_are_limited_in_workers():
+    import numpy as np
     from threadpoolctl import threadpool_info
 
     from stratum.runtime.budget import available_cores
-
-    import numpy as np
 
     np.ones(10) @ np.ones(10)  # make sure BLAS is loaded
     seen = []

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
@@ -56,7 +57,10 @@ def check_pipelines(pipelines: Any, environment: Mapping | None) -> list[BatchIn
 def search_object(cv, scoring, n_iter, random_state, refit, error_score, rts):
     """The sklearn search object skrub would build for these arguments."""
     common = dict(
-        cv=cv, scoring=scoring, refit=refit, error_score=error_score,
+        cv=cv,
+        scoring=scoring,
+        refit=refit,
+        error_score=error_score,
         return_train_score=rts,
     )
     if n_iter is None:
@@ -70,7 +74,9 @@ def _message(name: str, failure_or_error: Any) -> str:
     error = getattr(failure_or_error, "error", failure_or_error)
     label = getattr(failure_or_error, "label", None)
     if label is None:
-        notes = [n for n in getattr(error, "__notes__", []) if "Evaluation of node" in n]
+        notes = [
+            n for n in getattr(error, "__notes__", []) if "Evaluation of node" in n
+        ]
         if notes:
             label = notes[0].split("Evaluation of node ", 1)[1].split(" failed", 1)[0]
     where = f", step {label}" if label else ""
@@ -106,7 +112,10 @@ def describe_candidates(item: BatchInput, outcome: Any, fitted: Any) -> pd.DataF
             if key.startswith(("mean_", "std_", "split")) and key != "params":
                 row[key] = values[c]
         if c in failures:
-            row["status"], row["error"] = _status(failures[c]), _message(item.name, failures[c])
+            row["status"], row["error"] = (
+                _status(failures[c]),
+                _message(item.name, failures[c]),
+            )
         elif outcome.error is not None:
             row["status"], row["error"] = "error", _message(item.name, outcome.error)
         else:

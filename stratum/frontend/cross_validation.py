@@ -20,8 +20,14 @@ from .engine import install_fitted_state
 from .replay import Recorded, ReplayEstimator, _params_key, _rows_key
 
 _SUPPORTED = {
-    "scoring", "return_train_score", "return_estimator", "return_indices",
-    "error_score", "n_jobs", "verbose", "pre_dispatch",
+    "scoring",
+    "return_train_score",
+    "return_estimator",
+    "return_indices",
+    "error_score",
+    "n_jobs",
+    "verbose",
+    "pre_dispatch",
 }
 
 
@@ -62,7 +68,9 @@ def cross_validate_on_engine(
         return None
     environment = env_with_subsampling(learner.data_op, environment, keep_subsampling)
     error_score = kwargs.get("error_score", np.nan)
-    spec = CVSpec(cv, kwargs.get("scoring"), error_score, kwargs.get("return_train_score", False))
+    spec = CVSpec(
+        cv, kwargs.get("scoring"), error_score, kwargs.get("return_train_score", False)
+    )
     batch, (outcome,) = fit_searches(
         [("pipeline", learner.data_op, environment, spec)],
         options=options,
@@ -76,11 +84,15 @@ def cross_validate_on_engine(
         raise run.error
     recorded = Recorded()
     for (c, fold), failure in run.fit_errors.items():
-        recorded.fit_errors[(_params_key({}), _rows(run.splits[fold][0]))] = failure.error
+        recorded.fit_errors[(_params_key({}), _rows(run.splits[fold][0]))] = (
+            failure.error
+        )
     for (c, fold, side), (status, value) in run.scores.items():
         train, test = run.splits[fold]
         value = value.error if status == "error" else value
-        recorded.scores[(_params_key({}), _rows(train if side == "train" else test))] = (status, value)
+        recorded.scores[
+            (_params_key({}), _rows(train if side == "train" else test))
+        ] = (status, value)
     multimetric = isinstance(run.scorers, _MultimetricScorer)
 
     def replay_scoring(estimator, X, y=None):
@@ -100,7 +112,9 @@ def cross_validate_on_engine(
         return_indices=kwargs.get("return_indices", False),
     )
     del multimetric
-    times = np.array([run.times.get((0, f), (np.nan, np.nan)) for f in range(len(run.splits))])
+    times = np.array(
+        [run.times.get((0, f), (np.nan, np.nan)) for f in range(len(run.splits))]
+    )
     result["fit_time"] = times[:, 0]
     result["score_time"] = times[:, 1]
     if result.pop("estimator", None) is not None:

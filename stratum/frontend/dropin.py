@@ -13,8 +13,8 @@ import functools
 import warnings
 
 import skrub
-from skrub._data_ops import _estimator, _optuna, _skrub_namespace
 import skrub._data_ops as _data_ops_pkg
+from skrub._data_ops import _estimator, _optuna, _skrub_namespace
 
 from .._config import execution_options, get_config
 from .cross_validation import cross_validate_on_engine

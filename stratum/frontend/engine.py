@@ -20,7 +20,6 @@ from sklearn.utils._indexing import _safe_indexing
 from skrub._data_ops._data_ops import DataOp
 from skrub._data_ops._estimator import _Splitter, _XyPipeline
 from skrub._data_ops._evaluation import (
-    choices,
     clone,
     find_first_apply,
     find_scoring_node,
@@ -99,7 +98,9 @@ class PipelineRun:
 
     # -- configurations -----------------------------------------------------
     def xy_pipeline(self, data_op: DataOp | None = None) -> _XyPipeline:
-        return _XyPipeline(self.data_op if data_op is None else data_op, self.environment)
+        return _XyPipeline(
+            self.data_op if data_op is None else data_op, self.environment
+        )
 
     def candidates(self) -> list[dict]:
         fixed = getattr(self.search, "fixed_candidates", None)
@@ -116,7 +117,9 @@ class PipelineRun:
 
     def make_config(self, index: int, params: dict, drop_values: bool = True) -> Config:
         data_op = clone(self.data_op, drop_preview_data=drop_values)
-        set_params(data_op, {int(k.removeprefix(PARAM_PREFIX)): v for k, v in params.items()})
+        set_params(
+            data_op, {int(k.removeprefix(PARAM_PREFIX)): v for k, v in params.items()}
+        )
         return Config(index=index, params=params, data_op=data_op)
 
     def user(self, config: Config) -> tuple:
@@ -248,7 +251,9 @@ class Batch:
             for config in run.configs:
                 user = run.user(config)
                 for split in run.folds():
-                    fit = self.lowering.evaluation(config.root, split.train(), "fit", user)
+                    fit = self.lowering.evaluation(
+                        config.root, split.train(), "fit", user
+                    )
                     run.fit_keys[(config.index, split.number)] = fit
                     for side in sides:
                         side_split = split if side == "test" else split.train()
@@ -265,7 +270,10 @@ class Batch:
                                 fn=scorer,
                                 deps=tuple(fit) + tuple(pre),
                                 kind="score",
-                                label=f"score {run.name}#{config.index} fold {split.number} ({side})",
+                                label=(
+                                    f"score {run.name}#{config.index} "
+                                    f"fold {split.number} ({side})"
+                                ),
                                 split=side_split,
                                 users={user},
                             )
@@ -299,7 +307,8 @@ class Batch:
             for (c, fold, side), key in run.score_keys.items():
                 fit_keys = run.fit_keys[(c, fold)]
                 fit_failure = next(
-                    (f for k in fit_keys if (f := self.store.failure(k)) is not None), None
+                    (f for k in fit_keys if (f := self.store.failure(k)) is not None),
+                    None,
                 )
                 if fit_failure is not None:
                     run.fit_errors[(c, fold)] = fit_failure
@@ -348,8 +357,16 @@ class Batch:
 
 
 _IMPL_BOOKKEEPING = {
-    "results", "errors", "metadata", "_creation_stack", "uuid", "name",
-    "description", "is_X", "is_y", "checked",
+    "results",
+    "errors",
+    "metadata",
+    "_creation_stack",
+    "uuid",
+    "name",
+    "description",
+    "is_X",
+    "is_y",
+    "checked",
 }
 
 

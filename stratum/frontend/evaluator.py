@@ -12,11 +12,12 @@ of the node so that each fold and configuration keeps its own fitted state.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any
 
 from skrub._data_ops import _choosing
-from skrub._data_ops._data_ops import Apply, AppliedEstimator, Var
+from skrub._data_ops._data_ops import AppliedEstimator, Apply, Var
 from skrub._data_ops._evaluation import (
     HasRunningApplyAncestor,
     _CurrentNodeDuration,

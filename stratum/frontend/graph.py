@@ -14,8 +14,8 @@ from typing import Any
 from sklearn.base import BaseEstimator
 from skrub._data_ops import _choosing
 from skrub._data_ops._data_ops import (
-    Apply,
     AppliedEstimator,
+    Apply,
     AsTuple,
     BinOp,
     Call,
@@ -241,8 +241,17 @@ class GraphCompiler:
             mode_exact=not fetched
             and not isinstance(
                 impl,
-                (*_PURE, *_STATEFUL, *_SUBSAMPLING, Var, AppliedEstimator, IfElse,
-                 Match, SplitX, Scoring),
+                (
+                    *_PURE,
+                    *_STATEFUL,
+                    *_SUBSAMPLING,
+                    Var,
+                    AppliedEstimator,
+                    IfElse,
+                    Match,
+                    SplitX,
+                    Scoring,
+                ),
             )
             or isinstance(impl, EvalMode)
             or any(c.flags.mode_exact for c in children),

@@ -22,7 +22,7 @@ from ..runtime import Store
 class EngineLearner(_XyPipeline):
     """An ``_XyPipeline`` fitted on one fold, evaluated by stratum."""
 
-    def _bind(self, run: Any, config: Any, split: Split, store: Store) -> "EngineLearner":
+    def _bind(self, run: Any, config: Any, split: Split, store: Store) -> EngineLearner:
         self._run, self._config, self._split, self._store = run, config, split, store
         self._X = run.env_for(split)["_skrub_X"]
         self._is_fitted = True

@@ -132,8 +132,16 @@ def _replay(batch: Batch, run: PipelineRun, refit: bool):
     estimator_type = "classifier" if is_classifier(estimator) else "regressor"
     grid = run.xy_pipeline().get_param_grid()
     replayed = replay_search(
-        search, grid, candidates, run.splits, run.y, _n_rows(run.X), recorded,
-        run.scorers, estimator_type, times,
+        search,
+        grid,
+        candidates,
+        run.splits,
+        run.y,
+        _n_rows(run.X),
+        recorded,
+        run.scorers,
+        estimator_type,
+        times,
     )
     replayed.best_learner_ = recorded.fitted_learner
     return replayed
@@ -149,15 +157,23 @@ def _failures(batch: Batch, run: PipelineRun) -> dict[int, Failure]:
     out: dict[int, Failure] = {}
     for (c, fold), failure in sorted(run.fit_errors.items()):
         out.setdefault(c, failure)
-    for (c, fold, side), (status, value) in sorted(run.scores.items(), key=lambda kv: kv[0][:2]):
+    for (c, fold, side), (status, value) in sorted(
+        run.scores.items(), key=lambda kv: kv[0][:2]
+    ):
         if status == "error":
             out.setdefault(c, value)
     return out
 
 
 _COPY = [
-    "cv_results_", "best_score_", "best_params_", "best_index_", "scorer_",
-    "n_splits_", "refit_time_", "multimetric_",
+    "cv_results_",
+    "best_score_",
+    "best_params_",
+    "best_index_",
+    "scorer_",
+    "n_splits_",
+    "refit_time_",
+    "multimetric_",
 ]
 
 

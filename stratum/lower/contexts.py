@@ -36,7 +36,7 @@ class Split:
     side: str
     number: int | None = None
 
-    def train(self) -> "Split":
+    def train(self) -> Split:
         return Split(self.fold, "train", self.number)
 
 
@@ -70,7 +70,12 @@ def effective_mode(node: Node, mode: str, running_apply: bool) -> str | None:
 def task_key(node: Node, split: Split, mode: str, running_apply: bool) -> tuple:
     """Key of the value of ``node`` evaluated in ``mode`` on ``split``."""
     if node.flags.dep_xy:
-        return (node.key, split.fold, split.side, effective_mode(node, mode, running_apply))
+        return (
+            node.key,
+            split.fold,
+            split.side,
+            effective_mode(node, mode, running_apply),
+        )
     return (node.key, None, None, effective_mode(node, mode, running_apply))
 
 

@@ -11,8 +11,9 @@ configurations and pipelines is one task.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ..plan import Node, Plan
 from .contexts import EXACT, Split, is_fit_mode, level, task_key

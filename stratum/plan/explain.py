@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 
-def explain_plan(plan, tasks: dict, pipelines: Iterable[dict], stats=None,
-                 memory: dict | None = None) -> str:
+def explain_plan(
+    plan, tasks: dict, pipelines: Iterable[dict], stats=None, memory: dict | None = None
+) -> str:
     """Describe a compiled plan.
 
     ``pipelines`` holds one dict per pipeline: ``name``, ``configurations``,
@@ -47,7 +49,9 @@ def explain_plan(plan, tasks: dict, pipelines: Iterable[dict], stats=None,
     fit_tasks = [
         t
         for t in node_tasks
-        if t.label.startswith("<Apply") and t.key[2] == "train" and "fit" in (t.key[3] or "")
+        if t.label.startswith("<Apply")
+        and t.key[2] == "train"
+        and "fit" in (t.key[3] or "")
     ]
     if fit_tasks:
         fit_requested = sum(len(t.users) for t in fit_tasks)
@@ -55,9 +59,11 @@ def explain_plan(plan, tasks: dict, pipelines: Iterable[dict], stats=None,
             f"  estimator fits on folds: {len(fit_tasks)} "
             f"(without sharing: {fit_requested})"
         )
-    folds = sorted((k for k in per_fold if k is not None))
+    folds = sorted(k for k in per_fold if k is not None)
     if folds:
-        lines.append("  tasks per fold: " + ", ".join(f"{k}: {per_fold[k]}" for k in folds))
+        lines.append(
+            "  tasks per fold: " + ", ".join(f"{k}: {per_fold[k]}" for k in folds)
+        )
     if per_fold.get(None):
         lines.append(f"  tasks independent of the folds: {per_fold[None]}")
     lines += ["", "pipelines:"]
@@ -107,7 +113,8 @@ def _schedule_summary(stats, schedules: list[dict]) -> str:
             busy[s.thread] += s.seconds
     total = sum(busy.values())
     lines = [
-        f"schedule: {sum(s['tasks'] for s in schedules)} task(s) on {n_jobs} worker(s), "
+        f"schedule: {sum(s['tasks'] for s in schedules)} task(s) "
+        f"on {n_jobs} worker(s), "
         f"{schedules[-1]['library_threads']} library thread(s) per task, "
         f"critical path first; executor wall time {wall:.2f}s",
     ]
@@ -138,7 +145,11 @@ def _time_summary(stats) -> str:
 def plan_to_dot(plan: Any) -> str:
     """Graphviz DOT text of the plan; nodes used by several configurations are
     filled, their label says by how many."""
-    lines = ["digraph stratum_plan {", "  rankdir=TB;", '  node [shape=box, fontsize=10];']
+    lines = [
+        "digraph stratum_plan {",
+        "  rankdir=TB;",
+        "  node [shape=box, fontsize=10];",
+    ]
     for key, node in plan.nodes.items():
         users = len(plan.users.get(key, ()))
         label = node.label.replace('"', "'")

@@ -50,7 +50,9 @@ def _index_parts(index: Any) -> list[bytes]:
     import pandas as pd
 
     if isinstance(index, pd.RangeIndex):
-        return [f"range:{index.start}:{index.stop}:{index.step}:{index.name!r}".encode()]
+        return [
+            f"range:{index.start}:{index.stop}:{index.step}:{index.name!r}".encode()
+        ]
     return [b"index"] + _series_parts(index.to_series(index=None))
 
 

@@ -14,8 +14,9 @@ import hashlib
 import pickle
 import struct
 import types
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -194,9 +195,10 @@ def _uses_randomness(est: Any) -> bool:
     if cls.__module__.startswith("sklearn.linear_model"):
         name = cls.__name__
         stochastic = ("SGD", "Perceptron", "PassiveAggressive", "RANSAC")
-        return any(s in name for s in stochastic) or getattr(
-            est, "solver", None
-        ) in ("sag", "saga")
+        return any(s in name for s in stochastic) or getattr(est, "solver", None) in (
+            "sag",
+            "saga",
+        )
     return True
 
 

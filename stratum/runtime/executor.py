@@ -90,7 +90,9 @@ def run_task(task: Task, store: Store) -> str:
     failed = next((f for d in task.deps if (f := store.failure(d)) is not None), None)
     if failed is not None:
         store.put(task.key, failed)
-        store.record(task.key, task.kind, task.label, task.split, 0.0, "skipped", "scheduled")
+        store.record(
+            task.key, task.kind, task.label, task.split, 0.0, "skipped", "scheduled"
+        )
         return "skipped"
     with Timer() as t:
         try:
@@ -100,7 +102,9 @@ def run_task(task: Task, store: Store) -> str:
             value = Failure.capture(error, task.label)
             status = "error"
     store.put(task.key, value)
-    store.record(task.key, task.kind, task.label, task.split, t.seconds, status, "scheduled")
+    store.record(
+        task.key, task.kind, task.label, task.split, t.seconds, status, "scheduled"
+    )
     return status
 
 
@@ -124,8 +128,9 @@ class Scheduler:
         Show a progress line (on a terminal, for batches over 2 seconds).
     """
 
-    def __init__(self, n_jobs=1, timeout=None, config_timeout=None, release=True,
-                 progress=False):
+    def __init__(
+        self, n_jobs=1, timeout=None, config_timeout=None, release=True, progress=False
+    ):
         self.n_jobs = effective_n_jobs(n_jobs)
         self.timeout = timeout
         self.config_timeout = config_timeout
@@ -156,7 +161,9 @@ class Scheduler:
         for task in todo.values():
             for user in task.users:
                 remaining[user] = remaining.get(user, 0) + 1
-        progress = Progress(len(todo), enabled=self.progress, configurations=len(remaining))
+        progress = Progress(
+            len(todo), enabled=self.progress, configurations=len(remaining)
+        )
         self.wall_start = time.monotonic()
         running: dict = {}
         started: dict = {}
@@ -187,18 +194,26 @@ class Scheduler:
             if self.release:
                 for dep in task.deps:
                     consumers[dep] -= 1
-                    if consumers[dep] == 0 and dep in tasks and tasks[dep].kind == "node":
+                    if (
+                        consumers[dep] == 0
+                        and dep in tasks
+                        and tasks[dep].kind == "node"
+                    ):
                         store.release(dep)
 
         def fail(key: tuple, error: BaseException, status: str) -> None:
             task = todo[key]
             store.put(key, Failure.capture(error, task.label))
-            store.record(key, task.kind, task.label, task.split, 0.0, status, "scheduled")
+            store.record(
+                key, task.kind, task.label, task.split, 0.0, status, "scheduled"
+            )
             finish(key, status, 0.0)
 
         def blocked(key: tuple) -> BaseException | None:
             if deadline is not None and time.monotonic() > deadline:
-                return BatchTimeout(f"the batch ran past its timeout of {self.timeout}s")
+                return BatchTimeout(
+                    f"the batch ran past its timeout of {self.timeout}s"
+                )
             users = todo[key].users
             if users and users <= timed_out:
                 return ConfigurationTimeout(
@@ -216,7 +231,10 @@ class Scheduler:
                             fail(key, reason, "timeout")
                             continue
                         need = self._estimate(todo[key], store)
-                        if store.budget is not None and store.bytes_in_use + need > store.budget:
+                        if (
+                            store.budget is not None
+                            and store.bytes_in_use + need > store.budget
+                        ):
                             if running:  # let running work finish and free memory first
                                 heapq.heappush(ready, (-priority[key], -1, key))
                                 break
@@ -225,24 +243,35 @@ class Scheduler:
                             with Timer() as t:
                                 status = run_task(todo[key], store)
                             finish(key, status, t.seconds)
-                            if store.budget is not None and store.bytes_in_use > store.budget:
+                            if (
+                                store.budget is not None
+                                and store.bytes_in_use > store.budget
+                            ):
                                 store.spill(set())
                         else:
                             running[pool.submit(run_task, todo[key], store)] = key
                             started[key] = time.monotonic()
                     if not running:
                         continue
-                    done, _ = wait(list(running), timeout=0.2, return_when=FIRST_COMPLETED)
+                    done, _ = wait(
+                        list(running), timeout=0.2, return_when=FIRST_COMPLETED
+                    )
                     for future in done:
                         key = running.pop(future)
-                        finish(key, future.result(), time.monotonic() - started.pop(key))
+                        finish(
+                            key, future.result(), time.monotonic() - started.pop(key)
+                        )
                     if store.budget is not None and store.bytes_in_use > store.budget:
                         store.spill({d for k in running.values() for d in todo[k].deps})
-                    self._abandon_late(running, started, todo, cost, timed_out, deadline, fail)
+                    self._abandon_late(
+                        running, started, todo, cost, timed_out, deadline, fail
+                    )
         except KeyboardInterrupt:
             for key in list(todo):
                 if key not in store:
-                    store.put(key, Failure.capture(Cancelled("interrupted"), todo[key].label))
+                    store.put(
+                        key, Failure.capture(Cancelled("interrupted"), todo[key].label)
+                    )
         finally:
             if pool is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
@@ -269,9 +298,13 @@ class Scheduler:
         for future, key in list(running.items()):
             elapsed = now - started[key]
             users = todo[key].users
-            over_config = self.config_timeout is not None and users and all(
-                u in timed_out or cost.get(u, 0.0) + elapsed > self.config_timeout
-                for u in users
+            over_config = (
+                self.config_timeout is not None
+                and users
+                and all(
+                    u in timed_out or cost.get(u, 0.0) + elapsed > self.config_timeout
+                    for u in users
+                )
             )
             over_batch = deadline is not None and now > deadline
             if over_config or over_batch:
@@ -280,10 +313,13 @@ class Scheduler:
                 timed_out.update(users if over_config else ())
                 error = (
                     ConfigurationTimeout(
-                        f"the configuration ran past its timeout of {self.config_timeout}s"
+                        "the configuration ran past its timeout of "
+                        f"{self.config_timeout}s"
                     )
                     if over_config
-                    else BatchTimeout(f"the batch ran past its timeout of {self.timeout}s")
+                    else BatchTimeout(
+                        f"the batch ran past its timeout of {self.timeout}s"
+                    )
                 )
                 fail(key, error, "timeout")
 
@@ -297,7 +333,11 @@ class SequentialExecutor(Scheduler):
 
 def effective_n_jobs(n_jobs) -> int:
     """scikit-learn's convention: None -> 1, -1 -> all cores, -2 -> all but one."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = (
+        len(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else os.cpu_count()
+    )
     cores = cores or 1
     if n_jobs is None:
         return 1

@@ -14,8 +14,14 @@ class Progress:
     the first ``delay`` seconds, so short batches print nothing.
     """
 
-    def __init__(self, total: int, enabled: bool = True, delay: float = 2.0,
-                 stream=None, configurations: int = 0):
+    def __init__(
+        self,
+        total: int,
+        enabled: bool = True,
+        delay: float = 2.0,
+        stream=None,
+        configurations: int = 0,
+    ):
         self.total = total
         self.configurations = configurations
         self.configurations_done = 0
@@ -36,7 +42,9 @@ class Progress:
         if not self.enabled:
             return
         now = time.monotonic()
-        if now - self.start < self.delay or (now - self.last < 0.1 and self.done < self.total):
+        if now - self.start < self.delay or (
+            now - self.last < 0.1 and self.done < self.total
+        ):
             return
         self.last = now
         self.shown = True

@@ -21,7 +21,7 @@ def nbytes(value: Any, _depth: int = 0) -> int:
             return int(value.memory_usage(index=True, deep=False))
         if hasattr(value, "estimated_size"):  # polars
             return int(value.estimated_size())
-        if hasattr(value, "nbytes") and isinstance(getattr(value, "nbytes"), int):
+        if hasattr(value, "nbytes") and isinstance(value.nbytes, int):
             return int(value.nbytes)
         if hasattr(value, "data") and hasattr(value, "indptr"):  # scipy.sparse
             return int(value.data.nbytes + value.indices.nbytes + value.indptr.nbytes)

@@ -16,7 +16,7 @@ from .spill import SpillDir, Spilled
 class TaskFailed(Exception):
     """Raised when a value is requested whose computation failed."""
 
-    def __init__(self, failure: "Failure"):
+    def __init__(self, failure: Failure):
         super().__init__(failure.message)
         self.failure = failure
 
@@ -34,7 +34,7 @@ class Failure:
         return f"{type(self.error).__name__}: {self.error}"
 
     @classmethod
-    def capture(cls, error: BaseException, label: str) -> "Failure":
+    def capture(cls, error: BaseException, label: str) -> Failure:
         if isinstance(error, TaskFailed):
             return error.failure
         tb = "".join(traceback.format_exception(error))
@@ -169,12 +169,14 @@ class Store:
         size = self.sizes.get(key, 0)
         thread = threading.current_thread().name
         self.stats.append(
-            TaskStat(key, kind, label, fold, side, mode, seconds, status, how, size, thread)
+            TaskStat(
+                key, kind, label, fold, side, mode, seconds, status, how, size, thread
+            )
         )
 
 
 class Timer:
-    def __enter__(self) -> "Timer":
+    def __enter__(self) -> Timer:
         self.start = time.perf_counter()
         return self
 
