@@ -9,13 +9,17 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="stratum", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="run an agent-style batch, stratum vs plain skrub")
+    demo = sub.add_parser(
+        "demo", help="run an agent-style batch, stratum vs plain skrub"
+    )
     demo.add_argument("--rows", type=int, default=5000)
     demo.add_argument("--cv", type=int, default=3)
     explain = sub.add_parser("explain", help="show the plan of the demo batch")
     explain.add_argument("--rows", type=int, default=2000)
     explain.add_argument("--cv", type=int, default=3)
-    explain.add_argument("--dot", action="store_true", help="print Graphviz DOT instead")
+    explain.add_argument(
+        "--dot", action="store_true", help="print Graphviz DOT instead"
+    )
     _add_bench(sub)
     args = parser.parse_args(argv)
 
@@ -49,29 +53,49 @@ def _add_bench(sub) -> None:
         ),
     )
     bench.add_argument("workload", choices=["W1", "W2", "W3", "all"])
-    bench.add_argument("--quick", action="store_true",
-                       help="tiny sizes: the CI smoke test (correctness, not speed)")
+    bench.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny sizes: the CI smoke test (correctness, not speed)",
+    )
     size = bench.add_mutually_exclusive_group()
     size.add_argument("--rows", type=int, help="rows of every selected workload")
-    size.add_argument("--scale", type=float,
-                      help="multiply every selected workload's default rows")
-    bench.add_argument("--pipelines", type=int,
-                       help="number of pipelines of W2's agent tree (default 100)")
+    size.add_argument(
+        "--scale", type=float, help="multiply every selected workload's default rows"
+    )
+    bench.add_argument(
+        "--pipelines",
+        type=int,
+        help="number of pipelines of W2's agent tree (default 100)",
+    )
     bench.add_argument("--cv", type=int, help="number of folds (default: per workload)")
-    bench.add_argument("--engines", default=",".join(_ENGINES),
-                       help="comma-separated subset of: " + ", ".join(_ENGINES))
-    bench.add_argument("--timeout", type=float,
-                       help="time budget per engine and workload, in seconds "
-                       "(an engine over budget is reported as a timeout)")
+    bench.add_argument(
+        "--engines",
+        default=",".join(_ENGINES),
+        help="comma-separated subset of: " + ", ".join(_ENGINES),
+    )
+    bench.add_argument(
+        "--timeout",
+        type=float,
+        help="time budget per engine and workload, in seconds "
+        "(an engine over budget is reported as a timeout)",
+    )
     bench.add_argument("--json", metavar="PATH", help="write all results as JSON")
-    bench.add_argument("--plot", metavar="PATH",
-                       help="write a plot (needs matplotlib): time per engine per "
-                       "workload and a scaling curve")
-    bench.add_argument("--scaling", choices=["pipelines", "rows", "none"],
-                       help="the plot's scaling curve: W2 over pipelines (default "
-                       "when W2 runs) or W1 over rows; skrub vs stratum")
-    bench.add_argument("--workdir", metavar="DIR",
-                       help="keep the generated scripts and outputs in DIR")
+    bench.add_argument(
+        "--plot",
+        metavar="PATH",
+        help="write a plot (needs matplotlib): time per engine per "
+        "workload and a scaling curve",
+    )
+    bench.add_argument(
+        "--scaling",
+        choices=["pipelines", "rows", "none"],
+        help="the plot's scaling curve: W2 over pipelines (default "
+        "when W2 runs) or W1 over rows; skrub vs stratum",
+    )
+    bench.add_argument(
+        "--workdir", metavar="DIR", help="keep the generated scripts and outputs in DIR"
+    )
 
 
 _ENGINES = ("base", "base_par", "skrub", "skrub_par", "stratum")
@@ -87,10 +111,20 @@ def _bench(args) -> int:
         return 2
     workloads = ["W1", "W2", "W3"] if args.workload == "all" else [args.workload]
     try:
-        bench(workloads, quick=args.quick, rows=args.rows, scale=args.scale,
-              pipelines=args.pipelines, cv=args.cv, engines=engines,
-              timeout=args.timeout, json_path=args.json, plot_path=args.plot,
-              scaling=args.scaling, workdir=args.workdir)
+        bench(
+            workloads,
+            quick=args.quick,
+            rows=args.rows,
+            scale=args.scale,
+            pipelines=args.pipelines,
+            cv=args.cv,
+            engines=engines,
+            timeout=args.timeout,
+            json_path=args.json,
+            plot_path=args.plot,
+            scaling=args.scaling,
+            workdir=args.workdir,
+        )
     except ScoreMismatch as error:
         print(f"stratum bench: FAILED: {error}", file=sys.stderr)
         return 1

@@ -21,14 +21,20 @@ def run_plain_skrub(batch: dict, cv: int) -> pd.DataFrame:
         for name, pred in batch.items():
             s = pred.skb.make_grid_search(cv=cv, scoring="r2", fitted=True, refit=False)
             table = s.results_
-            frames.append(pd.DataFrame({"pipeline": name, "mean_test_score": table["mean_test_score"]}))
+            frames.append(
+                pd.DataFrame(
+                    {"pipeline": name, "mean_test_score": table["mean_test_score"]}
+                )
+            )
     return pd.concat(frames, ignore_index=True)
 
 
 def main(rows: int = 5000, cv: int = 3, check: bool = True) -> dict:
     df = make_house_prices(rows, seed=0)
-    print(f"stratum demo: 8 agent-style pipelines over a {rows}-row house-price table, "
-          f"{cv}-fold CV, r2\n")
+    print(
+        f"stratum demo: 8 agent-style pipelines over a {rows}-row house-price table, "
+        f"{cv}-fold CV, r2\n"
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         # Building a DataOp computes skrub's previews: same cost for both
@@ -42,8 +48,16 @@ def main(rows: int = 5000, cv: int = 3, check: bool = True) -> dict:
         res = search(stratum_batch, cv=cv, scoring="r2", refit=False)
         stratum_seconds = time.perf_counter() - start
 
-    table = res.results_[["pipeline", "params", "mean_test_score", "std_test_score",
-                          "mean_fit_time", "status"]]
+    table = res.results_[
+        [
+            "pipeline",
+            "params",
+            "mean_test_score",
+            "std_test_score",
+            "mean_fit_time",
+            "status",
+        ]
+    ]
     with pd.option_context("display.width", 160, "display.max_colwidth", 40):
         print(table.to_string(index=False))
     print()
@@ -51,7 +65,9 @@ def main(rows: int = 5000, cv: int = 3, check: bool = True) -> dict:
     print()
     print(f"plain skrub (one pipeline after the other): {skrub_seconds:7.2f} s")
     print(f"stratum (one batch):                        {stratum_seconds:7.2f} s")
-    print(f"speedup:                                    {skrub_seconds / stratum_seconds:7.2f}x")
+    print(
+        f"speedup:                                    {skrub_seconds / stratum_seconds:7.2f}x"
+    )
     if check:
         ours = np.sort(res.results_["mean_test_score"].to_numpy())
         theirs = np.sort(baseline["mean_test_score"].to_numpy())

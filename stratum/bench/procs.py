@@ -158,7 +158,7 @@ def run_jobs(
                 report.peak_rss = max(report.peak_rss, tree_rss(running))
                 next_sample = time.perf_counter() + SAMPLE_SECONDS
             if running:
-                time.sleep(0.005)
+                time.sleep(0.01)
     finally:
         for proc, _, _ in running.values():
             _kill(proc)
