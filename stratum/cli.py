@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
 def _add_bench(sub) -> None:
     bench = sub.add_parser(
         "bench",
-        help="the agentic pipeline-search benchmark: every engine, scores cross-checked",
+        help="agentic pipeline-search benchmark: every engine, scores cross-checked",
         description=(
             "Run the benchmark workloads (W1: two-stage search, W2: agent tree, "
             "W3: wide grid) with every engine (base, base_par, skrub, skrub_par, "

@@ -65,9 +65,8 @@ def main(rows: int = 5000, cv: int = 3, check: bool = True) -> dict:
     print()
     print(f"plain skrub (one pipeline after the other): {skrub_seconds:7.2f} s")
     print(f"stratum (one batch):                        {stratum_seconds:7.2f} s")
-    print(
-        f"speedup:                                    {skrub_seconds / stratum_seconds:7.2f}x"
-    )
+    speedup = skrub_seconds / stratum_seconds
+    print(f"speedup:                                    {speedup:7.2f}x")
     if check:
         ours = np.sort(res.results_["mean_test_score"].to_numpy())
         theirs = np.sort(baseline["mean_test_score"].to_numpy())

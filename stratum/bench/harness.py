@@ -436,10 +436,13 @@ def format_table(summary: dict, markdown: bool = False) -> str:
         out += ["| " + " | ".join(cells) + " |" for cells in lines]
         return "\n".join(out)
     widths = [max(len(h), *(len(c[i]) for c in lines)) for i, h in enumerate(header)]
-    fmt = lambda cells: "  ".join(
-        c.ljust(w) if i == 0 else c.rjust(w)
-        for i, (c, w) in enumerate(zip(cells, widths))
-    )
+
+    def fmt(cells):
+        return "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths))
+        )
+
     return "\n".join(
         [fmt(header), fmt(["-" * w for w in widths])] + [fmt(c) for c in lines]
     )

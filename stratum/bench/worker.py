@@ -15,11 +15,11 @@ import time
 
 _T0 = time.perf_counter()
 
-import importlib.util
-import json
-import sys
-import warnings
-from pathlib import Path
+import importlib.util  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+import warnings  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 _HERE = Path(__file__).resolve().parent
 
