@@ -112,6 +112,8 @@ def run_base(config: dict, workdir: Path, *, parallel: int, timeout=None) -> dic
         "error": None,
         "stages": [],
         "peak_rss": 0,
+        "cpu_seconds": 0.0,
+        "machine_busy_seconds": 0.0,
         "parallel": parallel,
     }
     start = time.perf_counter()
@@ -133,6 +135,7 @@ def run_base(config: dict, workdir: Path, *, parallel: int, timeout=None) -> dic
         left = None if timeout is None else timeout - (time.perf_counter() - start)
         report = run_jobs(jobs, parallel=parallel, env=env, timeout=left)
         result["peak_rss"] = max(result["peak_rss"], report.peak_rss)
+        _add_load(result, report)
         if report.timed_out:
             result["status"] = "timeout"
             result["error"] = (
@@ -175,6 +178,7 @@ def run_base(config: dict, workdir: Path, *, parallel: int, timeout=None) -> dic
             break
         result["stages"].append(stage)
     result["total"] = time.perf_counter() - start
+    _finish_load(result)
     return result
 
 
@@ -203,7 +207,11 @@ def run_inprocess(config: dict, workdir: Path, *, engine: str, timeout=None) -> 
         "stages": [],
         "peak_rss": report.peak_rss,
         "total": done.seconds,
+        "cpu_seconds": 0.0,
+        "machine_busy_seconds": 0.0,
     }
+    _add_load(result, report)
+    _finish_load(result)
     if report.timed_out:
         result["status"] = "timeout"
         result["error"] = f"time budget of {timeout:.0f}s spent"
@@ -223,6 +231,24 @@ def run_inprocess(config: dict, workdir: Path, *, engine: str, timeout=None) -> 
     result["import_seconds"] = out["import_seconds"]
     result["data_seconds"] = out["data_seconds"]
     return result
+
+
+def _add_load(result: dict, report) -> None:
+    result["cpu_seconds"] += report.cpu_seconds
+    if report.machine_busy_seconds is None or result["machine_busy_seconds"] is None:
+        result["machine_busy_seconds"] = None
+    else:
+        result["machine_busy_seconds"] += report.machine_busy_seconds
+
+
+def _finish_load(result: dict) -> None:
+    """``other_cores``: cores other processes kept busy during the engine's
+    run, on average (the machine is shared: 0 means it was ours alone)."""
+    busy, total = result["machine_busy_seconds"], result.get("total")
+    if busy is None or not total:
+        result["other_cores"] = None
+    else:
+        result["other_cores"] = max(0.0, busy - result["cpu_seconds"]) / total
 
 
 def run_engine(engine: str, config: dict, workdir: Path, timeout=None) -> dict:
@@ -320,6 +346,8 @@ def summarize(config: dict, results: dict) -> dict:
             "status": r["status"],
             "total": r.get("total"),
             "peak_rss": r.get("peak_rss"),
+            "cpu_seconds": r.get("cpu_seconds"),
+            "other_cores": r.get("other_cores"),
             "stages": {s["name"]: s["seconds"] for s in r.get("stages", [])},
         }
         for base in ("base", "base_par", "skrub"):
@@ -401,6 +429,8 @@ def format_table(summary: dict, markdown: bool = False) -> str:
         "vs base_par",
         "vs skrub",
         "reuse bound (s)",
+        "CPU (s)",
+        "others (cores)",
     ]
     lines = []
     for row in summary["rows"]:
@@ -427,6 +457,9 @@ def format_table(summary: dict, markdown: bool = False) -> str:
             cells.append(_fmt_seconds(row["reuse_bound"]) + detail)
         else:
             cells.append("—")
+        cells.append(_fmt_seconds(row.get("cpu_seconds")))
+        other = row.get("other_cores")
+        cells.append("—" if other is None else f"{other:.2f}")
         lines.append(cells)
     if markdown:
         out = [
@@ -596,6 +629,15 @@ def run_scaling(
     return curve
 
 
+def _exit_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit so that running children are killed."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+
 def bench(
     workloads,
     *,
@@ -618,6 +660,7 @@ def bench(
     tables and writing the JSON).
     """
     started = _dt.datetime.now(_dt.UTC)
+    _exit_on_sigterm()
     t0 = time.perf_counter()
     configs = []
     for name in workloads:
@@ -693,3 +736,49 @@ def bench(
     if problems:
         raise ScoreMismatch("engines disagree:\n  " + "\n  ".join(problems))
     return report
+
+
+def markdown_report(report: dict) -> str:
+    """The tables of a ``--json`` report, as Markdown (for RESULTS.md)."""
+    m = report["machine"]
+    lines = [
+        f"- command: `{report.get('command')}`",
+        f"- started: {report['started']}, {report['seconds']:,.0f} s in all",
+        f"- machine: {m['cpu']}, {m['cpus']} CPUs, "
+        f"{(m['memory_bytes'] or 0) / 2**30:.1f} GiB RAM, {m['platform']}, "
+        f"Python {m['python']}",
+        "- versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()),
+        f"- stratum revision: {m.get('stratum_revision')}",
+        "- threads: "
+        + ", ".join(f"{k}={v}" for k, v in m["threads"].items())
+        + f"; parallel engines: {m['parallel_processes']} processes",
+        "",
+    ]
+    for summary in report["workloads"]:
+        lines += [f"### {describe(summary)}", "", format_table(summary, True), ""]
+        if summary["problems"]:
+            lines += ["**Scores differ:**", ""]
+            lines += [f"- {p}" for p in summary["problems"]] + [""]
+        else:
+            lines += [f"Scores: all engines agree (rtol {RTOL:g}).", ""]
+    curve = report.get("scaling")
+    if curve:
+        engines = [k for k in curve["points"][0] if k not in ("x", "problems")]
+        lines += [
+            f"### Scaling: {curve['workload']} over {curve['x']}",
+            "",
+            f"| {curve['x']} | "
+            + " | ".join(f"{e} (s)" for e in engines)
+            + " | speedup |",
+            "|---|" + "---|" * len(engines) + "---|",
+        ]
+        for p in curve["points"]:
+            ratio = (
+                f"{p['skrub'] / p['stratum']:.2f}x"
+                if p.get("skrub") and p.get("stratum")
+                else "—"
+            )
+            cells = [_fmt_seconds(p.get(e)) for e in engines]
+            lines.append(f"| {p['x']:,} | " + " | ".join(cells) + f" | {ratio} |")
+        lines.append("")
+    return "\n".join(lines)

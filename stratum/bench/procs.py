@@ -44,6 +44,7 @@ class Done:
     end: float
     maxrss: int  # bytes
     timed_out: bool = False
+    cpu_seconds: float = 0.0  # user + system, the child and its reaped children
 
     @property
     def seconds(self) -> float:
@@ -62,6 +63,16 @@ class RunReport:
     seconds: float = 0.0
     peak_rss: int = 0  # bytes
     timed_out: bool = False
+    cpu_seconds: float = 0.0  # used by the jobs (user + system)
+    machine_busy_seconds: float | None = None  # used by every process meanwhile
+
+    @property
+    def other_cores(self) -> float | None:
+        """Cores kept busy by other processes meanwhile, on average: how
+        contended the machine was (0 on an idle machine)."""
+        if self.machine_busy_seconds is None or self.seconds <= 0:
+            return None
+        return max(0.0, self.machine_busy_seconds - self.cpu_seconds) / self.seconds
 
 
 def _children_map() -> dict[int, list[int]]:
@@ -78,6 +89,18 @@ def _children_map() -> dict[int, list[int]]:
         ppid = int(stat[stat.rfind(b")") + 2 :].split()[1])
         children.setdefault(ppid, []).append(int(entry))
     return children
+
+
+def machine_busy_seconds() -> float | None:
+    """CPU seconds all processes have used since boot (``/proc/stat``)."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    busy = sum(fields[:8]) - idle  # guest time is already counted in user
+    return busy / os.sysconf("SC_CLK_TCK")
 
 
 def tree_rss(roots) -> int:
@@ -115,6 +138,7 @@ def run_jobs(
     report = RunReport()
     pending = list(jobs)
     running: dict[int, tuple[subprocess.Popen, Job, float]] = {}
+    busy_start = machine_busy_seconds()
     start = time.perf_counter()
     next_sample = start
     try:
@@ -143,6 +167,8 @@ def run_jobs(
                 end = time.perf_counter()
                 proc, job, t0 = running.pop(pid)
                 proc.returncode = os.waitstatus_to_exitcode(status)
+                cpu = usage.ru_utime + usage.ru_stime
+                report.cpu_seconds += cpu
                 report.done.append(
                     Done(
                         job,
@@ -151,6 +177,7 @@ def run_jobs(
                         end - start,
                         usage.ru_maxrss * _MAXRSS_UNIT,
                         report.timed_out,
+                        cpu,
                     )
                 )
                 report.peak_rss = max(report.peak_rss, usage.ru_maxrss * _MAXRSS_UNIT)
@@ -164,6 +191,9 @@ def run_jobs(
             _kill(proc)
             proc.wait()
     report.seconds = time.perf_counter() - start
+    busy_end = machine_busy_seconds()
+    if busy_start is not None and busy_end is not None:
+        report.machine_busy_seconds = busy_end - busy_start
     return report
 
 
