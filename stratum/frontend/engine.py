@@ -356,22 +356,8 @@ class Batch:
         return learner
 
 
-_IMPL_BOOKKEEPING = {
-    "results",
-    "errors",
-    "metadata",
-    "_creation_stack",
-    "uuid",
-    "name",
-    "description",
-    "is_X",
-    "is_y",
-    "checked",
-}
-
-
 def install_fitted_state(config: Config, store: Store, split: Split) -> None:
-    """Copy the fitted attributes computed for ``split`` into the config's graph,
+    """Set the fitted attributes computed for ``split`` on the config's graph,
     so that it predicts like a learner skrub fitted itself."""
     for op_id, node in config.nodes.items():
         if not node.flags.stateful:
@@ -379,13 +365,9 @@ def install_fitted_state(config: Config, store: Store, split: Split) -> None:
         skey = state_key(node, split)
         if skey not in store:
             continue
-        fitted = store.get(skey)
         impl = _find_impl(config.data_op, op_id)
-        if impl is None:
-            continue
-        for name, value in fitted.__dict__.items():
-            if name not in impl._fields and name not in _IMPL_BOOKKEEPING:
-                setattr(impl, name, value)
+        if impl is not None:
+            impl.__dict__.update(store.get(skey))
 
 
 def _find_impl(root: DataOp, op_id: int):

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
-from skrub._data_ops import _choosing
 from skrub._data_ops._data_ops import AppliedEstimator, Apply, Var
 from skrub._data_ops._evaluation import (
     HasRunningApplyAncestor,
@@ -107,19 +106,20 @@ class MemoEvaluator(_Evaluator):
         if isinstance(impl, AppliedEstimator):
             yield impl.target
             target = self.nodes[id(impl.target)]
-            return self._fitted(impl.target, target, running_apply=True).estimator_
+            return self._fitted(impl.target, target, running_apply=True)["estimator_"]
         if not node.flags.stateful:
             return (yield from self._run(impl, running_apply))
+        work = copy.copy(impl)
         if is_fit_mode(self.mode):
-            work = copy.copy(impl)
             result = yield from self._run(work, running_apply)
-            self.store.put(state_key(node, self.split), work)
+            self.store.put(state_key(node, self.split), fitted_attributes(work, impl))
             return result
-        work = self._fitted(data_op, node, running_apply)
+        work.__dict__.update(self._fitted(data_op, node, running_apply))
         return (yield from self._run(work, running_apply))
 
-    def _fitted(self, data_op, node: Node, running_apply: bool):
-        """The fitted copy of a stateful node for this split (fit it if needed)."""
+    def _fitted(self, data_op, node: Node, running_apply: bool) -> dict:
+        """The fitted attributes of a stateful node for this split (fit it if
+        needed)."""
         skey = state_key(node, self.split)
         if skey not in self.store:
             train = self.split.train()
@@ -176,5 +176,22 @@ class MemoEvaluator(_Evaluator):
         )
 
 
-def is_choice(obj: Any) -> bool:
-    return isinstance(obj, (_choosing.BaseChoice, _choosing.Match))
+# Attributes every node has that are not fitted state.
+_BOOKKEEPING = {
+    "results", "errors", "metadata", "_creation_stack", "uuid", "name",
+    "description", "is_X", "is_y", "checked",
+}
+
+
+def fitted_attributes(fitted: Any, original: Any) -> dict:
+    """What fitting set on a node copy (``estimator_``, ``all_outputs_``, ...):
+    plain values, independent of the graph, that can be stored, spilled and
+    installed on any node with the same key."""
+    before = original.__dict__
+    return {
+        name: value
+        for name, value in fitted.__dict__.items()
+        if name not in _BOOKKEEPING
+        and name not in original._fields
+        and (name not in before or before[name] is not value)
+    }

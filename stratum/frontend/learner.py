@@ -49,4 +49,4 @@ class EngineLearner(_XyPipeline):
             raise AttributeError("classes_")
         node = self._config.nodes[id(first)]
         fitted = self._store.get(state_key(node, self._split.train()))
-        return fitted.estimator_.classes_
+        return fitted["estimator_"].classes_

@@ -56,11 +56,6 @@ class TaskStat:
     thread: str = ""
 
 
-def _spillable(key: tuple) -> bool:
-    # Fitted states are node copies that reference the live graph: keep them.
-    return not (len(key) > 2 and key[2] == "state")
-
-
 @dataclass
 class Store:
     """Values by key; a failure is stored as a ``Failure`` and re-raised on get.
@@ -140,7 +135,6 @@ class Store:
                     for key, size in self.sizes.items()
                     if key not in protect
                     and size > 0
-                    and _spillable(key)
                     and not isinstance(self.values.get(key), (Failure, Spilled))
                     and key in self.values
                 ),
