@@ -538,8 +538,12 @@ def _revision() -> str | None:
             check=False,
         )
     except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
+        out = None
+    if out is not None and out.returncode == 0 and out.stdout.strip():
+        return out.stdout.strip()
+    # An exported snapshot of the tree (no .git) may say where it came from.
+    marker = root / "REVISION"
+    return marker.read_text().strip() if marker.is_file() else None
 
 
 # ---------------------------------------------------------------------------
