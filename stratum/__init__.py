@@ -16,6 +16,7 @@ from ._config import config_context, get_config, set_config  # noqa: F401
 from .frontend.dropin import StratumFallbackWarning  # noqa: F401
 from .frontend.dropin import install as _install
 from .search import BatchSearch, explain, search  # noqa: F401
+from .session import Session  # noqa: F401
 
 __version__ = "0.1.0"
 
@@ -23,6 +24,7 @@ _install()
 
 _STRATUM_API = [
     "BatchSearch",
+    "Session",
     "StratumFallbackWarning",
     "config_context",
     "explain",

@@ -41,6 +41,9 @@ def _defaults() -> dict[str, Any]:
         "config_timeout": _env_float("STRATUM_CONFIG_TIMEOUT"),
         "progress": _env_bool("STRATUM_PROGRESS", True),
         "memory_budget": os.environ.get("STRATUM_MEMORY_BUDGET") or None,
+        "reuse": _env_bool("STRATUM_REUSE", True),
+        "cache_dir": os.environ.get("STRATUM_CACHE_DIR") or None,
+        "cache_disk_budget": os.environ.get("STRATUM_CACHE_DISK_BUDGET") or None,
         "native": _env_bool("STRATUM_NATIVE", True),
         "verbose": _env_bool("STRATUM_VERBOSE", False),
     }
@@ -62,11 +65,13 @@ def _check(name: str, value: Any) -> Any:
         raise ValueError(f"engine must be one of {_ENGINES}, got {value!r}")
     if name == "backend" and value not in _BACKENDS:
         raise ValueError(f"backend must be one of {_BACKENDS}, got {value!r}")
-    if name in ("native", "verbose", "progress") and not isinstance(value, bool):
+    if name in ("native", "verbose", "progress", "reuse") and not isinstance(
+        value, bool
+    ):
         raise TypeError(f"{name} must be a bool, got {value!r}")
     if name == "n_jobs" and (value == 0 or not isinstance(value, (int, type(None)))):
         raise ValueError(f"n_jobs must be a non-zero int or None, got {value!r}")
-    if name == "memory_budget":
+    if name in ("memory_budget", "cache_disk_budget"):
         from .runtime.spill import parse_bytes
 
         parse_bytes(value)
@@ -131,6 +136,12 @@ def set_config(**options: Any) -> None:
         Bytes ("4GB", "512MiB") the intermediates of a batch may hold in memory;
         past it the largest are spilled to local disk and read back when needed
         (same results). None: half of the memory available when a batch starts.
+    reuse : bool
+        Reuse results of earlier batches of the current :class:`Session`.
+    cache_dir : str or None
+        Keep reusable results on disk there too, across processes and runs.
+    cache_disk_budget : int, str or None
+        Size cap of that disk cache.
     native : bool
         Use the Rust kernels when they are available.
     verbose : bool

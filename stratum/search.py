@@ -288,5 +288,10 @@ def _explain(batch, fallbacks: dict, stats=None) -> str:
         "spilled": store.spilled,
         "budget": store.budget,
         "schedules": store.schedules,
+        "reused": store.reused,
     }
+    if store.reuse is not None:
+        memory["cache"] = store.reuse.memory.stats.as_dict()
+        if store.reuse.disk is not None:
+            memory["disk"] = store.reuse.disk.stats.as_dict()
     return explain_plan(batch.plan, batch.lowering.tasks, pipelines, stats, memory)

@@ -138,3 +138,13 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "stratum_only" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_stratum_session():
+    """Each test starts with an empty stratum session: results of earlier tests
+    are not reused (tests that check reuse open their own sessions)."""
+    import stratum
+
+    with stratum.Session():
+        yield

@@ -151,7 +151,9 @@ def _fold_id(data_key: str, train: np.ndarray, test: np.ndarray) -> str:
 class Batch:
     """Compile, lower and execute the searches of several pipelines at once."""
 
-    def __init__(self, runs: list[PipelineRun], options: dict | None = None):
+    def __init__(
+        self, runs: list[PipelineRun], options: dict | None = None, session=None
+    ):
         options = dict(options or {})
         backend = options.pop("backend", "threads")
         budget = options.pop("memory_budget", None)
@@ -161,12 +163,19 @@ class Batch:
         self.plan = Plan()
         self.compiler = GraphCompiler(self.plan)
         self.store = Store(budget=parse_bytes(budget) if budget else default_budget())
+        if session is not None:
+            self.store.reuse = session.reuse(self._reusable)
         self.executor = get_executor(backend, **options)
         self.lowering = Lowering(self.plan, self._run_node)
         self._payload: dict[str, tuple[PipelineRun, Config]] = {}
         self.split_data: dict[tuple, tuple] = {}
         for run in runs:
             run.split_data = self.split_data
+
+    def _reusable(self, key: tuple) -> bool:
+        """Whether a value may be reused by, or taken from, other batches."""
+        node = self.plan.nodes.get(key[0])
+        return node is not None and node.reusable
 
     # -- node tasks -----------------------------------------------------------
     def _run_node(self, node, split: Split, mode: str, running_apply: bool):

@@ -260,6 +260,8 @@ class GraphCompiler:
             dynamic=isinstance(impl, (IfElse, Match)),
         )
         unseeded = tuple(dict.fromkeys(enc.unseeded))
+        identity = enc.identity or any(c.identity for c in children)
+        reusable = not identity and not unseeded and all(c.reusable for c in children)
         node = Node(
             key=key,
             kind=kind,
@@ -268,8 +270,9 @@ class GraphCompiler:
             fit_deps=fit_deps,
             apply_deps=apply_deps,
             flags=flags,
-            identity=enc.identity or any(c.identity for c in children),
+            identity=identity,
             unseeded=unseeded,
+            reusable=reusable,
             payload=(op, tuple(enc.pinned)),
         )
         self.plan.add(node, user)

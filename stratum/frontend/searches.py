@@ -16,6 +16,7 @@ from sklearn.base import clone, is_classifier
 from skrub._data_ops._estimator import ParamSearch, default_score
 
 from ..runtime import Failure
+from ..session import current_session
 from .engine import Batch, PipelineRun
 from .learner import EngineLearner
 from .replay import Recorded, _params_key, replay_search
@@ -64,7 +65,7 @@ def prepare_batch(items: list[tuple[str, Any, dict, Any]], options: dict) -> Bat
             if search.scoring is None:
                 search.scoring = default_score
         runs.append(PipelineRun(name, data_op, environment, search))
-    batch = Batch(runs, options)
+    batch = Batch(runs, options, session=current_session())
     batch.prepare()
     for run in runs:
         if run.error is None and run.fallback is None:

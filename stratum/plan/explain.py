@@ -100,6 +100,21 @@ def explain_plan(
             f"{memory['released']} intermediate(s) released after their last use, "
             f"{memory['spilled']} spilled to disk, {memory['hits']} memoized lookup(s)",
         ]
+        if "cache" in memory:
+            c = memory["cache"]
+            lines.append(
+                f"reuse across batches: {memory['reused']} result(s) taken from earlier "
+                f"batches (session memory: {c['hits']} hit(s), {c['misses']} miss(es), "
+                f"{c['evicted']} evicted)"
+            )
+        if "disk" in memory:
+            d = memory["disk"]
+            lines.append(
+                f"disk cache: {d['hits']} hit(s), {d['misses']} miss(es), "
+                f"{d['bytes_read'] / 2**20:,.1f} MiB read, "
+                f"{d['bytes_written'] / 2**20:,.1f} MiB written, "
+                f"{d['corrupt']} corrupt entr(y/ies) discarded"
+            )
     return "\n".join(lines)
 
 

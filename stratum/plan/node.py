@@ -44,7 +44,9 @@ class Node:
     computed while fitting / while applying (transform, predict, score).
     ``unseeded`` lists this node's own parameters that leave randomness
     unseeded (``random_state=None``); ``identity`` is true when part of the key
-    is an object identity (this node or an ancestor).
+    is an object identity (this node or an ancestor). ``reusable`` is false when
+    this node or an ancestor is keyed by identity or has unseeded randomness:
+    its results are shared inside a batch but never reused by a later one.
     ``payload`` is what the frontend needs to execute the node; the plan never
     looks inside it and it does not take part in equality.
     """
@@ -58,4 +60,5 @@ class Node:
     flags: Flags
     identity: bool = False
     unseeded: tuple[str, ...] = ()
+    reusable: bool = True
     payload: Any = field(default=None, compare=False, repr=False)

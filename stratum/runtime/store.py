@@ -76,9 +76,19 @@ class Store:
     spill_dir: Any = None
     spilled: int = 0
     schedules: list[dict] = field(default_factory=list)
+    reuse: Any = None  # a Reuse: caches of earlier batches, and what may go there
+    reused: int = 0
 
     def __contains__(self, key: tuple) -> bool:
-        return key in self.values
+        if key in self.values:
+            return True
+        if self.reuse is None:
+            return False
+        found, value = self.reuse.lookup(key)
+        if found:
+            self.put(key, value, offer=False)
+            self.reused += 1
+        return found
 
     def get(self, key: tuple) -> Any:
         value = self.values[key]
@@ -93,8 +103,10 @@ class Store:
         self.hits += 1
         return self.get(key)
 
-    def put(self, key: tuple, value: Any) -> int:
-        """Store ``value`` unless the key is already set; return its size."""
+    def put(self, key: tuple, value: Any, offer: bool = True) -> int:
+        """Store ``value`` unless the key is already set; return its size.
+
+        A new value is also offered to the caches of later batches."""
         with self.lock:
             if key in self.values:
                 return self.sizes.get(key, 0)
@@ -103,7 +115,9 @@ class Store:
             self.sizes[key] = size
             self.bytes_in_use += size
             self.peak_bytes = max(self.peak_bytes, self.bytes_in_use)
-            return size
+        if offer and self.reuse is not None and not isinstance(value, Failure):
+            self.reuse.offer(key, value, size)
+        return size
 
     def release(self, key: tuple) -> None:
         """Forget a computed value (failures are kept: they are small and final)."""
@@ -162,6 +176,8 @@ class Store:
         mode = key[3] if len(key) > 3 and kind == "node" else None
         size = self.sizes.get(key, 0)
         thread = threading.current_thread().name
+        if self.reuse is not None and status == "ok":
+            self.reuse.cost(key, seconds)
         self.stats.append(
             TaskStat(
                 key, kind, label, fold, side, mode, seconds, status, how, size, thread
