@@ -8,13 +8,13 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import pipelines as P
 import pytest
+import skrub
 from sklearn.ensemble import RandomForestRegressor
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import Ridge
 
-import pipelines as P
-import skrub
 import stratum
 from stratum.runtime.cache import DiskCache
 

@@ -103,9 +103,9 @@ def explain_plan(
         if "cache" in memory:
             c = memory["cache"]
             lines.append(
-                f"reuse across batches: {memory['reused']} result(s) taken from earlier "
-                f"batches (session memory: {c['hits']} hit(s), {c['misses']} miss(es), "
-                f"{c['evicted']} evicted)"
+                f"reuse across batches: {memory['reused']} result(s) taken from "
+                f"earlier batches (session memory: {c['hits']} hit(s), "
+                f"{c['misses']} miss(es), {c['evicted']} evicted)"
             )
         if "disk" in memory:
             d = memory["disk"]
