@@ -21,6 +21,11 @@ def main(argv: list[str] | None = None) -> int:
         "--dot", action="store_true", help="print Graphviz DOT instead"
     )
     _add_bench(sub)
+    cache = sub.add_parser("cache", help="inspect or clear the disk cache")
+    cache.add_argument("action", choices=["info", "clear"])
+    cache.add_argument(
+        "--dir", help="cache directory (default: STRATUM_CACHE_DIR)", default=None
+    )
     args = parser.parse_args(argv)
 
     if args.command == "demo":
@@ -38,7 +43,31 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "bench":
         return _bench(args)
+    if args.command == "cache":
+        return _cache(args)
     return 1
+
+
+def _cache(args) -> int:
+    """``stratum cache info|clear`` on a disk cache directory."""
+    import os
+
+    from .runtime.cache import DiskCache
+
+    path = args.dir or os.environ.get("STRATUM_CACHE_DIR")
+    if not path:
+        print("no cache directory: pass --dir or set STRATUM_CACHE_DIR", file=sys.stderr)
+        return 2
+    cache = DiskCache(path)
+    entries = cache.entries()
+    if args.action == "clear":
+        cache.clear()
+        print(f"removed {len(entries)} entries from {cache.path}")
+        return 0
+    size = sum(s for _, s, _ in entries)
+    print(f"{cache.path}: {len(entries)} entries, {size / 2**20:,.1f} MiB")
+    print(f"library versions in keys: {cache.versions}")
+    return 0
 
 
 def _add_bench(sub) -> None:
