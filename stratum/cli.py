@@ -56,7 +56,8 @@ def _cache(args) -> int:
 
     path = args.dir or os.environ.get("STRATUM_CACHE_DIR")
     if not path:
-        print("no cache directory: pass --dir or set STRATUM_CACHE_DIR", file=sys.stderr)
+        print("no cache directory: pass --dir or set STRATUM_CACHE_DIR",
+              file=sys.stderr)
         return 2
     cache = DiskCache(path)
     entries = cache.entries()
