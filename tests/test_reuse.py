@@ -205,3 +205,16 @@ def test_cache_size_cap_evicts_least_recently_used(tmp_path):
     one = os.path.getsize(cache.file_for(("k", 0, None, None)))
     cache.trim(3 * one)
     assert len(cache.entries()) == 3
+
+
+def test_global_configuration_is_part_of_the_keys():
+    import sklearn
+
+    with stratum.Session():
+        first = stratum.search([build(Ridge())], cv=3, refit=False)
+        pred = build(Ridge())
+        P.CountingScaler.reset()
+        with sklearn.config_context(assume_finite=True):
+            stratum.search([pred], cv=3, refit=False)
+        assert P.CountingScaler.n_fits == 3  # another configuration: not reused
+        assert np.isfinite(first.results_["mean_test_score"]).all()

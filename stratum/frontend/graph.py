@@ -137,6 +137,7 @@ class GraphCompiler:
     def __init__(self, plan: Plan):
         self.plan = plan
         self.fp_cache: dict = {}
+        self.salt = _global_settings()
 
     def compile(
         self,
@@ -224,7 +225,7 @@ class GraphCompiler:
                     cfg["enable_subsampling"],
                     cfg["subsampling_seed"],
                 )
-        params = (params, impl.is_X, impl.is_y)
+        params = (params, impl.is_X, impl.is_y, self.salt)
         encoded, enc = encode_params(params, hook=hook, fp_cache=self.fp_cache)
         key = node_key(kind, encoded, inputs)
 
@@ -277,6 +278,17 @@ class GraphCompiler:
         )
         self.plan.add(node, user)
         return node
+
+
+def _global_settings() -> str:
+    """skrub's and scikit-learn's global configuration (``transform_output``,
+    ``cardinality_threshold``, ...) can change what a step computes: it is part
+    of every key."""
+    import sklearn
+    import skrub
+
+    settings = {**sklearn.get_config(), **skrub.get_config()}
+    return repr(sorted((k, repr(v)) for k, v in settings.items()))
 
 
 def _label(impl: Any) -> str:
