@@ -15,7 +15,9 @@ caches, and with the same thread settings, ``THREAD_ENV``):
     the same with ``make_grid_search(n_jobs=-1)``.
 ``stratum``
     one process, ``stratum.search`` on each stage's batch (W1's stage 2 in the
-    same process as its stage 1).
+    same process as its stage 1), with stratum's defaults.
+``stratum_par`` (opt-in, not in the default set)
+    the same with ``stratum.search(n_jobs=-1)``.
 
 Scores are cross-checked: for each stage, pipeline and configuration, every
 engine's mean test score must equal plain skrub's (rtol 1e-9); otherwise,
@@ -42,6 +44,8 @@ from .procs import Job, run_jobs
 from .scripts import parse_output, script_text
 
 ENGINES = ("base", "base_par", "skrub", "skrub_par", "stratum")
+# Opt-in: stratum's parallel executor (``stratum.search(n_jobs=-1)``).
+ALL_ENGINES = (*ENGINES, "stratum_par")
 REFERENCE = "skrub"
 RTOL = 1e-9
 
@@ -186,8 +190,8 @@ def run_inprocess(config: dict, workdir: Path, *, engine: str, timeout=None) -> 
     """Engines ``skrub``, ``skrub_par`` and ``stratum``: one fresh process
     (``worker.py``) runs every stage; its whole life is the engine's time."""
     worker_config = dict(config)
-    worker_config["engine"] = "stratum" if engine == "stratum" else "skrub"
-    worker_config["n_jobs"] = -1 if engine == "skrub_par" else 1
+    worker_config["engine"] = "stratum" if engine.startswith("stratum") else "skrub"
+    worker_config["n_jobs"] = -1 if engine.endswith("_par") else 1
     stem = f"{config['workload']}_{engine}"
     config_path = workdir / f"{stem}.json"
     out_path = workdir / f"{stem}.result.json"
@@ -223,7 +227,7 @@ def run_inprocess(config: dict, workdir: Path, *, engine: str, timeout=None) -> 
         )
         return result
     out = json.loads(out_path.read_text())
-    if engine != "stratum" and out["stratum_imported"]:
+    if worker_config["engine"] == "skrub" and out["stratum_imported"]:
         raise RuntimeError(f"the {engine} worker imported stratum: not plain skrub")
     for index, stage in enumerate(out["stages"]):
         stage["name"] = _stage_name(index)
@@ -256,9 +260,9 @@ def run_engine(engine: str, config: dict, workdir: Path, timeout=None) -> dict:
         return run_base(config, workdir, parallel=1, timeout=timeout)
     if engine == "base_par":
         return run_base(config, workdir, parallel=n_parallel(), timeout=timeout)
-    if engine in ("skrub", "skrub_par", "stratum"):
+    if engine in ("skrub", "skrub_par", "stratum", "stratum_par"):
         return run_inprocess(config, workdir, engine=engine, timeout=timeout)
-    raise ValueError(f"unknown engine {engine!r}; choose from {ENGINES}")
+    raise ValueError(f"unknown engine {engine!r}; choose from {ALL_ENGINES}")
 
 
 # ---------------------------------------------------------------------------

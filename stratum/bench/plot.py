@@ -11,6 +11,7 @@ ENGINE_COLORS = {
     "skrub": "#1f77b4",
     "skrub_par": "#6baed6",
     "stratum": "#d62728",
+    "stratum_par": "#ff9896",
 }
 
 
