@@ -228,3 +228,45 @@ def test_run_jobs_measures_memory_and_runs_in_parallel(tmp_path):
     ]
     report = run_jobs(slow, timeout=0.5)
     assert report.timed_out and report.seconds < 10
+
+
+def test_reuse_bound_counts_nested_inline_tasks_once():
+    import pandas as pd
+
+    from stratum.bench.worker import reuse_bound
+
+    stats = pd.DataFrame(
+        {
+            "how": ["inline", "inline", "scheduled", "scheduled", "inline"],
+            "fold": [None, 0, 0, 0, 1],
+            "seconds": [0.5, 0.25, 2.0, 1.0, 0.125],
+        }
+    )
+    got = reuse_bound(stats)
+    assert got["reuse_bound"] == 3.5  # scheduled + preparation on the full data
+    assert got["inline_nested_seconds"] == 0.375
+    assert got["n_tasks"] == 5
+
+
+def test_markdown_report_renders_every_workload():
+    config = P.workload_config("W3", quick=True)
+    results = {
+        "skrub": _fake("skrub", {"g": [0.1]}),
+        "stratum": _fake("stratum", {"g": [0.1]}),
+    }
+    summary = harness.summarize(config, results) | {"problems": []}
+    report = {
+        "command": "stratum bench W3 --quick",
+        "started": "2026-11-25T00:00:00+00:00",
+        "seconds": 3.0,
+        "machine": harness.machine(),
+        "workloads": [summary],
+        "scaling": {
+            "workload": "W2",
+            "x": "pipelines",
+            "points": [{"x": 10, "problems": [], "skrub": 4.0, "stratum": 2.0}],
+        },
+    }
+    text = harness.markdown_report(report)
+    assert "### W3 — wide grid" in text and "| stratum |" in text
+    assert "| 10 | 4.0 | 2.0 | 2.00x |" in text

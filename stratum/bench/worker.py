@@ -83,6 +83,7 @@ def run_stage(engine: str, specs: list, df, config: dict, pipelines) -> dict:
             got = _scores(res.searches_[name].cv_results_)
             out["scores"][name], out["params"][name] = got["scores"], got["params"]
         out.update(reuse_bound(res.stats_))
+        out["explain"] = res.explain()
         errors = res.results_[res.results_["status"] != "ok"]
         out["errors"] = [str(e) for e in errors["error"].tolist()]
     else:
