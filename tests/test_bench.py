@@ -270,3 +270,27 @@ def test_markdown_report_renders_every_workload():
     text = harness.markdown_report(report)
     assert "### W3 — wide grid" in text and "| stratum |" in text
     assert "| 10 | 4.0 | 2.0 | 2.00x |" in text
+
+
+def test_plot_writes_a_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    from stratum.bench.plot import plot_report
+
+    config = P.workload_config("W3", quick=True)
+    results = {
+        "skrub": _fake("skrub", {"g": [0.1]}),
+        "stratum": _fake("stratum", {"g": [0.1]}),
+    }
+    results["stratum"]["stages"][0]["reuse_bound"] = 0.5
+    summary = harness.summarize(config, results)
+    scaling = {
+        "workload": "W2",
+        "x": "pipelines",
+        "points": [
+            {"x": 10, "skrub": 4.0, "stratum": 2.0},
+            {"x": 20, "skrub": 8.0, "stratum": 3.0},
+        ],
+    }
+    path = tmp_path / "bench.png"
+    plot_report({"workloads": [summary], "scaling": scaling}, path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
