@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 from sklearn import model_selection
@@ -17,7 +15,7 @@ from skrub._data_ops._estimator import (
 from skrub._data_ops._subsampling import env_with_subsampling
 
 from .engine import install_fitted_state
-from .replay import Recorded, ReplayEstimator, _params_key, _rows_key
+from .replay import Recorded, ReplayEstimator, _rows_key
 
 _SUPPORTED = {
     "scoring",
@@ -82,18 +80,7 @@ def cross_validate_on_engine(
         return None
     if run.error is not None:
         raise run.error
-    recorded = Recorded()
-    for (c, fold), failure in run.fit_errors.items():
-        recorded.fit_errors[(_params_key({}), _rows(run.splits[fold][0]))] = (
-            failure.error
-        )
-    for (c, fold, side), (status, value) in run.scores.items():
-        train, test = run.splits[fold]
-        value = value.error if status == "error" else value
-        recorded.scores[
-            (_params_key({}), _rows(train if side == "train" else test))
-        ] = (status, value)
-    multimetric = isinstance(run.scorers, _MultimetricScorer)
+    recorded = Recorded.from_run(run)
 
     def replay_scoring(estimator, X, y=None):
         return recorded.score({}, _rows_key(X))
@@ -111,7 +98,6 @@ def cross_validate_on_engine(
         return_estimator=kwargs.get("return_estimator", False),
         return_indices=kwargs.get("return_indices", False),
     )
-    del multimetric
     times = np.array(
         [run.times.get((0, f), (np.nan, np.nan)) for f in range(len(run.splits))]
     )
@@ -119,7 +105,7 @@ def cross_validate_on_engine(
     result["score_time"] = times[:, 1]
     if result.pop("estimator", None) is not None:
         learners = []
-        for split in run.folds():
+        for split in run.fold_splits:
             config = run.make_config(-1, {}, drop_values=False)
             batch._compile(run, config)
             install_fitted_state(config, batch.store, split.train())
@@ -127,11 +113,8 @@ def cross_validate_on_engine(
             fitted._is_fitted = True
             learners.append(fitted)
         result["learner"] = learners
+    batch.release()  # the fold learners hold what they need
     if (indices := result.pop("indices", None)) is not None:
         result["train_indices"] = indices["train"]
         result["test_indices"] = indices["test"]
     return pd.DataFrame(result)
-
-
-def _rows(idx: Any) -> bytes:
-    return np.asarray(idx, dtype=np.int64).tobytes()

@@ -9,7 +9,6 @@ into one task graph, executes it, and leaves the results on the runs.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,9 +123,6 @@ class PipelineRun:
 
     def user(self, config: Config) -> tuple:
         return (self.name, config.index)
-
-    def folds(self) -> list[Split]:
-        return self.fold_splits
 
     # -- evaluation ---------------------------------------------------------
     def evaluator(self, store, config, split, mode, running_apply=False, target=None):
@@ -259,7 +255,7 @@ class Batch:
             sides = ["test"] + (["train"] if return_train_score_of(run) else [])
             for config in run.configs:
                 user = run.user(config)
-                for split in run.folds():
+                for split in run.fold_splits:
                     fit = self.lowering.evaluation(
                         config.root, split.train(), "fit", user
                     )
@@ -390,12 +386,3 @@ def _find_impl(root: DataOp, op_id: int):
 
 def _index(y: Any, idx: np.ndarray) -> Any:
     return None if y is None else _safe_indexing(y, idx)
-
-
-def quiet(fn):
-    def wrapped(*args, **kwargs):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return fn(*args, **kwargs)
-
-    return wrapped

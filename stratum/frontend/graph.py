@@ -39,7 +39,7 @@ from skrub._data_ops._subsampling import (
     ShouldSubsample,
     SubsamplePreviews,
 )
-from skrub._data_ops._utils import NULL
+from skrub._data_ops._utils import NULL, X_NAME, Y_NAME
 
 from ..plan import Flags, Node, Plan
 from ..plan.keys import Ref, encode_params, node_key
@@ -194,13 +194,24 @@ class GraphCompiler:
                 return (resolve(obj, chosen),)
             return None
 
-        fetched = impl.uuid in environment or (
+        # Values the evaluation takes from the environment instead of computing
+        # them (as skrub's evaluator does) are keyed by their content.
+        if impl.is_X and X_NAME in environment:
+            name: Any = X_NAME
+        elif impl.is_y and Y_NAME in environment:
+            name = Y_NAME
+        elif impl.uuid in environment:
+            name = impl.uuid
+        elif (
             impl.name is not None
             and impl.name in environment
             and not isinstance(impl, Var)
-        )
+        ):
+            name = impl.name
+        else:
+            name = None
+        fetched = name is not None
         if fetched:
-            name = impl.uuid if impl.uuid in environment else impl.name
             params: Any = ("fetched", name, environment[name])
             inputs = fit_deps = apply_deps = ()
             children = []

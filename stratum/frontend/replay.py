@@ -37,6 +37,25 @@ class Recorded:
         self.fitted_learner = None
         self.all_rows: np.ndarray | None = None
 
+    @classmethod
+    def from_run(cls, run: Any) -> "Recorded":
+        """What a pipeline run computed, by (candidate params, rows)."""
+        recorded = cls()
+        candidates = [c.params for c in run.configs]
+        for (c, fold), failure in run.fit_errors.items():
+            rows = np.asarray(run.splits[fold][0], dtype=np.int64).tobytes()
+            recorded.fit_errors[(_params_key(candidates[c]), rows)] = failure.error
+        for (c, fold, side), (status, result) in run.scores.items():
+            train, test = run.splits[fold]
+            rows = np.asarray(train if side == "train" else test, dtype=np.int64)
+            if status == "error":
+                result = result.error
+            recorded.scores[(_params_key(candidates[c]), rows.tobytes())] = (
+                status,
+                result,
+            )
+        return recorded
+
     def fit_error(self, params: dict, rows: bytes):
         return self.fit_errors.get((_params_key(params), rows))
 

@@ -19,7 +19,7 @@ from ..runtime import Failure
 from ..session import current_session
 from .engine import Batch, PipelineRun
 from .learner import EngineLearner
-from .replay import Recorded, _params_key, replay_search
+from .replay import Recorded, replay_search
 
 
 @dataclass
@@ -108,18 +108,8 @@ def fit_searches(
 
 
 def _replay(batch: Batch, run: PipelineRun, refit: bool):
-    recorded = Recorded()
+    recorded = Recorded.from_run(run)
     candidates = [c.params for c in run.configs]
-    for (c, fold), failure in run.fit_errors.items():
-        rows = np.asarray(run.splits[fold][0], dtype=np.int64).tobytes()
-        recorded.fit_errors[(_params_key(candidates[c]), rows)] = failure.error
-    for (c, fold, side), value in run.scores.items():
-        train, test = run.splits[fold]
-        rows = np.asarray(train if side == "train" else test, dtype=np.int64).tobytes()
-        status, result = value
-        if status == "error":
-            result = result.error
-        recorded.scores[(_params_key(candidates[c]), rows)] = (status, result)
     search = clone(run.search)
     if not refit:
         search.refit = False
