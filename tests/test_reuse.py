@@ -218,3 +218,17 @@ def test_global_configuration_is_part_of_the_keys():
             stratum.search([pred], cv=3, refit=False)
         assert P.CountingScaler.n_fits == 3  # another configuration: not reused
         assert np.isfinite(first.results_["mean_test_score"]).all()
+
+
+def test_reused_classifier_scores_like_the_first_batch():
+    # scorers ask the learner for classes_: the fitted state must come from the
+    # cache even when the fit task itself was skipped
+    def batch():
+        return {"rv": P.build("rv_sorted_labels")}
+
+    with stratum.Session():
+        first = stratum.search(batch(), cv=3, scoring="neg_log_loss", refit=False)
+        second = stratum.search(batch(), cv=3, scoring="neg_log_loss", refit=False)
+    assert (second.results_["status"] == "ok").all()
+    assert second._batch.store.reused > 0
+    np.testing.assert_array_equal(scores(first), scores(second))

@@ -14,7 +14,7 @@ from typing import Any
 from skrub._data_ops._estimator import _XyPipeline
 from skrub._data_ops._evaluation import find_first_apply
 
-from ..lower import Split, state_key
+from ..lower import Split
 from ..plan.fingerprint import fingerprint
 from ..runtime import Store
 
@@ -48,5 +48,8 @@ class EngineLearner(_XyPipeline):
         if first is None:
             raise AttributeError("classes_")
         node = self._config.nodes[id(first)]
-        fitted = self._store.get(state_key(node, self._split.train()))
+        evaluator = self._run.evaluator(
+            self._store, self._config, self._split, "predict"
+        )
+        fitted = evaluator._fitted(first, node, running_apply=False)
         return fitted["estimator_"].classes_

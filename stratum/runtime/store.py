@@ -91,6 +91,8 @@ class Store:
         return found
 
     def get(self, key: tuple) -> Any:
+        if key not in self.values and key not in self:  # may load from a cache
+            raise KeyError(key)
         value = self.values[key]
         if isinstance(value, Failure):
             raise TaskFailed(value)
