@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         from .search import explain as explain_batch
 
         batch = house_price_batch(make_house_prices(args.rows, seed=0))
-        print(explain_batch(batch, cv=args.cv))
+        print(explain_batch(batch, cv=args.cv, dot=args.dot))
         return 0
     if args.command == "bench":
         return _bench(args)

@@ -241,10 +241,12 @@ def explain(
     n_iter: int | None = None,
     random_state: Any = None,
     environment: Mapping[str, Any] | None = None,
+    dot: bool = False,
 ) -> str:
     """Describe the plan a batch compiles to, without fitting anything.
 
     X and y are computed (the splits depend on them); nothing downstream runs.
+    With ``dot=True``, return the plan as Graphviz DOT text instead.
     """
     if isinstance(pipelines, BatchSearch):
         return pipelines.explain()
@@ -259,6 +261,8 @@ def explain(
         for i in inputs
     ]
     batch = prepare_batch(items, execution_options())
+    if dot:
+        return plan_to_dot(batch.plan)
     fallbacks = {r.name: r.fallback for r in batch.runs if r.fallback}
     return _explain(batch, fallbacks)
 
