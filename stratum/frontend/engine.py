@@ -130,7 +130,6 @@ class PipelineRun:
             mode=mode,
             split=split,
             nodes=config.nodes,
-            chosen={},
             store=store,
             env_for=self.env_for,
             outer_running_apply=running_apply,
@@ -185,7 +184,7 @@ class Batch:
 
     def _compile(self, run: PipelineRun, config: Config) -> None:
         config.root, config.nodes = self.compiler.compile(
-            config.data_op, run.environment, {}, run.user(config)
+            config.data_op, run.environment, run.user(config)
         )
         for node in config.nodes.values():
             self._payload.setdefault(node.key, (run, config))

@@ -29,8 +29,6 @@ from ..lower.contexts import is_fit_mode
 from ..plan import Node
 from ..runtime import Failure, Store
 
-_MISSING = object()
-
 
 class MemoEvaluator(_Evaluator):
     """skrub's evaluator with results stored in (and read from) a ``Store``.
@@ -38,7 +36,6 @@ class MemoEvaluator(_Evaluator):
     Parameters
     ----------
     nodes : maps ``id(DataOp)`` to its plan node for this configuration.
-    chosen : maps ``id(choice)`` to its outcome for this configuration.
     env_for : returns the evaluation environment for a split.
     outer_running_apply : whether the evaluation starts below a running
         ``.skb.apply`` (when one node is evaluated on its own as a task).
@@ -51,7 +48,6 @@ class MemoEvaluator(_Evaluator):
         mode: str,
         split: Split,
         nodes: dict[int, Node],
-        chosen: dict[int, Any],
         store: Store,
         env_for: Callable[[Split], dict],
         outer_running_apply: bool = False,
@@ -60,19 +56,10 @@ class MemoEvaluator(_Evaluator):
         super().__init__(mode=mode, environment=env_for(split))
         self.split = split
         self.nodes = nodes
-        self.chosen = chosen
         self.store = store
         self.env_for = env_for
         self.outer_running_apply = outer_running_apply
         self.target = target
-
-    def handle_choice(self, choice):
-        if choice.name is not None and choice.name in self.environment:
-            return self.environment[choice.name]
-        outcome = self.chosen.get(id(choice), _MISSING)
-        if outcome is _MISSING:
-            outcome = choice.chosen_outcome_or_default()
-        return (yield outcome)
 
     def handle_data_op(self, data_op):
         running_apply = (yield HasRunningApplyAncestor()) or self.outer_running_apply
@@ -127,7 +114,6 @@ class MemoEvaluator(_Evaluator):
                 mode="fit",
                 split=train,
                 nodes=self.nodes,
-                chosen=self.chosen,
                 store=self.store,
                 env_for=self.env_for,
                 outer_running_apply=running_apply,

@@ -54,33 +54,20 @@ _SUBSAMPLING = (ShouldSubsample, SubsamplePreviews)
 PARAM_PREFIX = "data_op__"
 
 
-def chosen_outcomes(choices: dict[int, Any], params: dict[str, Any]) -> dict[int, Any]:
-    """Map ``id(choice)`` to its outcome for sklearn-style params ``data_op__<i>``."""
-    chosen = {}
-    for name, value in params.items():
-        choice = choices[int(name.removeprefix(PARAM_PREFIX))]
-        if isinstance(choice, _choosing.Choice):
-            chosen[id(choice)] = choice.outcomes[value]
-        else:
-            chosen[id(choice)] = value
-    return chosen
-
-
-def resolve(obj: Any, chosen: dict[int, Any]) -> Any:
-    """The object a choice (or a choice's ``match``) stands for in a configuration."""
+def resolve(obj: Any) -> Any:
+    """The object a choice (or a choice's ``match``) stands for in a
+    configuration (a clone of the pipeline with its choices set)."""
     if isinstance(obj, _choosing.BaseChoice):
-        if id(obj) in chosen:
-            return chosen[id(obj)]
         return obj.chosen_outcome_or_default()
     if isinstance(obj, _choosing.Match):
-        outcome = resolve(obj.choice, chosen)
+        outcome = resolve(obj.choice)
         while isinstance(outcome, (_choosing.BaseChoice, _choosing.Match)):
-            outcome = resolve(outcome, chosen)
+            outcome = resolve(outcome)
         return obj.outcome_mapping[outcome]
     return obj
 
 
-def data_ops_in(value: Any, chosen: dict[int, Any]) -> list[DataOp]:
+def data_ops_in(value: Any) -> list[DataOp]:
     """DataOps reachable from a field value, as skrub's evaluator would visit them."""
     found: list[DataOp] = []
     stack = [value]
@@ -94,7 +81,7 @@ def data_ops_in(value: Any, chosen: dict[int, Any]) -> list[DataOp]:
             continue
         seen.add(id(obj))
         if isinstance(obj, (_choosing.BaseChoice, _choosing.Match)):
-            stack.append(resolve(obj, chosen))
+            stack.append(resolve(obj))
         elif type(obj) in (list, tuple, set, frozenset):
             stack.extend(reversed(list(obj)))
         elif type(obj) is dict:
@@ -106,10 +93,10 @@ def data_ops_in(value: Any, chosen: dict[int, Any]) -> list[DataOp]:
     return list({id(d): d for d in found}.values())
 
 
-def _deps(impl: Any, chosen: dict[int, Any], fields: list[str]) -> list[DataOp]:
+def _deps(impl: Any, fields: list[str]) -> list[DataOp]:
     out: list[DataOp] = []
     for name in fields:
-        out.extend(data_ops_in(getattr(impl, name), chosen))
+        out.extend(data_ops_in(getattr(impl, name)))
     return list({id(d): d for d in out}.values())
 
 
@@ -143,20 +130,19 @@ class GraphCompiler:
         self,
         data_op: DataOp,
         environment: dict,
-        chosen: dict[int, Any],
         user: tuple,
     ) -> tuple[str, dict[int, Node]]:
         """Insert one configuration; return its root key and nodes by DataOp id."""
         nodes: dict[int, Node] = {}
-        order = self._post_order(data_op, chosen)
+        order = self._post_order(data_op)
         for op in order:
-            nodes[id(op)] = self._node(op, environment, chosen, nodes, user)
+            nodes[id(op)] = self._node(op, environment, nodes, user)
         root = nodes[id(data_op)].key
         self.plan.set_root(user, root)
         return root, nodes
 
     @staticmethod
-    def _post_order(root: DataOp, chosen: dict[int, Any]) -> list[DataOp]:
+    def _post_order(root: DataOp) -> list[DataOp]:
         order: list[DataOp] = []
         state: dict[int, int] = {}
         stack: list[tuple[DataOp, bool]] = [(root, False)]
@@ -172,18 +158,18 @@ class GraphCompiler:
             state[id(op)] = 1
             stack.append((op, True))
             impl = op._skrub_impl
-            for child in reversed(_deps(impl, chosen, list(impl._fields))):
+            for child in reversed(_deps(impl, list(impl._fields))):
                 if not state.get(id(child)):
                     stack.append((child, False))
         return order
 
-    def _node(self, op, environment, chosen, nodes, user) -> Node:
+    def _node(self, op, environment, nodes, user) -> Node:
         impl = op._skrub_impl
         kind = type(impl).__name__
-        all_children = _deps(impl, chosen, list(impl._fields))
+        all_children = _deps(impl, list(impl._fields))
         fit_fields, apply_fields = _dep_fields(impl)
-        fit_deps = tuple(nodes[id(c)].key for c in _deps(impl, chosen, fit_fields))
-        apply_deps = tuple(nodes[id(c)].key for c in _deps(impl, chosen, apply_fields))
+        fit_deps = tuple(nodes[id(c)].key for c in _deps(impl, fit_fields))
+        apply_deps = tuple(nodes[id(c)].key for c in _deps(impl, apply_fields))
         inputs = tuple(nodes[id(c)].key for c in all_children)
         children = [nodes[id(c)] for c in all_children]
 
@@ -191,7 +177,7 @@ class GraphCompiler:
             if isinstance(obj, DataOp):
                 return Ref(nodes[id(obj)].key)
             if isinstance(obj, (_choosing.BaseChoice, _choosing.Match)):
-                return (resolve(obj, chosen),)
+                return (resolve(obj),)
             return None
 
         # Values the evaluation takes from the environment instead of computing
