@@ -75,7 +75,7 @@ _TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 if _TESTS_DIR not in sys.path:
     sys.path.insert(0, _TESTS_DIR)
 
-import pytest
+import pytest  # noqa: E402  (after the sys.path setup above)
 
 try:  # libraries imported before this file (by plugins) ignore the env vars
     from threadpoolctl import threadpool_limits
@@ -119,7 +119,8 @@ except ImportError:  # pragma: no cover
 def pytest_configure(config):
     config.addinivalue_line(
         "markers",
-        "stratum_only: needs stratum's own API (skipped with STRATUM_TEST_SELF_CHECK=1)",
+        "stratum_only: needs stratum's own API "
+        "(skipped with STRATUM_TEST_SELF_CHECK=1)",
     )
     for line in (
         "ignore::sklearn.exceptions.ConvergenceWarning",
