@@ -577,15 +577,18 @@ def run_workload(
 def scaling_points(config: dict, kind: str) -> list[dict]:
     """Smaller versions of ``config`` for the scaling curve (the full size
     itself comes from the main run): 1/8, 1/4 and 1/2 of the rows (``rows``)
-    or of W2's pipelines (``pipelines``)."""
-    points = []
+    or of W2's pipelines (``pipelines``), each size once."""
+    x_name = "rows" if kind == "rows" else "pipelines"
+    points, seen = [], {config[x_name]}
     for fraction in (8, 4, 2):
         c = dict(config)
         if kind == "rows":
             c["rows"] = max(100, config["rows"] // fraction)
         else:
             c["pipelines"] = max(len(P.W2_DRAFTS), config["pipelines"] // fraction)
-        points.append(c)
+        if c[x_name] not in seen:
+            seen.add(c[x_name])
+            points.append(c)
     return points
 
 
@@ -606,7 +609,7 @@ def run_scaling(
     for c in scaling_points(config, kind):
         log(f"  scaling {config['workload']}: {x_name}={c[x_name]}")
         sub = workdir / f"scale_{c[x_name]}"
-        sub.mkdir(exist_ok=True)
+        sub.mkdir(parents=True, exist_ok=True)
         results = {e: run_engine(e, c, sub, timeout=timeout) for e in engines}
         problems = check_scores(results)
         curve["points"].append(
@@ -635,6 +638,12 @@ def run_scaling(
         }
     )
     return curve
+
+
+def _save(report: dict, json_path, t0: float) -> None:
+    report["seconds"] = time.perf_counter() - t0
+    if json_path is not None:
+        Path(json_path).write_text(json.dumps(report, indent=1, default=str))
 
 
 def _exit_on_sigterm() -> None:
@@ -704,6 +713,7 @@ def bench(
             )
             summary = run_workload(config, engines, sub, timeout=timeout, log=log)
             report["workloads"].append(summary)
+            _save(report, json_path, t0)  # what is done survives a later crash
             log("")
             log(describe(summary))
             log(format_table(summary))
@@ -728,9 +738,8 @@ def bench(
                     timeout=timeout,
                     log=log,
                 )
-    report["seconds"] = time.perf_counter() - t0
+    _save(report, json_path, t0)
     if json_path is not None:
-        Path(json_path).write_text(json.dumps(report, indent=1, default=str))
         log(f"results written to {json_path}")
     if plot_path is not None:
         from .plot import plot_report
