@@ -75,13 +75,17 @@ class ScoreMismatch(AssertionError):
 
 def child_env() -> dict:
     """The environment of every benchmark process: same threads, same hash
-    seed, plain engine settings, and this copy of stratum first on the path."""
+    seed, no ``STRATUM_*`` settings, and this copy of stratum first on the
+    path."""
     import stratum
 
     env = dict(os.environ)
     env.update(THREAD_ENV)
     env["PYTHONHASHSEED"] = "0"
-    env.pop("STRATUM_ENGINE", None)
+    # stratum's defaults, and no disk cache warmed by an earlier run
+    # (STRATUM_CACHE_DIR): every engine starts cold.
+    for name in [n for n in env if n.startswith("STRATUM_")]:
+        del env[name]
     root = str(Path(stratum.__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(
         [root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
