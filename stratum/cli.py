@@ -128,6 +128,12 @@ def _add_bench(sub) -> None:
     bench.add_argument(
         "--workdir", metavar="DIR", help="keep the generated scripts and outputs in DIR"
     )
+    bench.add_argument(
+        "--concurrency",
+        type=int,
+        help="engine runs at a time (default 1, or 2 with --quick); above 1 the "
+        "timings are not comparable",
+    )
 
 
 _ENGINES = ("base", "base_par", "skrub", "skrub_par", "stratum")
@@ -157,6 +163,7 @@ def _bench(args) -> int:
             plot_path=args.plot,
             scaling=args.scaling,
             workdir=args.workdir,
+            concurrency=args.concurrency,
         )
     except ScoreMismatch as error:
         print(f"stratum bench: FAILED: {error}", file=sys.stderr)

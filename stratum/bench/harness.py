@@ -559,23 +559,60 @@ def _revision() -> str | None:
 # ---------------------------------------------------------------------------
 
 
-def run_workload(
-    config: dict, engines, workdir: Path, *, timeout=None, log=print
-) -> dict:
-    results = {}
-    for engine in engines:
-        log(f"  {config['workload']}: running {engine} ...")
-        r = run_engine(engine, config, workdir, timeout=timeout)
-        results[engine] = r
-        msg = f"{r['total']:.1f}s" if r.get("total") is not None else ""
-        log(
-            f"  {config['workload']}: {engine} {r['status']} {msg}"
-            + (f": {r['error'][:500]}" if r["error"] else "")
-        )
+def _run_logged(engine: str, config: dict, workdir: Path, timeout, log) -> dict:
+    log(f"  {config['workload']}: running {engine} ...")
+    r = run_engine(engine, config, workdir, timeout=timeout)
+    msg = f"{r['total']:.1f}s" if r.get("total") is not None else ""
+    log(
+        f"  {config['workload']}: {engine} {r['status']} {msg}"
+        + (f": {r['error'][:500]}" if r["error"] else "")
+    )
+    return r
+
+
+def _summary(config: dict, results: dict) -> dict:
     summary = summarize(config, results)
     summary["problems"] = check_scores(results)
     summary["results"] = results
     return summary
+
+
+def run_workload(
+    config: dict, engines, workdir: Path, *, timeout=None, log=print
+) -> dict:
+    """Run ``engines`` on one workload, one after the other."""
+    results = {e: _run_logged(e, config, workdir, timeout, log) for e in engines}
+    return _summary(config, results)
+
+
+def _run_all(configs, engines, root: Path, *, timeout, log, concurrency: int):
+    """Yield ``(config, summary)`` per workload, in order. With
+    ``concurrency > 1`` engine runs overlap (timings are then not comparable:
+    the quick smoke test only checks that everything runs and agrees)."""
+    for config in configs:
+        (root / config["workload"]).mkdir(parents=True, exist_ok=True)
+    if concurrency <= 1:
+        for config in configs:
+            log(
+                f"{config['workload']} ({config['title']}): {config['rows']:,} rows, "
+                f"{config['cv']}-fold CV"
+            )
+            sub = root / config["workload"]
+            yield config, run_workload(config, engines, sub, timeout=timeout, log=log)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        futures = {
+            (c["workload"], e): pool.submit(
+                _run_logged, e, c, root / c["workload"], timeout, log
+            )
+            for c in configs
+            for e in engines
+        }
+        for c in configs:
+            results = {e: futures[(c["workload"], e)].result() for e in engines}
+            yield c, _summary(c, results)
 
 
 def scaling_points(config: dict, kind: str) -> list[dict]:
@@ -589,7 +626,8 @@ def scaling_points(config: dict, kind: str) -> list[dict]:
         if kind == "rows":
             c["rows"] = max(100, config["rows"] // fraction)
         else:
-            c["pipelines"] = max(len(P.W2_DRAFTS), config["pipelines"] // fraction)
+            n_drafts = len(config.get("drafts") or P.W2_DRAFTS)
+            c["pipelines"] = max(n_drafts, config["pipelines"] // fraction)
         if c[x_name] not in seen:
             seen.add(c[x_name])
             points.append(c)
@@ -673,15 +711,21 @@ def bench(
     plot_path=None,
     scaling: str | None = None,
     workdir=None,
+    concurrency: int | None = None,
     log=print,
 ) -> dict:
     """Run the workloads with the engines, print the tables, check the scores.
+
+    ``concurrency``: how many engine runs at a time (default 1; 2 with
+    ``quick``, whose timings are not the point).
 
     Raises :class:`ScoreMismatch` when engines disagree (after printing the
     tables and writing the JSON).
     """
     started = _dt.datetime.now(_dt.UTC)
     _exit_on_sigterm()
+    if concurrency is None:
+        concurrency = 2 if quick else 1
     t0 = time.perf_counter()
     configs = []
     for name in workloads:
@@ -701,6 +745,7 @@ def bench(
         "started": started.isoformat(timespec="seconds"),
         "machine": machine(),
         "quick": quick,
+        "concurrency": concurrency,
         "engines": list(engines),
         "workloads": [],
         "scaling": None,
@@ -708,14 +753,14 @@ def bench(
     with tempfile.TemporaryDirectory(prefix="stratum-bench-") as tmp:
         root = Path(workdir) if workdir is not None else Path(tmp)
         root.mkdir(parents=True, exist_ok=True)
-        for config in configs:
-            sub = root / config["workload"]
-            sub.mkdir(exist_ok=True)
+        if concurrency > 1:
             log(
-                f"{config['workload']} ({config['title']}): {config['rows']:,} rows, "
-                f"{config['cv']}-fold CV"
+                f"engine runs overlap ({concurrency} at a time): "
+                "timings are not comparable"
             )
-            summary = run_workload(config, engines, sub, timeout=timeout, log=log)
+        for config, summary in _run_all(
+            configs, engines, root, timeout=timeout, log=log, concurrency=concurrency
+        ):
             report["workloads"].append(summary)
             _save(report, json_path, t0)  # what is done survives a later crash
             log("")

@@ -260,7 +260,7 @@ def w2_pipeline(df, draft: str, extras: list, model: str, params: dict):
         return X.skb.apply(_w2_model(model, params), y=y)
 
 
-def agent_tree(n_pipelines: int, seed: int = 0) -> list[dict]:
+def agent_tree(n_pipelines: int, seed: int = 0, drafts=None) -> list[dict]:
     """The pipelines an AIDE-style agent writes, as builder arguments.
 
     A few drafts (one per feature-engineering idea, starting with logistic
@@ -268,8 +268,10 @@ def agent_tree(n_pipelines: int, seed: int = 0) -> list[dict]:
     node (mostly its latest, sometimes an earlier one), and changes one thing:
     the model (to another family's defaults), one hyperparameter, or one extra
     derived column. Every node is a distinct pipeline. Deterministic for a
-    ``seed``.
+    ``seed``. ``drafts``: the feature-engineering ideas (default: all of
+    ``W2_DRAFTS``).
     """
+    drafts = tuple(W2_DRAFTS if drafts is None else drafts)
     rng = random.Random(seed)
     nodes: list[dict] = []
     seen: set = set()
@@ -288,14 +290,14 @@ def agent_tree(n_pipelines: int, seed: int = 0) -> list[dict]:
         nodes.append(node)
         return True
 
-    for draft in W2_DRAFTS[: max(1, min(len(W2_DRAFTS), n_pipelines))]:
+    for draft in drafts[: max(1, min(len(drafts), n_pipelines))]:
         add({"draft": draft, "extras": [], "model": "logreg", "params": {}})
     attempts = 0
     while len(nodes) < n_pipelines:
         attempts += 1
         if attempts > 100 * n_pipelines:
             raise RuntimeError(f"cannot grow an agent tree of {n_pipelines} nodes")
-        draft = rng.choice(W2_DRAFTS[: len(nodes)])
+        draft = rng.choice(drafts[: len(nodes)])
         branch = [node for node in nodes if node["draft"] == draft]
         if rng.random() < 0.6:
             parent = branch[-1]
@@ -342,7 +344,7 @@ W3_GRIDS = {
     },
     "quick": {
         "encoders": ["string_char", "drop"],
-        "alpha": [1.0, 10.0],
+        "alpha": [1.0],
         "lgbm_lr": [0.1],
         "num_leaves": [15],
         "xgb_lr": [0.1],
@@ -354,7 +356,7 @@ W3_GRIDS = {
 def w3_pipeline(df, grid: str = "full"):
     """One DataOp with nested choices. The full grid: 4 high-cardinality
     encoders x (Ridge: 4 alphas + LightGBM: 2 x 3 + XGBoost: 2 x 3) = 64
-    configurations (``grid="quick"``: 2 x (2 + 1 + 1) = 8)."""
+    configurations (``grid="quick"``: 2 x (1 + 1 + 1) = 6)."""
     values = W3_GRIDS[grid]
     with skrub.config_context(eager_data_ops=False):
         X, y = _house_xy(df)
@@ -446,7 +448,7 @@ WORKLOADS = {
 }
 QUICK = {
     "W1": {"rows": 500, "cv": 3, "models": ["ridge", "lightgbm"]},
-    "W2": {"rows": 500, "cv": 3, "pipelines": 5},
+    "W2": {"rows": 500, "cv": 3, "pipelines": 3, "drafts": ["tv_char", "explicit"]},
     "W3": {"rows": 500, "cv": 2, "grid": "quick"},
 }
 
@@ -520,7 +522,9 @@ def stage_specs(config: dict, index: int, previous: list | None = None) -> list[
                 "builder": "w2_pipeline",
                 "kwargs": {k: node[k] for k in ("draft", "extras", "model", "params")},
             }
-            for node in agent_tree(config["pipelines"], seed=config["seed"])
+            for node in agent_tree(
+                config["pipelines"], seed=config["seed"], drafts=config.get("drafts")
+            )
         ]
     if name == "W3" and index == 0:
         return [
