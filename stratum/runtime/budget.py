@@ -9,15 +9,10 @@ per-thread setting, hence the limit is applied in each worker when it starts.
 from __future__ import annotations
 
 import contextlib
-import os
 
 from threadpoolctl import threadpool_limits
 
-
-def available_cores() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0)) or 1
-    return os.cpu_count() or 1
+from .._threads import available_cores, set_thread_budget, thread_budget_scope
 
 
 def threads_per_worker(n_jobs: int) -> int:
@@ -25,14 +20,24 @@ def threads_per_worker(n_jobs: int) -> int:
 
 
 def limit_library_threads(n_threads: int, scoped: bool = False):
-    """Limit BLAS/OpenMP threads of the calling thread to ``n_threads``.
+    """Limit BLAS/OpenMP threads, and stratum's kernels, of the calling thread
+    to ``n_threads``.
 
     With ``scoped=True``, return a context manager restoring the previous
-    limits on exit (no-op when the limit is the whole machine).
+    limits on exit.
     """
     if scoped:
-        if n_threads >= available_cores():
-            return contextlib.nullcontext()
-        return threadpool_limits(limits=n_threads)
+        return _scoped_limits(n_threads)
+    set_thread_budget(n_threads)
     threadpool_limits(limits=n_threads)
     return None
+
+
+@contextlib.contextmanager
+def _scoped_limits(n_threads: int):
+    with thread_budget_scope(n_threads):
+        if n_threads >= available_cores():
+            yield
+        else:
+            with threadpool_limits(limits=n_threads):
+                yield
