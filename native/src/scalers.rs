@@ -1,0 +1,604 @@
+//! Column reductions and element-wise transforms for dense float64 tables
+//! (scikit-learn's `StandardScaler`, `MinMaxScaler`, `SimpleImputer`).
+//!
+//! A table is `n` rows by `m` columns in one buffer, row-major (`Layout::C`)
+//! or column-major (`Layout::F`). Sums reproduce numpy's `sum(axis=0)`
+//! exactly: for a column-major table each column is contiguous and numpy
+//! adds it with its pairwise summation; for a row-major table numpy adds the
+//! rows one after the other. Parallelism is over columns (or, for one long
+//! column, over the independent halves of the pairwise tree), so results do
+//! not depend on the number of threads.
+
+use rayon::prelude::*;
+
+/// Memory order of an `n` x `m` table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// Row-major: element (i, j) at `i * m + j`.
+    C,
+    /// Column-major: element (i, j) at `j * n + i`.
+    F,
+}
+
+/// numpy's unrolling block for pairwise summation.
+const PW_BLOCKSIZE: usize = 128;
+
+/// numpy's pairwise sum of `f(a[i])` (`pairwise_sum_DOUBLE`).
+pub fn pairwise_sum(a: &[f64], f: &(impl Fn(f64) -> f64 + Sync)) -> f64 {
+    let n = a.len();
+    if n < 8 {
+        let mut res = 0.0;
+        for &v in a {
+            res += f(v);
+        }
+        res
+    } else if n <= PW_BLOCKSIZE {
+        let mut r = [0.0f64; 8];
+        for (k, slot) in r.iter_mut().enumerate() {
+            *slot = f(a[k]);
+        }
+        let whole = n - n % 8;
+        let mut i = 8;
+        while i < whole {
+            for (k, slot) in r.iter_mut().enumerate() {
+                *slot += f(a[i + k]);
+            }
+            i += 8;
+        }
+        let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for &v in &a[whole..] {
+            res += f(v);
+        }
+        res
+    } else {
+        let mut n2 = n / 2;
+        n2 -= n2 % 8;
+        let (lo, hi) = a.split_at(n2);
+        if n >= 1 << 17 {
+            let (x, y) = rayon::join(|| pairwise_sum(lo, f), || pairwise_sum(hi, f));
+            x + y
+        } else {
+            pairwise_sum(lo, f) + pairwise_sum(hi, f)
+        }
+    }
+}
+
+/// Per-column `sum(f(j, x[i, j]) for i)` in numpy's order for `axis=0`.
+pub fn column_sums(
+    x: &[f64],
+    n: usize,
+    m: usize,
+    layout: Layout,
+    f: &(impl Fn(usize, f64) -> f64 + Sync),
+) -> Vec<f64> {
+    debug_assert_eq!(x.len(), n * m);
+    if n == 0 || m == 0 {
+        return vec![0.0; m];
+    }
+    match layout {
+        Layout::F => x
+            .par_chunks(n)
+            .enumerate()
+            .map(|(j, col)| 0.0 + pairwise_sum(col, &|v| f(j, v)))
+            .collect(),
+        // One column of a row-major table is contiguous too: numpy then
+        // reduces it as a single inner loop, pairwise.
+        Layout::C if m == 1 => vec![0.0 + pairwise_sum(x, &|v| f(0, v))],
+        Layout::C => {
+            let block = column_block(m);
+            let mut out = vec![0.0; m];
+            out.par_chunks_mut(block).enumerate().for_each(|(b, acc)| {
+                let j0 = b * block;
+                for row in x.chunks_exact(m) {
+                    for (k, a) in acc.iter_mut().enumerate() {
+                        *a += f(j0 + k, row[j0 + k]);
+                    }
+                }
+            });
+            out
+        }
+    }
+}
+
+fn column_block(m: usize) -> usize {
+    let threads = rayon::current_num_threads().max(1);
+    m.div_ceil(threads).max(8).min(m.max(1))
+}
+
+/// Per-column count of NaNs.
+pub fn nan_counts(x: &[f64], n: usize, m: usize, layout: Layout) -> Vec<i64> {
+    let sums = column_sums(x, n, m, layout, &|_, v| if v.is_nan() { 1.0 } else { 0.0 });
+    sums.into_iter().map(|s| s as i64).collect()
+}
+
+/// Per-column NaN-ignoring min and max (NaN for an all-NaN column).
+pub fn nan_min_max(x: &[f64], n: usize, m: usize, layout: Layout) -> (Vec<f64>, Vec<f64>) {
+    let fold = |acc: (f64, f64), v: f64| -> (f64, f64) {
+        if v.is_nan() {
+            acc
+        } else {
+            (
+                if acc.0.is_nan() || v < acc.0 {
+                    v
+                } else {
+                    acc.0
+                },
+                if acc.1.is_nan() || v > acc.1 {
+                    v
+                } else {
+                    acc.1
+                },
+            )
+        }
+    };
+    let init = (f64::NAN, f64::NAN);
+    let pairs: Vec<(f64, f64)> = match layout {
+        Layout::F => x
+            .par_chunks(n.max(1))
+            .map(|col| col.iter().fold(init, |a, &v| fold(a, v)))
+            .collect(),
+        Layout::C => {
+            let block = column_block(m);
+            let mut out = vec![init; m];
+            out.par_chunks_mut(block).enumerate().for_each(|(b, acc)| {
+                let j0 = b * block;
+                for row in x.chunks_exact(m) {
+                    for (k, a) in acc.iter_mut().enumerate() {
+                        *a = fold(*a, row[j0 + k]);
+                    }
+                }
+            });
+            out
+        }
+    };
+    let pairs = if n == 0 { vec![init; m] } else { pairs };
+    pairs.into_iter().unzip()
+}
+
+/// `out[i, j] = g(j, x[i, j])` for tables of the same layout; `out` may be `x`'s
+/// copy or a fresh buffer. Parallel over row (or column) chunks.
+pub fn map_elements(
+    x: &[f64],
+    out: &mut [f64],
+    n: usize,
+    m: usize,
+    layout: Layout,
+    g: &(impl Fn(usize, f64) -> f64 + Sync),
+) {
+    debug_assert_eq!(x.len(), out.len());
+    if n == 0 || m == 0 {
+        return;
+    }
+    match layout {
+        Layout::F => out
+            .par_chunks_mut(n)
+            .zip(x.par_chunks(n))
+            .enumerate()
+            .for_each(|(j, (o, col))| {
+                for (o, &v) in o.iter_mut().zip(col) {
+                    *o = g(j, v);
+                }
+            }),
+        Layout::C => {
+            let rows = (1 << 14) / m + 1;
+            out.par_chunks_mut(rows * m)
+                .zip(x.par_chunks(rows * m))
+                .for_each(|(o, xs)| {
+                    for (orow, xrow) in o.chunks_exact_mut(m).zip(xs.chunks_exact(m)) {
+                        for (j, (o, &v)) in orow.iter_mut().zip(xrow).enumerate() {
+                            *o = g(j, v);
+                        }
+                    }
+                })
+        }
+    }
+}
+
+/// In-place version of [`map_elements`].
+pub fn map_in_place(
+    x: &mut [f64],
+    n: usize,
+    m: usize,
+    layout: Layout,
+    g: &(impl Fn(usize, f64) -> f64 + Sync),
+) {
+    if n == 0 || m == 0 {
+        return;
+    }
+    match layout {
+        Layout::F => x.par_chunks_mut(n).enumerate().for_each(|(j, col)| {
+            for v in col.iter_mut() {
+                *v = g(j, *v);
+            }
+        }),
+        Layout::C => {
+            let rows = (1 << 14) / m + 1;
+            x.par_chunks_mut(rows * m).for_each(|chunk| {
+                for row in chunk.chunks_exact_mut(m) {
+                    for (j, v) in row.iter_mut().enumerate() {
+                        *v = g(j, *v);
+                    }
+                }
+            })
+        }
+    }
+}
+
+/// The non-NaN values of column `j`.
+fn column_values(x: &[f64], n: usize, m: usize, layout: Layout, j: usize) -> Vec<f64> {
+    match layout {
+        Layout::F => x[j * n..(j + 1) * n]
+            .iter()
+            .copied()
+            .filter(|v| !v.is_nan())
+            .collect(),
+        Layout::C => (0..n)
+            .map(|i| x[i * m + j])
+            .filter(|v| !v.is_nan())
+            .collect(),
+    }
+}
+
+/// Per-column median of the non-NaN values, as numpy's masked median
+/// computes it: `(low + high) / 2` of the middle pair (the middle value
+/// twice for an odd count). NaN for an all-NaN column.
+pub fn nan_medians(x: &[f64], n: usize, m: usize, layout: Layout) -> Vec<f64> {
+    (0..m)
+        .into_par_iter()
+        .map(|j| {
+            let mut v = column_values(x, n, m, layout, j);
+            let c = v.len();
+            if c == 0 {
+                return f64::NAN;
+            }
+            let h = c / 2;
+            let cmp = |a: &f64, b: &f64| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal);
+            let (left, high, _) = v.select_nth_unstable_by(h, cmp);
+            let high = *high;
+            let low = if c % 2 == 1 {
+                high
+            } else {
+                left.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+            };
+            (low + high) / 2.0
+        })
+        .collect()
+}
+
+/// Per-column most frequent non-NaN value, the smallest one on ties (as
+/// `scipy.stats.mode`). NaN for an all-NaN column.
+pub fn nan_modes(x: &[f64], n: usize, m: usize, layout: Layout) -> Vec<f64> {
+    (0..m)
+        .into_par_iter()
+        .map(|j| {
+            let mut v = column_values(x, n, m, layout, j);
+            if v.is_empty() {
+                return f64::NAN;
+            }
+            v.sort_unstable_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+            let (mut best, mut best_count) = (v[0], 0usize);
+            let mut i = 0;
+            while i < v.len() {
+                let mut k = i + 1;
+                while k < v.len() && v[k] == v[i] {
+                    k += 1;
+                }
+                if k - i > best_count {
+                    best = v[i];
+                    best_count = k - i;
+                }
+                i = k;
+            }
+            best
+        })
+        .collect()
+}
+
+#[cfg(feature = "pyo3")]
+pub(crate) mod py {
+    use pyo3::exceptions::PyValueError;
+    use pyo3::prelude::*;
+
+    use super::Layout;
+    use crate::encoders::py::run;
+    use crate::pybuf::ContiguousBuffer;
+
+    fn layout(order: &str) -> PyResult<Layout> {
+        match order {
+            "C" => Ok(Layout::C),
+            "F" => Ok(Layout::F),
+            _ => Err(PyValueError::new_err(format!("unknown layout {order:?}"))),
+        }
+    }
+
+    fn table<'a>(buf: &'a ContiguousBuffer, n: usize, m: usize) -> PyResult<&'a [f64]> {
+        let x = buf.as_f64("X")?;
+        if x.len() != n * m {
+            return Err(PyValueError::new_err(
+                "X's buffer does not hold n * m items",
+            ));
+        }
+        Ok(x)
+    }
+
+    fn vector(v: &Bound<'_, PyAny>, m: usize, what: &str) -> PyResult<Vec<f64>> {
+        let buf = ContiguousBuffer::get(v, what)?;
+        let s = buf.as_f64(what)?;
+        if s.len() != m {
+            return Err(PyValueError::new_err(format!(
+                "{what} must have one item per column"
+            )));
+        }
+        Ok(s.to_vec())
+    }
+
+    /// column_stats(X, n, m, order, n_threads) -> (nan_counts, sums)
+    ///
+    /// Per-column NaN counts and sums with NaN taken as 0, in numpy's
+    /// summation order for `X.sum(axis=0)` (`order`: "C" or "F").
+    #[pyfunction]
+    pub fn column_stats(
+        py: Python<'_>,
+        x: &Bound<'_, PyAny>,
+        n: usize,
+        m: usize,
+        order: &str,
+        n_threads: usize,
+    ) -> PyResult<(Vec<i64>, Vec<f64>)> {
+        let lay = layout(order)?;
+        let buf = ContiguousBuffer::get(x, "column_stats")?;
+        let x = table(&buf, n, m)?;
+        py.detach(|| {
+            run(n_threads, || {
+                let counts = super::nan_counts(x, n, m, lay);
+                let sums =
+                    super::column_sums(x, n, m, lay, &|_, v| if v.is_nan() { 0.0 } else { v });
+                (counts, sums)
+            })
+        })
+    }
+
+    /// centered_sums(X, n, m, order, t, n_threads) -> (sum(X - t), sum((X - t)**2))
+    ///
+    /// Per column, NaN taken as 0, in numpy's summation order.
+    #[pyfunction]
+    pub fn centered_sums(
+        py: Python<'_>,
+        x: &Bound<'_, PyAny>,
+        n: usize,
+        m: usize,
+        order: &str,
+        t: &Bound<'_, PyAny>,
+        n_threads: usize,
+    ) -> PyResult<(Vec<f64>, Vec<f64>)> {
+        let lay = layout(order)?;
+        let t = vector(t, m, "t")?;
+        let buf = ContiguousBuffer::get(x, "centered_sums")?;
+        let x = table(&buf, n, m)?;
+        py.detach(|| {
+            run(n_threads, || {
+                let t = &t;
+                let corr = super::column_sums(x, n, m, lay, &|j, v| {
+                    let d = v - t[j];
+                    if d.is_nan() {
+                        0.0
+                    } else {
+                        d
+                    }
+                });
+                let sq = super::column_sums(x, n, m, lay, &|j, v| {
+                    let d = v - t[j];
+                    let d2 = d * d;
+                    if d2.is_nan() {
+                        0.0
+                    } else {
+                        d2
+                    }
+                });
+                (corr, sq)
+            })
+        })
+    }
+
+    /// column_min_max(X, n, m, order, n_threads) -> (nanmin, nanmax)
+    #[pyfunction]
+    pub fn column_min_max(
+        py: Python<'_>,
+        x: &Bound<'_, PyAny>,
+        n: usize,
+        m: usize,
+        order: &str,
+        n_threads: usize,
+    ) -> PyResult<(Vec<f64>, Vec<f64>)> {
+        let lay = layout(order)?;
+        let buf = ContiguousBuffer::get(x, "column_min_max")?;
+        let x = table(&buf, n, m)?;
+        py.detach(|| run(n_threads, || super::nan_min_max(x, n, m, lay)))
+    }
+
+    /// column_medians(X, n, m, order, n_threads) -> NaN-ignoring medians
+    #[pyfunction]
+    pub fn column_medians(
+        py: Python<'_>,
+        x: &Bound<'_, PyAny>,
+        n: usize,
+        m: usize,
+        order: &str,
+        n_threads: usize,
+    ) -> PyResult<Vec<f64>> {
+        let lay = layout(order)?;
+        let buf = ContiguousBuffer::get(x, "column_medians")?;
+        let x = table(&buf, n, m)?;
+        py.detach(|| run(n_threads, || super::nan_medians(x, n, m, lay)))
+    }
+
+    /// column_modes(X, n, m, order, n_threads) -> NaN-ignoring modes
+    #[pyfunction]
+    pub fn column_modes(
+        py: Python<'_>,
+        x: &Bound<'_, PyAny>,
+        n: usize,
+        m: usize,
+        order: &str,
+        n_threads: usize,
+    ) -> PyResult<Vec<f64>> {
+        let lay = layout(order)?;
+        let buf = ContiguousBuffer::get(x, "column_modes")?;
+        let x = table(&buf, n, m)?;
+        py.detach(|| run(n_threads, || super::nan_modes(x, n, m, lay)))
+    }
+
+    /// affine_transform(X, out, n, m, order, kind, a, b, lo, hi, n_threads)
+    ///
+    /// Writes into `out` (same shape and layout as `X`; may be `X` itself):
+    /// kind "standard": `(x - a[j]) / b[j]` (either step skipped when its
+    /// vector is None); kind "minmax": `x * a[j] + b[j]`, clipped to
+    /// `[lo, hi]` when `lo <= hi`; kind "fill": `b[j]` where x is NaN.
+    #[pyfunction]
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (x, out, n, m, order, kind, a, b, lo, hi, n_threads))]
+    pub fn affine_transform(
+        py: Python<'_>,
+        x: &Bound<'_, PyAny>,
+        out: &Bound<'_, PyAny>,
+        n: usize,
+        m: usize,
+        order: &str,
+        kind: &str,
+        a: Option<&Bound<'_, PyAny>>,
+        b: Option<&Bound<'_, PyAny>>,
+        lo: f64,
+        hi: f64,
+        n_threads: usize,
+    ) -> PyResult<()> {
+        let lay = layout(order)?;
+        let a = a.map(|v| vector(v, m, "a")).transpose()?;
+        let b = b.map(|v| vector(v, m, "b")).transpose()?;
+        let same = x.is(out);
+        let mut obuf = ContiguousBuffer::get_writable(out, "out")?;
+        let o = obuf.as_mut_f64("out")?;
+        if o.len() != n * m {
+            return Err(PyValueError::new_err(
+                "out's buffer does not hold n * m items",
+            ));
+        }
+        let (a, b) = (a.as_deref(), b.as_deref());
+        let clip = lo <= hi;
+        let g = move |j: usize, v: f64| -> f64 {
+            match kind {
+                "standard" => {
+                    let mut r = v;
+                    if let Some(a) = a {
+                        r -= a[j];
+                    }
+                    if let Some(b) = b {
+                        r /= b[j];
+                    }
+                    r
+                }
+                "minmax" => {
+                    let mut r = v * a.map_or(1.0, |a| a[j]) + b.map_or(0.0, |b| b[j]);
+                    if clip {
+                        r = if r < lo {
+                            lo
+                        } else if r > hi {
+                            hi
+                        } else {
+                            r
+                        };
+                    }
+                    r
+                }
+                _ => {
+                    if v.is_nan() {
+                        b.map_or(v, |b| b[j])
+                    } else {
+                        v
+                    }
+                }
+            }
+        };
+        if !matches!(kind, "standard" | "minmax" | "fill") {
+            return Err(PyValueError::new_err(format!("unknown transform {kind:?}")));
+        }
+        if same {
+            py.detach(|| run(n_threads, || super::map_in_place(o, n, m, lay, &g)))
+        } else {
+            let ibuf = ContiguousBuffer::get(x, "affine_transform")?;
+            let xs = table(&ibuf, n, m)?;
+            py.detach(|| run(n_threads, || super::map_elements(xs, o, n, m, lay, &g)))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(a: &[f64]) -> f64 {
+        a.iter().fold(0.0, |s, v| s + v)
+    }
+
+    #[test]
+    fn short_pairwise_is_sequential() {
+        let a = [1e16, 1.0, -1e16, 1.0];
+        assert_eq!(pairwise_sum(&a, &|v| v), naive(&a));
+    }
+
+    #[test]
+    fn pairwise_block_order() {
+        // 16 items: two groups of 8 accumulators, combined as a tree.
+        let a: Vec<f64> = (0..16)
+            .map(|i| if i % 8 == 0 { 1e16 } else { 1.0 })
+            .collect();
+        let r = pairwise_sum(&a, &|v| v);
+        let mut acc = [0.0; 8];
+        for (k, s) in acc.iter_mut().enumerate() {
+            *s = a[k] + a[8 + k];
+        }
+        let want =
+            ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+        assert_eq!(r, want);
+    }
+
+    #[test]
+    fn layouts_agree_on_exact_data() {
+        let (n, m) = (1000, 3);
+        let c: Vec<f64> = (0..n * m).map(|k| (k % 17) as f64).collect();
+        let mut f = vec![0.0; n * m];
+        for i in 0..n {
+            for j in 0..m {
+                f[j * n + i] = c[i * m + j];
+            }
+        }
+        let id = |_: usize, v: f64| v;
+        assert_eq!(
+            column_sums(&c, n, m, Layout::C, &id),
+            column_sums(&f, n, m, Layout::F, &id)
+        );
+        assert_eq!(
+            nan_medians(&c, n, m, Layout::C),
+            nan_medians(&f, n, m, Layout::F)
+        );
+    }
+
+    #[test]
+    fn medians_and_modes_ignore_nan() {
+        let x = [3.0, f64::NAN, 1.0, 2.0, 2.0, f64::NAN, 5.0];
+        assert_eq!(nan_medians(&x, 7, 1, Layout::F), vec![2.0]);
+        assert_eq!(nan_medians(&x[..4], 4, 1, Layout::F), vec![2.0]);
+        assert_eq!(nan_medians(&[1.0, 4.0], 2, 1, Layout::F), vec![2.5]);
+        assert_eq!(nan_modes(&x, 7, 1, Layout::F), vec![2.0]);
+        assert_eq!(nan_modes(&[3.0, 1.0, 3.0, 1.0], 4, 1, Layout::F), vec![1.0]);
+        assert!(nan_medians(&[f64::NAN], 1, 1, Layout::F)[0].is_nan());
+        assert!(nan_modes(&[f64::NAN], 1, 1, Layout::F)[0].is_nan());
+    }
+
+    #[test]
+    fn min_max_skip_nan() {
+        let x = [f64::NAN, 2.0, -1.0, f64::NAN, f64::NAN, f64::NAN];
+        let (lo, hi) = nan_min_max(&x, 3, 2, Layout::F);
+        assert_eq!((lo[0], hi[0]), (-1.0, 2.0));
+        assert!(lo[1].is_nan() && hi[1].is_nan());
+    }
+}
