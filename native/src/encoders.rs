@@ -8,53 +8,74 @@
 //! parallel chunks; the result never depends on the number of threads.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use rayon::prelude::*;
+
+/// A string with its hash (Python's own `hash(str)` when it comes from
+/// Python, cached in the object; [`Key::new`] otherwise). Equality is by bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct Key<'a> {
+    pub hash: u64,
+    pub bytes: &'a [u8],
+}
+
+impl<'a> Key<'a> {
+    /// A key hashed in Rust (FNV-1a; for callers without Python hashes).
+    pub fn new(bytes: &'a [u8]) -> Self {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        Key { hash: h, bytes }
+    }
+}
+
+impl PartialEq for Key<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && self.bytes == other.bytes
+    }
+}
+
+impl Eq for Key<'_> {}
+
+impl Hash for Key<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
 
 /// One value of an object column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Cell<'a> {
-    Str(&'a [u8]),
+    Str(Key<'a>),
     None,
     NaN,
 }
 
-/// A small multiply-xorshift hasher for byte strings (no DoS concern here:
-/// the keys are a column's own values).
+/// Passes a precomputed hash through (mixed, so that both hashbrown's low
+/// and high bits vary).
 #[derive(Default)]
-pub struct ByteHasher(u64);
+pub struct KeyHasher(u64);
 
-impl Hasher for ByteHasher {
+impl Hasher for KeyHasher {
     fn finish(&self) -> u64 {
-        let h = self.0 ^ (self.0 >> 29);
-        h.wrapping_mul(0xbf58_476d_1ce4_e5b9) ^ (h >> 32)
+        self.0
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut h = self.0;
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut w = [0u8; 8];
-            w[..rest.len()].copy_from_slice(rest);
-            h = (h.rotate_left(5) ^ u64::from_le_bytes(w) ^ rest.len() as u64).wrapping_mul(K);
-        }
-        self.0 = h;
     }
 
-    fn write_usize(&mut self, n: usize) {
-        self.0 = (self.0.rotate_left(5) ^ n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    fn write_u64(&mut self, n: u64) {
+        let h = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.0 = h ^ (h >> 32);
     }
 }
 
-type ByteMap<'a, V> = HashMap<&'a [u8], V, BuildHasherDefault<ByteHasher>>;
+type ByteMap<'a, V> = HashMap<Key<'a>, V, BuildHasherDefault<KeyHasher>>;
 
 /// The sorted categories of a column, as positions of a representative row.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -108,9 +129,9 @@ fn merge<'a>(mut a: Partial<'a>, b: Partial<'a>) -> Partial<'a> {
 const CHUNK: usize = 1 << 16;
 
 /// Distinct values of `cells` with their counts, in scikit-learn's order.
-/// Runs on the current rayon pool.
-pub fn unique(cells: &[Cell<'_>]) -> Uniques {
-    let partial = if cells.len() <= CHUNK {
+/// With `par`, runs on the current rayon pool.
+pub fn unique(par: bool, cells: &[Cell<'_>]) -> Uniques {
+    let partial = if !par || cells.len() <= CHUNK {
         count_chunk(cells, 0)
     } else {
         cells
@@ -122,9 +143,13 @@ pub fn unique(cells: &[Cell<'_>]) -> Uniques {
     let mut strings: Vec<(&[u8], usize, i64)> = partial
         .map
         .into_iter()
-        .map(|(k, (first, n))| (k, first, n))
+        .map(|(k, (first, n))| (k.bytes, first, n))
         .collect();
-    strings.par_sort_unstable_by(|a, b| a.0.cmp(b.0));
+    if par {
+        strings.par_sort_unstable_by(|a, b| a.0.cmp(b.0));
+    } else {
+        strings.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    }
     Uniques {
         strings: strings.into_iter().map(|(_, f, n)| (f, n)).collect(),
         none_count: partial.none,
@@ -164,7 +189,7 @@ impl<'a> Table<'a> {
 
     fn get(&self, cell: &Cell<'_>) -> Option<i64> {
         match *cell {
-            Cell::Str(s) => self.map.get(s).copied(),
+            Cell::Str(s) => self.map.get(&s).copied(),
             Cell::None => self.none,
             Cell::NaN => self.nan,
         }
@@ -172,8 +197,10 @@ impl<'a> Table<'a> {
 }
 
 /// Codes of `cells` in `table` (0 for unknown values), whether each row was
-/// known, and the number of unknown rows. Runs on the current rayon pool.
+/// known, and the number of unknown rows. With `par`, runs on the current
+/// rayon pool.
 pub fn encode(
+    par: bool,
     cells: &[Cell<'_>],
     table: &Table<'_>,
     codes: &mut [i64],
@@ -196,7 +223,7 @@ pub fn encode(
         }
         unknown
     };
-    if cells.len() <= CHUNK {
+    if !par || cells.len() <= CHUNK {
         return work((cells, (codes, valid)));
     }
     cells
@@ -250,7 +277,15 @@ pub(crate) mod py {
                     // SAFETY: CPython keeps the UTF-8 buffer alive as long as the
                     // string object, which the array holds.
                     let s: &'a [u8] = std::slice::from_raw_parts(data.cast::<u8>(), size as usize);
-                    cells.push(Cell::Str(s));
+                    let hash = ffi::PyObject_Hash(obj);
+                    if hash == -1 {
+                        PyErr::take(py);
+                        return Ok(None);
+                    }
+                    cells.push(Cell::Str(super::Key {
+                        hash: hash as u64,
+                        bytes: s,
+                    }));
                 } else if obj == none {
                     cells.push(Cell::None);
                 } else if ffi::PyFloat_Check(obj) != 0 && ffi::PyFloat_AsDouble(obj).is_nan() {
@@ -263,11 +298,26 @@ pub(crate) mod py {
         Ok(Some(cells))
     }
 
-    pub(crate) fn run<T: Send>(n_threads: usize, f: impl FnOnce() -> T + Send) -> PyResult<T> {
-        let pool = crate::fingerprint::pool(n_threads.max(1))
-            .map_err(|e| PyRuntimeError::new_err(format!("cannot build thread pool: {e}")))?;
-        Ok(pool.install(f))
+    /// Runs `f(threads)` with the GIL released: on the calling thread when
+    /// one thread is asked for or `work` is small, else in a rayon pool.
+    pub(crate) fn run<T: Send>(
+        py: Python<'_>,
+        n_threads: usize,
+        work: usize,
+        f: impl FnOnce(usize) -> T + Send,
+    ) -> PyResult<T> {
+        py.detach(|| {
+            if n_threads <= 1 || work < PARALLEL_MIN {
+                return Ok(f(1));
+            }
+            let pool = crate::fingerprint::pool(n_threads)
+                .map_err(|e| PyRuntimeError::new_err(format!("cannot build thread pool: {e}")))?;
+            Ok(pool.install(|| f(n_threads)))
+        })
     }
+
+    /// Items below which a kernel stays on the calling thread.
+    const PARALLEL_MIN: usize = 1 << 15;
 
     /// unique_strings(values, n_threads) -> (first_rows, counts, none_count, nan_count) | None
     ///
@@ -286,7 +336,7 @@ pub(crate) mod py {
         let Some(cells) = read_cells(py, &buf)? else {
             return Ok(None);
         };
-        let u = py.detach(|| run(n_threads, || super::unique(&cells)))?;
+        let u = run(py, n_threads, cells.len(), |t| super::unique(t > 1, &cells))?;
         drop(cells);
         drop(buf);
         let (first, counts) = u.strings.into_iter().unzip();
@@ -326,11 +376,9 @@ pub(crate) mod py {
                 "codes and valid must have one item per value",
             ));
         }
-        let unknown = py.detach(|| {
-            run(n_threads, || {
-                let table = Table::new(&cats);
-                super::encode(&cells, &table, codes_out, valid_out)
-            })
+        let unknown = run(py, n_threads, cells.len(), |t| {
+            let table = Table::new(&cats);
+            super::encode(t > 1, &cells, &table, codes_out, valid_out)
         })?;
         Ok(Some(unknown))
     }
@@ -344,7 +392,7 @@ mod tests {
         v.iter()
             .map(|s| match s {
                 Some("<nan>") => Cell::NaN,
-                Some(s) => Cell::Str(s.as_bytes()),
+                Some(s) => Cell::Str(Key::new(s.as_bytes())),
                 None => Cell::None,
             })
             .collect()
@@ -362,7 +410,7 @@ mod tests {
             Some("Z"),
             Some(""),
         ]);
-        let u = unique(&c);
+        let u = unique(false, &c);
         let order: Vec<usize> = u.strings.iter().map(|p| p.0).collect();
         assert_eq!(order, vec![7, 6, 4, 0, 2]); // "", "Z", "a", "b", "é"
         assert_eq!(u.strings[3].1, 2);
@@ -374,16 +422,19 @@ mod tests {
         let words: Vec<String> = (0..300_000u64)
             .map(|i| format!("w{}", (i * 7919) % 50_021))
             .collect();
-        let c: Vec<Cell<'_>> = words.iter().map(|w| Cell::Str(w.as_bytes())).collect();
+        let c: Vec<Cell<'_>> = words
+            .iter()
+            .map(|w| Cell::Str(Key::new(w.as_bytes())))
+            .collect();
         let serial = count_chunk(&c, 0);
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(3)
             .build()
             .unwrap();
-        let par = pool.install(|| unique(&c));
+        let par = pool.install(|| unique(true, &c));
         assert_eq!(par.strings.len(), serial.map.len());
         for (first, n) in &par.strings {
-            let key = words[*first].as_bytes();
+            let key = Key::new(words[*first].as_bytes());
             assert_eq!(serial.map[key], (*first, *n));
         }
         assert!(par
@@ -399,7 +450,7 @@ mod tests {
         let vals = cells(&[Some("b"), Some("x"), None, Some("<nan>"), Some("a")]);
         let mut codes = vec![9; 5];
         let mut valid = vec![true; 5];
-        let unknown = encode(&vals, &table, &mut codes, &mut valid);
+        let unknown = encode(false, &vals, &table, &mut codes, &mut valid);
         assert_eq!(unknown, 2);
         assert_eq!(codes, vec![1, 0, 2, 0, 0]);
         assert_eq!(valid, vec![true, false, true, false, true]);
@@ -407,6 +458,6 @@ mod tests {
 
     #[test]
     fn empty_column() {
-        assert_eq!(unique(&[]), Uniques::default());
+        assert_eq!(unique(false, &[]), Uniques::default());
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod encoders;
 pub mod fingerprint;
+mod par;
 #[cfg(feature = "pyo3")]
 mod pybuf;
 pub mod scalers;

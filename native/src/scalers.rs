@@ -9,7 +9,7 @@
 //! column, over the independent halves of the pairwise tree), so results do
 //! not depend on the number of threads.
 
-use rayon::prelude::*;
+use crate::par::{for_each_chunk_mut, map_chunks, map_range};
 
 /// Memory order of an `n` x `m` table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,7 +24,7 @@ pub enum Layout {
 const PW_BLOCKSIZE: usize = 128;
 
 /// numpy's pairwise sum of `f(a[i])` (`pairwise_sum_DOUBLE`).
-pub fn pairwise_sum(a: &[f64], f: &(impl Fn(f64) -> f64 + Sync)) -> f64 {
+pub fn pairwise_sum(par: bool, a: &[f64], f: &(impl Fn(f64) -> f64 + Sync)) -> f64 {
     let n = a.len();
     if n < 8 {
         let mut res = 0.0;
@@ -54,17 +54,19 @@ pub fn pairwise_sum(a: &[f64], f: &(impl Fn(f64) -> f64 + Sync)) -> f64 {
         let mut n2 = n / 2;
         n2 -= n2 % 8;
         let (lo, hi) = a.split_at(n2);
-        if n >= 1 << 17 {
-            let (x, y) = rayon::join(|| pairwise_sum(lo, f), || pairwise_sum(hi, f));
+        if par && n >= 1 << 17 {
+            let (x, y) = rayon::join(|| pairwise_sum(par, lo, f), || pairwise_sum(par, hi, f));
             x + y
         } else {
-            pairwise_sum(lo, f) + pairwise_sum(hi, f)
+            pairwise_sum(par, lo, f) + pairwise_sum(par, hi, f)
         }
     }
 }
 
-/// Per-column `sum(f(j, x[i, j]) for i)` in numpy's order for `axis=0`.
+/// Per-column `sum(f(j, x[i, j]) for i)` in numpy's order for `axis=0`,
+/// on `threads` threads (1: the calling thread only).
 pub fn column_sums(
+    threads: usize,
     x: &[f64],
     n: usize,
     m: usize,
@@ -72,22 +74,21 @@ pub fn column_sums(
     f: &(impl Fn(usize, f64) -> f64 + Sync),
 ) -> Vec<f64> {
     debug_assert_eq!(x.len(), n * m);
+    let par = threads > 1;
     if n == 0 || m == 0 {
         return vec![0.0; m];
     }
     match layout {
-        Layout::F => x
-            .par_chunks(n)
-            .enumerate()
-            .map(|(j, col)| 0.0 + pairwise_sum(col, &|v| f(j, v)))
-            .collect(),
+        Layout::F => map_chunks(par, x, n, |j, col| {
+            0.0 + pairwise_sum(par, col, &|v| f(j, v))
+        }),
         // One column of a row-major table is contiguous too: numpy then
         // reduces it as a single inner loop, pairwise.
-        Layout::C if m == 1 => vec![0.0 + pairwise_sum(x, &|v| f(0, v))],
+        Layout::C if m == 1 => vec![0.0 + pairwise_sum(par, x, &|v| f(0, v))],
         Layout::C => {
-            let block = column_block(m);
+            let block = column_block(threads, m);
             let mut out = vec![0.0; m];
-            out.par_chunks_mut(block).enumerate().for_each(|(b, acc)| {
+            for_each_chunk_mut(par, &mut out, block, |b, acc| {
                 let j0 = b * block;
                 for row in x.chunks_exact(m) {
                     for (k, a) in acc.iter_mut().enumerate() {
@@ -100,64 +101,90 @@ pub fn column_sums(
     }
 }
 
-fn column_block(m: usize) -> usize {
-    let threads = rayon::current_num_threads().max(1);
-    m.div_ceil(threads).max(8).min(m.max(1))
+fn column_block(threads: usize, m: usize) -> usize {
+    m.div_ceil(threads.max(1)).max(8).min(m.max(1))
 }
 
 /// Per-column count of NaNs.
-pub fn nan_counts(x: &[f64], n: usize, m: usize, layout: Layout) -> Vec<i64> {
-    let sums = column_sums(x, n, m, layout, &|_, v| if v.is_nan() { 1.0 } else { 0.0 });
+pub fn nan_counts(threads: usize, x: &[f64], n: usize, m: usize, layout: Layout) -> Vec<i64> {
+    let sums = column_sums(threads, x, n, m, layout, &|_, v| {
+        if v.is_nan() {
+            1.0
+        } else {
+            0.0
+        }
+    });
     sums.into_iter().map(|s| s as i64).collect()
 }
 
+/// Min, max and non-NaN count of a strided run, in 8 lanes (vectorizable).
+fn min_max_run(x: &[f64], start: usize, step: usize, len: usize) -> (f64, f64, usize) {
+    let mut lo = [f64::INFINITY; 8];
+    let mut hi = [f64::NEG_INFINITY; 8];
+    let mut seen = [0usize; 8];
+    let mut fold = |k: usize, v: f64| {
+        lo[k] = if v < lo[k] { v } else { lo[k] };
+        hi[k] = if v > hi[k] { v } else { hi[k] };
+        seen[k] += usize::from(!v.is_nan());
+    };
+    if step == 1 {
+        let run = &x[start..start + len];
+        let mut chunks = run.chunks_exact(8);
+        for c in &mut chunks {
+            for (k, &v) in c.iter().enumerate() {
+                fold(k, v);
+            }
+        }
+        for &v in chunks.remainder() {
+            fold(0, v);
+        }
+    } else {
+        for i in 0..len {
+            fold(i % 8, x[start + i * step]);
+        }
+    }
+    let l = lo
+        .iter()
+        .copied()
+        .fold(f64::INFINITY, |a, b| if b < a { b } else { a });
+    let h = hi
+        .iter()
+        .copied()
+        .fold(f64::NEG_INFINITY, |a, b| if b > a { b } else { a });
+    (l, h, seen.iter().sum())
+}
+
 /// Per-column NaN-ignoring min and max (NaN for an all-NaN column).
-pub fn nan_min_max(x: &[f64], n: usize, m: usize, layout: Layout) -> (Vec<f64>, Vec<f64>) {
-    let fold = |acc: (f64, f64), v: f64| -> (f64, f64) {
-        if v.is_nan() {
-            acc
+pub fn nan_min_max(
+    threads: usize,
+    x: &[f64],
+    n: usize,
+    m: usize,
+    layout: Layout,
+) -> (Vec<f64>, Vec<f64>) {
+    let par = threads > 1;
+    let pairs = map_range(par, m, |j| {
+        let (l, h, seen) = match layout {
+            Layout::F => min_max_run(x, j * n, 1, n),
+            Layout::C => min_max_run(x, j, m, n),
+        };
+        if seen == 0 {
+            (f64::NAN, f64::NAN)
         } else {
-            (
-                if acc.0.is_nan() || v < acc.0 {
-                    v
-                } else {
-                    acc.0
-                },
-                if acc.1.is_nan() || v > acc.1 {
-                    v
-                } else {
-                    acc.1
-                },
-            )
+            (l, h)
         }
-    };
-    let init = (f64::NAN, f64::NAN);
-    let pairs: Vec<(f64, f64)> = match layout {
-        Layout::F => x
-            .par_chunks(n.max(1))
-            .map(|col| col.iter().fold(init, |a, &v| fold(a, v)))
-            .collect(),
-        Layout::C => {
-            let block = column_block(m);
-            let mut out = vec![init; m];
-            out.par_chunks_mut(block).enumerate().for_each(|(b, acc)| {
-                let j0 = b * block;
-                for row in x.chunks_exact(m) {
-                    for (k, a) in acc.iter_mut().enumerate() {
-                        *a = fold(*a, row[j0 + k]);
-                    }
-                }
-            });
-            out
-        }
-    };
-    let pairs = if n == 0 { vec![init; m] } else { pairs };
+    });
     pairs.into_iter().unzip()
 }
 
-/// `out[i, j] = g(j, x[i, j])` for tables of the same layout; `out` may be `x`'s
-/// copy or a fresh buffer. Parallel over row (or column) chunks.
+/// Rows per chunk of an element-wise pass over a row-major table.
+fn row_chunk(m: usize) -> usize {
+    ((1 << 15) / m.max(1) + 1) * m.max(1)
+}
+
+/// `out[i, j] = g(j, x[i, j])` for tables of the same shape and layout.
 pub fn map_elements(
+    threads: usize,
     x: &[f64],
     out: &mut [f64],
     n: usize,
@@ -169,33 +196,30 @@ pub fn map_elements(
     if n == 0 || m == 0 {
         return;
     }
+    let par = threads > 1;
     match layout {
-        Layout::F => out
-            .par_chunks_mut(n)
-            .zip(x.par_chunks(n))
-            .enumerate()
-            .for_each(|(j, (o, col))| {
-                for (o, &v) in o.iter_mut().zip(col) {
-                    *o = g(j, v);
-                }
-            }),
+        Layout::F => for_each_chunk_mut(par, out, n, |j, o| {
+            for (o, &v) in o.iter_mut().zip(&x[j * n..(j + 1) * n]) {
+                *o = g(j, v);
+            }
+        }),
         Layout::C => {
-            let rows = (1 << 14) / m + 1;
-            out.par_chunks_mut(rows * m)
-                .zip(x.par_chunks(rows * m))
-                .for_each(|(o, xs)| {
-                    for (orow, xrow) in o.chunks_exact_mut(m).zip(xs.chunks_exact(m)) {
-                        for (j, (o, &v)) in orow.iter_mut().zip(xrow).enumerate() {
-                            *o = g(j, v);
-                        }
+            let size = row_chunk(m);
+            for_each_chunk_mut(par, out, size, |c, o| {
+                let xs = &x[c * size..c * size + o.len()];
+                for (orow, xrow) in o.chunks_exact_mut(m).zip(xs.chunks_exact(m)) {
+                    for (j, (o, &v)) in orow.iter_mut().zip(xrow).enumerate() {
+                        *o = g(j, v);
                     }
-                })
+                }
+            })
         }
     }
 }
 
 /// In-place version of [`map_elements`].
 pub fn map_in_place(
+    threads: usize,
     x: &mut [f64],
     n: usize,
     m: usize,
@@ -205,22 +229,20 @@ pub fn map_in_place(
     if n == 0 || m == 0 {
         return;
     }
+    let par = threads > 1;
     match layout {
-        Layout::F => x.par_chunks_mut(n).enumerate().for_each(|(j, col)| {
+        Layout::F => for_each_chunk_mut(par, x, n, |j, col| {
             for v in col.iter_mut() {
                 *v = g(j, *v);
             }
         }),
-        Layout::C => {
-            let rows = (1 << 14) / m + 1;
-            x.par_chunks_mut(rows * m).for_each(|chunk| {
-                for row in chunk.chunks_exact_mut(m) {
-                    for (j, v) in row.iter_mut().enumerate() {
-                        *v = g(j, *v);
-                    }
+        Layout::C => for_each_chunk_mut(par, x, row_chunk(m), |_, chunk| {
+            for row in chunk.chunks_exact_mut(m) {
+                for (j, v) in row.iter_mut().enumerate() {
+                    *v = g(j, *v);
                 }
-            })
-        }
+            }
+        }),
     }
 }
 
@@ -239,59 +261,58 @@ fn column_values(x: &[f64], n: usize, m: usize, layout: Layout, j: usize) -> Vec
     }
 }
 
+fn order(a: &f64, b: &f64) -> std::cmp::Ordering {
+    a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal)
+}
+
 /// Per-column median of the non-NaN values, as numpy's masked median
 /// computes it: `(low + high) / 2` of the middle pair (the middle value
 /// twice for an odd count). NaN for an all-NaN column.
-pub fn nan_medians(x: &[f64], n: usize, m: usize, layout: Layout) -> Vec<f64> {
-    (0..m)
-        .into_par_iter()
-        .map(|j| {
-            let mut v = column_values(x, n, m, layout, j);
-            let c = v.len();
-            if c == 0 {
-                return f64::NAN;
-            }
-            let h = c / 2;
-            let cmp = |a: &f64, b: &f64| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal);
-            let (left, high, _) = v.select_nth_unstable_by(h, cmp);
-            let high = *high;
-            let low = if c % 2 == 1 {
-                high
-            } else {
-                left.iter().copied().fold(f64::NEG_INFINITY, f64::max)
-            };
-            (low + high) / 2.0
-        })
-        .collect()
+pub fn nan_medians(threads: usize, x: &[f64], n: usize, m: usize, layout: Layout) -> Vec<f64> {
+    map_range(threads > 1, m, |j| {
+        let mut v = column_values(x, n, m, layout, j);
+        let c = v.len();
+        if c == 0 {
+            return f64::NAN;
+        }
+        let h = c / 2;
+        let (left, high, _) = v.select_nth_unstable_by(h, order);
+        let high = *high;
+        let low = if c % 2 == 1 {
+            high
+        } else {
+            left.iter()
+                .copied()
+                .fold(f64::NEG_INFINITY, |a, b| if b > a { b } else { a })
+        };
+        (low + high) / 2.0
+    })
 }
 
 /// Per-column most frequent non-NaN value, the smallest one on ties (as
 /// `scipy.stats.mode`). NaN for an all-NaN column.
-pub fn nan_modes(x: &[f64], n: usize, m: usize, layout: Layout) -> Vec<f64> {
-    (0..m)
-        .into_par_iter()
-        .map(|j| {
-            let mut v = column_values(x, n, m, layout, j);
-            if v.is_empty() {
-                return f64::NAN;
+pub fn nan_modes(threads: usize, x: &[f64], n: usize, m: usize, layout: Layout) -> Vec<f64> {
+    map_range(threads > 1, m, |j| {
+        let mut v = column_values(x, n, m, layout, j);
+        if v.is_empty() {
+            return f64::NAN;
+        }
+        v.sort_unstable_by(order);
+        let (mut best, mut best_count) = (v[0], 0usize);
+        let mut i = 0;
+        while i < v.len() {
+            let mut k = i + 1;
+            while k < v.len() && v[k] == v[i] {
+                k += 1;
             }
-            v.sort_unstable_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
-            let (mut best, mut best_count) = (v[0], 0usize);
-            let mut i = 0;
-            while i < v.len() {
-                let mut k = i + 1;
-                while k < v.len() && v[k] == v[i] {
-                    k += 1;
-                }
-                if k - i > best_count {
-                    best = v[i];
-                    best_count = k - i;
-                }
-                i = k;
+            if k - i > best_count {
+                best = v[i];
+                best_count = k - i;
             }
-            best
-        })
-        .collect()
+            i = k;
+        }
+        best
+    })
 }
 
 #[cfg(feature = "pyo3")]
@@ -311,9 +332,9 @@ pub(crate) mod py {
         }
     }
 
-    fn table<'a>(buf: &'a ContiguousBuffer, n: usize, m: usize) -> PyResult<&'a [f64]> {
+    fn table(buf: &ContiguousBuffer, n: usize, m: usize) -> PyResult<&[f64]> {
         let x = buf.as_f64("X")?;
-        if x.len() != n * m {
+        if Some(x.len()) != n.checked_mul(m) {
             return Err(PyValueError::new_err(
                 "X's buffer does not hold n * m items",
             ));
@@ -335,7 +356,8 @@ pub(crate) mod py {
     /// column_stats(X, n, m, order, n_threads) -> (nan_counts, sums)
     ///
     /// Per-column NaN counts and sums with NaN taken as 0, in numpy's
-    /// summation order for `X.sum(axis=0)` (`order`: "C" or "F").
+    /// summation order for `X.sum(axis=0)` (`order`: "C" or "F"; `X` is the
+    /// C-contiguous buffer of the n x m table, i.e. its transpose for "F").
     #[pyfunction]
     pub fn column_stats(
         py: Python<'_>,
@@ -348,13 +370,11 @@ pub(crate) mod py {
         let lay = layout(order)?;
         let buf = ContiguousBuffer::get(x, "column_stats")?;
         let x = table(&buf, n, m)?;
-        py.detach(|| {
-            run(n_threads, || {
-                let counts = super::nan_counts(x, n, m, lay);
-                let sums =
-                    super::column_sums(x, n, m, lay, &|_, v| if v.is_nan() { 0.0 } else { v });
-                (counts, sums)
-            })
+        run(py, n_threads, x.len(), |t| {
+            let counts = super::nan_counts(t, x, n, m, lay);
+            let sums =
+                super::column_sums(t, x, n, m, lay, &|_, v| if v.is_nan() { 0.0 } else { v });
+            (counts, sums)
         })
     }
 
@@ -375,28 +395,26 @@ pub(crate) mod py {
         let t = vector(t, m, "t")?;
         let buf = ContiguousBuffer::get(x, "centered_sums")?;
         let x = table(&buf, n, m)?;
-        py.detach(|| {
-            run(n_threads, || {
-                let t = &t;
-                let corr = super::column_sums(x, n, m, lay, &|j, v| {
-                    let d = v - t[j];
-                    if d.is_nan() {
-                        0.0
-                    } else {
-                        d
-                    }
-                });
-                let sq = super::column_sums(x, n, m, lay, &|j, v| {
-                    let d = v - t[j];
-                    let d2 = d * d;
-                    if d2.is_nan() {
-                        0.0
-                    } else {
-                        d2
-                    }
-                });
-                (corr, sq)
-            })
+        run(py, n_threads, x.len(), |threads| {
+            let t = &t;
+            let corr = super::column_sums(threads, x, n, m, lay, &|j, v| {
+                let d = v - t[j];
+                if d.is_nan() {
+                    0.0
+                } else {
+                    d
+                }
+            });
+            let sq = super::column_sums(threads, x, n, m, lay, &|j, v| {
+                let d = v - t[j];
+                let d2 = d * d;
+                if d2.is_nan() {
+                    0.0
+                } else {
+                    d2
+                }
+            });
+            (corr, sq)
         })
     }
 
@@ -413,7 +431,9 @@ pub(crate) mod py {
         let lay = layout(order)?;
         let buf = ContiguousBuffer::get(x, "column_min_max")?;
         let x = table(&buf, n, m)?;
-        py.detach(|| run(n_threads, || super::nan_min_max(x, n, m, lay)))
+        run(py, n_threads, x.len(), |t| {
+            super::nan_min_max(t, x, n, m, lay)
+        })
     }
 
     /// column_medians(X, n, m, order, n_threads) -> NaN-ignoring medians
@@ -429,7 +449,9 @@ pub(crate) mod py {
         let lay = layout(order)?;
         let buf = ContiguousBuffer::get(x, "column_medians")?;
         let x = table(&buf, n, m)?;
-        py.detach(|| run(n_threads, || super::nan_medians(x, n, m, lay)))
+        run(py, n_threads, x.len(), |t| {
+            super::nan_medians(t, x, n, m, lay)
+        })
     }
 
     /// column_modes(X, n, m, order, n_threads) -> NaN-ignoring modes
@@ -445,7 +467,24 @@ pub(crate) mod py {
         let lay = layout(order)?;
         let buf = ContiguousBuffer::get(x, "column_modes")?;
         let x = table(&buf, n, m)?;
-        py.detach(|| run(n_threads, || super::nan_modes(x, n, m, lay)))
+        run(py, n_threads, x.len(), |t| {
+            super::nan_modes(t, x, n, m, lay)
+        })
+    }
+
+    fn apply(
+        threads: usize,
+        x: Option<&[f64]>,
+        out: &mut [f64],
+        n: usize,
+        m: usize,
+        lay: Layout,
+        g: &(impl Fn(usize, f64) -> f64 + Sync),
+    ) {
+        match x {
+            Some(x) => super::map_elements(threads, x, out, n, m, lay, g),
+            None => super::map_in_place(threads, out, n, m, lay, g),
+        }
     }
 
     /// affine_transform(X, out, n, m, order, kind, a, b, lo, hi, n_threads)
@@ -474,59 +513,80 @@ pub(crate) mod py {
         let lay = layout(order)?;
         let a = a.map(|v| vector(v, m, "a")).transpose()?;
         let b = b.map(|v| vector(v, m, "b")).transpose()?;
-        let same = x.is(out);
+        let in_place = x.is(out);
+        let ibuf = if in_place {
+            None
+        } else {
+            Some(ContiguousBuffer::get(x, "affine_transform")?)
+        };
+        let xs = ibuf.as_ref().map(|buf| table(buf, n, m)).transpose()?;
         let mut obuf = ContiguousBuffer::get_writable(out, "out")?;
         let o = obuf.as_mut_f64("out")?;
-        if o.len() != n * m {
+        if Some(o.len()) != n.checked_mul(m) {
             return Err(PyValueError::new_err(
                 "out's buffer does not hold n * m items",
             ));
         }
-        let (a, b) = (a.as_deref(), b.as_deref());
-        let clip = lo <= hi;
-        let g = move |j: usize, v: f64| -> f64 {
-            match kind {
-                "standard" => {
-                    let mut r = v;
-                    if let Some(a) = a {
-                        r -= a[j];
-                    }
-                    if let Some(b) = b {
-                        r /= b[j];
-                    }
-                    r
-                }
-                "minmax" => {
-                    let mut r = v * a.map_or(1.0, |a| a[j]) + b.map_or(0.0, |b| b[j]);
-                    if clip {
-                        r = if r < lo {
-                            lo
-                        } else if r > hi {
-                            hi
-                        } else {
-                            r
-                        };
-                    }
-                    r
-                }
-                _ => {
-                    if v.is_nan() {
-                        b.map_or(v, |b| b[j])
-                    } else {
-                        v
-                    }
+        let work = o.len();
+        let zeros = vec![0.0; m];
+        let ones = vec![1.0; m];
+        match kind {
+            "standard" => {
+                let sub = a.as_deref().unwrap_or(&zeros);
+                let div = b.as_deref().unwrap_or(&ones);
+                match (a.is_some(), b.is_some()) {
+                    (true, true) => run(py, n_threads, work, |t| {
+                        apply(t, xs, o, n, m, lay, &|j, v| (v - sub[j]) / div[j])
+                    }),
+                    (true, false) => run(py, n_threads, work, |t| {
+                        apply(t, xs, o, n, m, lay, &|j, v| v - sub[j])
+                    }),
+                    (false, true) => run(py, n_threads, work, |t| {
+                        apply(t, xs, o, n, m, lay, &|j, v| v / div[j])
+                    }),
+                    (false, false) => run(py, n_threads, work, |t| {
+                        apply(t, xs, o, n, m, lay, &|_, v| v)
+                    }),
                 }
             }
-        };
-        if !matches!(kind, "standard" | "minmax" | "fill") {
-            return Err(PyValueError::new_err(format!("unknown transform {kind:?}")));
-        }
-        if same {
-            py.detach(|| run(n_threads, || super::map_in_place(o, n, m, lay, &g)))
-        } else {
-            let ibuf = ContiguousBuffer::get(x, "affine_transform")?;
-            let xs = table(&ibuf, n, m)?;
-            py.detach(|| run(n_threads, || super::map_elements(xs, o, n, m, lay, &g)))
+            "minmax" => {
+                let (Some(mul), Some(add)) = (a.as_deref(), b.as_deref()) else {
+                    return Err(PyValueError::new_err("minmax needs a and b"));
+                };
+                if lo <= hi {
+                    run(py, n_threads, work, |t| {
+                        apply(t, xs, o, n, m, lay, &|j, v| {
+                            let r = v * mul[j] + add[j];
+                            if r < lo {
+                                lo
+                            } else if r > hi {
+                                hi
+                            } else {
+                                r
+                            }
+                        })
+                    })
+                } else {
+                    run(py, n_threads, work, |t| {
+                        apply(t, xs, o, n, m, lay, &|j, v| v * mul[j] + add[j])
+                    })
+                }
+            }
+            "fill" => {
+                let Some(fill) = b.as_deref() else {
+                    return Err(PyValueError::new_err("fill needs b"));
+                };
+                run(py, n_threads, work, |t| {
+                    apply(t, xs, o, n, m, lay, &|j, v| {
+                        if v.is_nan() {
+                            fill[j]
+                        } else {
+                            v
+                        }
+                    })
+                })
+            }
+            _ => Err(PyValueError::new_err(format!("unknown transform {kind:?}"))),
         }
     }
 }
@@ -542,7 +602,7 @@ mod tests {
     #[test]
     fn short_pairwise_is_sequential() {
         let a = [1e16, 1.0, -1e16, 1.0];
-        assert_eq!(pairwise_sum(&a, &|v| v), naive(&a));
+        assert_eq!(pairwise_sum(false, &a, &|v| v), naive(&a));
     }
 
     #[test]
@@ -551,7 +611,7 @@ mod tests {
         let a: Vec<f64> = (0..16)
             .map(|i| if i % 8 == 0 { 1e16 } else { 1.0 })
             .collect();
-        let r = pairwise_sum(&a, &|v| v);
+        let r = pairwise_sum(false, &a, &|v| v);
         let mut acc = [0.0; 8];
         for (k, s) in acc.iter_mut().enumerate() {
             *s = a[k] + a[8 + k];
@@ -573,31 +633,34 @@ mod tests {
         }
         let id = |_: usize, v: f64| v;
         assert_eq!(
-            column_sums(&c, n, m, Layout::C, &id),
-            column_sums(&f, n, m, Layout::F, &id)
+            column_sums(1, &c, n, m, Layout::C, &id),
+            column_sums(2, &f, n, m, Layout::F, &id)
         );
         assert_eq!(
-            nan_medians(&c, n, m, Layout::C),
-            nan_medians(&f, n, m, Layout::F)
+            nan_medians(1, &c, n, m, Layout::C),
+            nan_medians(1, &f, n, m, Layout::F)
         );
     }
 
     #[test]
     fn medians_and_modes_ignore_nan() {
         let x = [3.0, f64::NAN, 1.0, 2.0, 2.0, f64::NAN, 5.0];
-        assert_eq!(nan_medians(&x, 7, 1, Layout::F), vec![2.0]);
-        assert_eq!(nan_medians(&x[..4], 4, 1, Layout::F), vec![2.0]);
-        assert_eq!(nan_medians(&[1.0, 4.0], 2, 1, Layout::F), vec![2.5]);
-        assert_eq!(nan_modes(&x, 7, 1, Layout::F), vec![2.0]);
-        assert_eq!(nan_modes(&[3.0, 1.0, 3.0, 1.0], 4, 1, Layout::F), vec![1.0]);
-        assert!(nan_medians(&[f64::NAN], 1, 1, Layout::F)[0].is_nan());
-        assert!(nan_modes(&[f64::NAN], 1, 1, Layout::F)[0].is_nan());
+        assert_eq!(nan_medians(1, &x, 7, 1, Layout::F), vec![2.0]);
+        assert_eq!(nan_medians(1, &x[..4], 4, 1, Layout::F), vec![2.0]);
+        assert_eq!(nan_medians(1, &[1.0, 4.0], 2, 1, Layout::F), vec![2.5]);
+        assert_eq!(nan_modes(1, &x, 7, 1, Layout::F), vec![2.0]);
+        assert_eq!(
+            nan_modes(1, &[3.0, 1.0, 3.0, 1.0], 4, 1, Layout::F),
+            vec![1.0]
+        );
+        assert!(nan_medians(1, &[f64::NAN], 1, 1, Layout::F)[0].is_nan());
+        assert!(nan_modes(1, &[f64::NAN], 1, 1, Layout::F)[0].is_nan());
     }
 
     #[test]
     fn min_max_skip_nan() {
         let x = [f64::NAN, 2.0, -1.0, f64::NAN, f64::NAN, f64::NAN];
-        let (lo, hi) = nan_min_max(&x, 3, 2, Layout::F);
+        let (lo, hi) = nan_min_max(1, &x, 3, 2, Layout::F);
         assert_eq!((lo[0], hi[0]), (-1.0, 2.0));
         assert!(lo[1].is_nan() && hi[1].is_nan());
     }
