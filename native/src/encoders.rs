@@ -435,7 +435,7 @@ mod tests {
         assert_eq!(par.strings.len(), serial.map.len());
         for (first, n) in &par.strings {
             let key = Key::new(words[*first].as_bytes());
-            assert_eq!(serial.map[key], (*first, *n));
+            assert_eq!(serial.map[&key], (*first, *n));
         }
         assert!(par
             .strings
