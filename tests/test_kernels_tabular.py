@@ -366,6 +366,28 @@ def test_large_table_sums_are_exact(order):
         fit_both(ref_cls, ker_cls, params, X, None, SCALER_ATTRS + IMPUTER_ATTRS)
 
 
+@pytest.mark.parametrize("case", SCALERS)
+@pytest.mark.parametrize("where", ["fit", "transform"])
+@pytest.mark.parametrize("kind", ["C", "F", "frame"])
+def test_infinite_values_raise_like_sklearn(case, where, kind):
+    ref_cls, ker_cls, params = case
+    X = np.arange(20.0).reshape(10, 2)
+    X[3, 1] = np.nan
+    bad = X.copy()
+    bad[5, 0] = -np.inf
+    if kind == "F":
+        X, bad = np.asfortranarray(X), np.asfortranarray(bad)
+    elif kind == "frame":
+        X, bad = (
+            pd.DataFrame(X, columns=["a", "b"]),
+            pd.DataFrame(bad, columns=["a", "b"]),
+        )
+    X_fit, X_tr = (bad, X) if where == "fit" else (X, bad)
+    fit_both(ref_cls, ker_cls, params, X_fit, X_tr, SCALER_ATTRS + IMPUTER_ATTRS)
+    with pytest.raises(ValueError, match="infinity"):
+        ker_cls(**params).fit(X_fit).transform(X_tr)
+
+
 def test_scaler_fallbacks():
     X = np.array([[1.0, 2.0], [3.0, np.nan], [5.0, 7.0]])
     ker = K.StandardScaler().fit(X, sample_weight=[1.0, 2.0, 1.0])

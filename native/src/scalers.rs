@@ -183,6 +183,7 @@ fn row_chunk(m: usize) -> usize {
 }
 
 /// `out[i, j] = g(j, x[i, j])` for tables of the same shape and layout.
+/// Returns whether any input value was infinite.
 pub fn map_elements(
     threads: usize,
     x: &[f64],
@@ -191,30 +192,49 @@ pub fn map_elements(
     m: usize,
     layout: Layout,
     g: &(impl Fn(usize, f64) -> f64 + Sync),
-) {
+) -> bool {
     debug_assert_eq!(x.len(), out.len());
     if n == 0 || m == 0 {
-        return;
+        return false;
     }
     let par = threads > 1;
-    match layout {
-        Layout::F => for_each_chunk_mut(par, out, n, |j, o| {
-            for (o, &v) in o.iter_mut().zip(&x[j * n..(j + 1) * n]) {
-                *o = g(j, v);
-            }
-        }),
+    let flags = match layout {
+        Layout::F => {
+            let mut flags = vec![false; m];
+            let outs: Vec<&mut [f64]> = out.chunks_mut(n).collect();
+            let mut pairs: Vec<(&mut [f64], &mut bool)> =
+                outs.into_iter().zip(flags.iter_mut()).collect();
+            for_each_chunk_mut(par, &mut pairs, 1, |j, pair| {
+                let (o, flag) = &mut pair[0];
+                let mut inf = false;
+                for (o, &v) in o.iter_mut().zip(&x[j * n..(j + 1) * n]) {
+                    inf |= v.is_infinite();
+                    *o = g(j, v);
+                }
+                **flag = inf;
+            });
+            flags
+        }
         Layout::C => {
             let size = row_chunk(m);
-            for_each_chunk_mut(par, out, size, |c, o| {
+            let mut chunks: Vec<(&mut [f64], bool)> =
+                out.chunks_mut(size).map(|c| (c, false)).collect();
+            for_each_chunk_mut(par, &mut chunks, 1, |c, item| {
+                let (o, flag) = &mut item[0];
                 let xs = &x[c * size..c * size + o.len()];
+                let mut inf = false;
                 for (orow, xrow) in o.chunks_exact_mut(m).zip(xs.chunks_exact(m)) {
                     for (j, (o, &v)) in orow.iter_mut().zip(xrow).enumerate() {
+                        inf |= v.is_infinite();
                         *o = g(j, v);
                     }
                 }
-            })
+                *flag = inf;
+            });
+            chunks.into_iter().map(|(_, f)| f).collect()
         }
-    }
+    };
+    flags.into_iter().any(|f| f)
 }
 
 /// In-place version of [`map_elements`].
@@ -225,25 +245,38 @@ pub fn map_in_place(
     m: usize,
     layout: Layout,
     g: &(impl Fn(usize, f64) -> f64 + Sync),
-) {
+) -> bool {
     if n == 0 || m == 0 {
-        return;
+        return false;
     }
     let par = threads > 1;
-    match layout {
-        Layout::F => for_each_chunk_mut(par, x, n, |j, col| {
-            for v in col.iter_mut() {
-                *v = g(j, *v);
-            }
-        }),
-        Layout::C => for_each_chunk_mut(par, x, row_chunk(m), |_, chunk| {
-            for row in chunk.chunks_exact_mut(m) {
-                for (j, v) in row.iter_mut().enumerate() {
-                    *v = g(j, *v);
+    let size = match layout {
+        Layout::F => n,
+        Layout::C => row_chunk(m),
+    };
+    let mut chunks: Vec<(&mut [f64], bool)> = x.chunks_mut(size).map(|c| (c, false)).collect();
+    for_each_chunk_mut(par, &mut chunks, 1, |c, item| {
+        let (chunk, flag) = &mut item[0];
+        let mut inf = false;
+        match layout {
+            Layout::F => {
+                for v in chunk.iter_mut() {
+                    inf |= v.is_infinite();
+                    *v = g(c, *v);
                 }
             }
-        }),
-    }
+            Layout::C => {
+                for row in chunk.chunks_exact_mut(m) {
+                    for (j, v) in row.iter_mut().enumerate() {
+                        inf |= v.is_infinite();
+                        *v = g(j, *v);
+                    }
+                }
+            }
+        }
+        *flag = inf;
+    });
+    chunks.into_iter().any(|(_, f)| f)
 }
 
 /// The non-NaN values of column `j`.
@@ -480,7 +513,7 @@ pub(crate) mod py {
         m: usize,
         lay: Layout,
         g: &(impl Fn(usize, f64) -> f64 + Sync),
-    ) {
+    ) -> bool {
         match x {
             Some(x) => super::map_elements(threads, x, out, n, m, lay, g),
             None => super::map_in_place(threads, out, n, m, lay, g),
@@ -493,6 +526,7 @@ pub(crate) mod py {
     /// kind "standard": `(x - a[j]) / b[j]` (either step skipped when its
     /// vector is None); kind "minmax": `x * a[j] + b[j]`, clipped to
     /// `[lo, hi]` when `lo <= hi`; kind "fill": `b[j]` where x is NaN.
+    /// Returns whether any value of `X` was infinite.
     #[pyfunction]
     #[allow(clippy::too_many_arguments)]
     #[pyo3(signature = (x, out, n, m, order, kind, a, b, lo, hi, n_threads))]
@@ -509,7 +543,7 @@ pub(crate) mod py {
         lo: f64,
         hi: f64,
         n_threads: usize,
-    ) -> PyResult<()> {
+    ) -> PyResult<bool> {
         let lay = layout(order)?;
         let a = a.map(|v| vector(v, m, "a")).transpose()?;
         let b = b.map(|v| vector(v, m, "b")).transpose()?;

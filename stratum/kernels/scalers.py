@@ -17,7 +17,11 @@ from sklearn import preprocessing
 from sklearn.base import _fit_context
 from sklearn.preprocessing._data import _handle_zeros_in_scale, _is_constant_feature
 from sklearn.utils._array_api import supported_float_dtypes
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _assert_all_finite,
+    check_is_fitted,
+    validate_data,
+)
 
 from ._dense import is_float_table, n_threads, native, table_buffer
 
@@ -31,17 +35,31 @@ def column_sums(X: np.ndarray, buf: np.ndarray, order: str):
     return np.asarray(counts, dtype=np.int64), np.asarray(sums, dtype=np.float64)
 
 
-def _transform_into(X, out, kind, a, b, lo=1.0, hi=0.0):
-    X_buf, order = table_buffer(X)
-    out_buf = out if order == "C" else out.T
-    n, m = X.shape
-    native().affine_transform(
-        X_buf, out_buf, n, m, order, kind, a, b, float(lo), float(hi), n_threads()
+def _check_finite(estimator, X) -> None:
+    """Raise scikit-learn's error for infinite values (validation is done
+    with ``ensure_all_finite=False`` and the kernels report infinities)."""
+    _assert_all_finite(
+        X, allow_nan=True, input_name="X", estimator_name=type(estimator).__name__
     )
 
 
+def _transform_into(estimator, X, out, kind, a, b, lo=1.0, hi=0.0):
+    X_buf, order = table_buffer(X)
+    out_buf = X_buf if out is X else (out if order == "C" else out.T)
+    n, m = X.shape
+    has_inf = native().affine_transform(
+        X_buf, out_buf, n, m, order, kind, a, b, float(lo), float(hi), n_threads()
+    )
+    if has_inf:
+        _check_finite(estimator, X)
+
+
 def _dense_output(self, X, copy: bool):
-    """Validated X (reset=False) and the array to write the result into."""
+    """Validated X (reset=False) and the array to write the result into.
+
+    Infinite values are checked for by the kernel when writing into a new
+    array, and by scikit-learn's validation before changing X in place.
+    """
     X = validate_data(
         self,
         X,
@@ -49,7 +67,7 @@ def _dense_output(self, X, copy: bool):
         copy=False,
         dtype=supported_float_dtypes(np),
         force_writeable=not copy,
-        ensure_all_finite="allow-nan",
+        ensure_all_finite=False if copy else "allow-nan",
     )
     if table_buffer(X) is None:
         X = np.array(X, dtype=np.float64, order="C")
@@ -92,7 +110,7 @@ class StandardScaler(preprocessing.StandardScaler):
             X,
             accept_sparse=("csr", "csc"),
             dtype=supported_float_dtypes(np),
-            ensure_all_finite="allow-nan",
+            ensure_all_finite=False,
             reset=True,
         )
         tb = table_buffer(X)
@@ -107,6 +125,8 @@ class StandardScaler(preprocessing.StandardScaler):
         )
         last_count = np.zeros(n_features, dtype=np.int64)
         nan_counts, new_sum = column_sums(X, buf, order)
+        if not np.isfinite(new_sum).all():
+            _check_finite(self, X)  # an infinity (or an overflow)
         if not self.with_mean and not self.with_std:
             self.mean_ = None
             self.var_ = None
@@ -184,7 +204,7 @@ class StandardScaler(preprocessing.StandardScaler):
             mean = np.broadcast_to(mean, (X.shape[1],)).astype(np.float64)
         if scale is not None:
             scale = np.broadcast_to(scale, (X.shape[1],)).astype(np.float64)
-        _transform_into(X, out, "standard", mean, scale)
+        _transform_into(self, X, out, "standard", mean, scale)
         return out
 
 
@@ -216,7 +236,7 @@ class MinMaxScaler(preprocessing.MinMaxScaler):
             X,
             reset=True,
             dtype=supported_float_dtypes(np),
-            ensure_all_finite="allow-nan",
+            ensure_all_finite=False,
         )
         tb = table_buffer(X)
         if tb is None:
@@ -227,6 +247,8 @@ class MinMaxScaler(preprocessing.MinMaxScaler):
         data_min, data_max = native().column_min_max(buf, n, m, order, n_threads())
         data_min = np.asarray(data_min, dtype=np.float64)
         data_max = np.asarray(data_max, dtype=np.float64)
+        if np.isinf(data_min).any() or np.isinf(data_max).any():
+            _check_finite(self, X)
         if np.isnan(data_min).any():
             warnings.warn("All-NaN slice encountered", RuntimeWarning, stacklevel=2)
         lo = np.asarray(feature_range[0], dtype=X.dtype)
@@ -249,6 +271,7 @@ class MinMaxScaler(preprocessing.MinMaxScaler):
         X, out = _dense_output(self, X, self.copy)
         lo, hi = self.feature_range if self.clip else (1.0, 0.0)
         _transform_into(
+            self,
             X,
             out,
             "minmax",
