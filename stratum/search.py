@@ -83,9 +83,11 @@ class BatchSearch:
             "thread",
         ]
         for row in rows:
-            # Every step runs its reference implementation (the user's object)
-            # until native implementations are registered.
-            row["implementation"] = "reference" if row["kind"] == "node" else "scorer"
+            # Steps without an estimator run skrub's own code: the reference.
+            if not row["implementation"]:
+                row["implementation"] = (
+                    "reference" if row["kind"] == "node" else "scorer"
+                )
         return pd.DataFrame(rows, columns=cols)
 
     def explain(self) -> str:

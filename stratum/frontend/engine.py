@@ -28,6 +28,7 @@ from skrub._data_ops._evaluation import (
 from skrub._data_ops._utils import X_NAME, Y_NAME
 
 from ..lower import PREP, Lowering, Split, Task, state_key
+from ..lower.registry import Registry, default_registry
 from ..plan import Plan
 from ..plan.keys import digest
 from ..runtime import Store, TaskFailed, get_executor
@@ -72,6 +73,7 @@ class PipelineRun:
         self.score_keys: dict[tuple, tuple] = {}
         self.fit_keys: dict[tuple, list] = {}
         self.test_keys: dict[tuple, list] = {}
+        self.registry: Registry | None = None  # set by the Batch
 
     # -- environments -------------------------------------------------------
     def env_for(self, split: Split) -> dict:
@@ -134,6 +136,7 @@ class PipelineRun:
             env_for=self.env_for,
             outer_running_apply=running_apply,
             target=target,
+            registry=self.registry,
         )
 
 
@@ -152,6 +155,7 @@ class Batch:
         options = dict(options or {})
         backend = options.pop("backend", "threads")
         budget = options.pop("memory_budget", None)
+        registry = default_registry() if options.pop("native", True) else None
         if backend == "sequential":
             options["n_jobs"] = 1
         self.runs = runs
@@ -166,6 +170,7 @@ class Batch:
         self.split_data: dict[tuple, tuple] = {}
         for run in runs:
             run.split_data = self.split_data
+            run.registry = registry
 
     def _reusable(self, key: tuple) -> bool:
         """Whether a value may be reused by, or taken from, other batches."""

@@ -90,6 +90,9 @@ def explain_plan(
         ]
     if stats:
         lines += ["", _time_summary(stats)]
+        impl = _implementation_summary(stats)
+        if impl:
+            lines += ["", impl]
     if stats and memory and memory.get("schedules"):
         lines += ["", _schedule_summary(stats, memory["schedules"])]
     if memory:
@@ -137,6 +140,21 @@ def _schedule_summary(stats, schedules: list[dict]) -> str:
         lines.append(f"  parallel efficiency: {total / (wall * n_jobs):.0%}")
     for thread, seconds in sorted(busy.items()):
         lines.append(f"  {thread}: busy {seconds:.2f}s")
+    return "\n".join(lines)
+
+
+def _implementation_summary(stats) -> str:
+    """Which implementation computed each estimator step, and why the
+    reference code ran where a native kernel exists."""
+    counts: Counter = Counter()
+    for s in stats:
+        if s.implementation:
+            counts[(s.label, s.implementation)] += 1
+    if not counts:
+        return ""
+    lines = ["implementations (estimator steps):"]
+    for (label, impl), n in sorted(counts.items()):
+        lines.append(f"  {label}: {impl} ({n} task(s))")
     return "\n".join(lines)
 
 
