@@ -300,4 +300,7 @@ def _explain(batch, fallbacks: dict, stats=None) -> str:
         memory["cache"] = store.reuse.memory.stats.as_dict()
         if store.reuse.disk is not None:
             memory["disk"] = store.reuse.disk.stats.as_dict()
-    return explain_plan(batch.plan, batch.lowering.tasks, pipelines, stats, memory)
+    planned = batch.planned_implementations() if stats is None else None
+    return explain_plan(
+        batch.plan, batch.lowering.tasks, pipelines, stats, memory, planned
+    )

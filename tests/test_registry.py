@@ -166,3 +166,18 @@ def test_runtime_fallback_is_reported(registry):
     res, _ = _stratum_scores(_pipeline(df, y, StandardScaler()))
     impl = set(res.stats_["implementation"])
     assert any("input has NaN" in v for v in impl), impl
+
+
+def test_explain_before_fitting_shows_planned_implementations(registry):
+    df, y = _data()
+    pipelines = {
+        "a": _pipeline(df, y, StandardScaler()),
+        "b": _pipeline(df, y, StandardScaler(with_mean=False)),
+    }
+    text = stratum.explain(pipelines, cv=3)
+    assert "implementations (estimator steps, planned):" in text
+    assert "TableVectorizer.numeric: reference (with_mean=False)" in text
+    assert ": native" in text
+    assert KernelScaler.fits == 0
+    with stratum.config_context(native=False):
+        assert "native kernels disabled" in stratum.explain(pipelines, cv=3)

@@ -8,12 +8,19 @@ from typing import Any
 
 
 def explain_plan(
-    plan, tasks: dict, pipelines: Iterable[dict], stats=None, memory: dict | None = None
+    plan,
+    tasks: dict,
+    pipelines: Iterable[dict],
+    stats=None,
+    memory: dict | None = None,
+    planned: dict[str, str] | None = None,
 ) -> str:
     """Describe a compiled plan.
 
     ``pipelines`` holds one dict per pipeline: ``name``, ``configurations``,
     ``folds``, ``status`` ("stratum", "skrub: <reason>", "error: <message>").
+    ``planned`` maps estimator steps to the implementation selection would
+    choose (shown before anything ran; afterwards ``stats`` say what ran).
     """
     pipelines = list(pipelines)
     n_configs = sum(p["configurations"] for p in pipelines)
@@ -88,6 +95,9 @@ def explain_plan(
             f"{len(identity)} node(s) keyed by object identity (objects stratum "
             "cannot hash by content); shared only within this batch.",
         ]
+    if planned:
+        lines += ["", "implementations (estimator steps, planned):"]
+        lines += [f"  {label}: {impl}" for label, impl in sorted(planned.items())]
     if stats:
         lines += ["", _time_summary(stats)]
         impl = _implementation_summary(stats)
