@@ -306,6 +306,8 @@ def tables(draw):
     X = np.array(data, dtype=np.float64).reshape(n, m)
     if draw(st.booleans()):  # one constant column
         X[:, 0] = draw(finite)
+    if draw(st.booleans()):
+        X = np.clip(X, -1e30, 1e30).astype(np.float32)
     kind = draw(st.sampled_from(["C", "F", "frame"]))
     if kind == "F":
         return np.asfortranarray(X)
@@ -355,6 +357,30 @@ def test_scalers_and_imputer_match_sklearn(X_fit, X_new, case):
 
 
 @pytest.mark.parametrize("order", ["C", "F"])
+def test_large_float32_tables(order):
+    # float32 data (TableVectorizer's output): the imputer's statistics are
+    # computed in float32 exactly as numpy does; the scaler's float64 sums of
+    # float32 values may be added in another order than numpy's buffered
+    # reduction (results within 1e-12, well inside the float32 target).
+    rng = np.random.default_rng(3)
+    X = (rng.standard_normal((30_011, 3)) * 1e-2 + 1e3).astype(np.float32)
+    X[rng.random(X.shape) < 0.05] = np.nan
+    X = np.asarray(X, order=order)
+    for params in ({"strategy": "mean"}, {"strategy": "median"}):
+        fit_both(impute.SimpleImputer, K.SimpleImputer, params, X, None, IMPUTER_ATTRS)
+    ref, ker = preprocessing.StandardScaler().fit(X), K.StandardScaler().fit(X)
+    assert ker.stratum_impl_ == "native"
+    for name in ("mean_", "var_", "scale_"):
+        a, b = getattr(ref, name), getattr(ker, name)
+        assert a.dtype == b.dtype
+        np.testing.assert_allclose(b, a, rtol=1e-12)
+    np.testing.assert_array_equal(ref.n_samples_seen_, ker.n_samples_seen_)
+    out_ref, out_ker = ref.transform(X), ker.transform(X)
+    assert out_ref.dtype == out_ker.dtype == np.float32
+    np.testing.assert_allclose(out_ker, out_ref, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
 def test_large_table_sums_are_exact(order):
     # Ill-conditioned data (large offset, NaN) at a size where numpy's pairwise
     # blocks matter: results must still be bit-identical.
@@ -397,7 +423,9 @@ def test_scaler_fallbacks():
     ker = K.StandardScaler(with_mean=False).fit(sp.csr_array(X))
     assert ker.stratum_impl_.startswith("reference")
     fit_both(preprocessing.StandardScaler, K.StandardScaler, {}, X.astype(np.float32))
-    fit_both(preprocessing.StandardScaler, K.StandardScaler, {}, X.astype(int))
+    fit_both(
+        preprocessing.StandardScaler, K.StandardScaler, {}, np.nan_to_num(X).astype(int)
+    )
     assert K.SimpleImputer.unsupported(impute.SimpleImputer(missing_values=-1))
     assert K.SimpleImputer.unsupported(impute.SimpleImputer()) is None
     fit_both(impute.SimpleImputer, K.SimpleImputer, {"missing_values": 2.0}, X)

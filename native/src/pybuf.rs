@@ -135,6 +135,21 @@ impl ContiguousBuffer {
         Ok(unsafe { std::slice::from_raw_parts_mut(self.view.buf.cast::<T>(), n) })
     }
 
+    /// The items as `f32` (format "f").
+    pub(crate) fn as_f32(&self, what: &str) -> PyResult<&[f32]> {
+        let n = self.check_item::<f32>("f", what)?;
+        if n == 0 {
+            return Ok(&[]);
+        }
+        // SAFETY: format, size and alignment checked; see `as_bytes`.
+        Ok(unsafe { std::slice::from_raw_parts(self.view.buf.cast::<f32>(), n) })
+    }
+
+    /// The items as mutable `f32` (format "f").
+    pub(crate) fn as_mut_f32(&mut self, what: &str) -> PyResult<&mut [f32]> {
+        self.as_mut_items::<f32>("f", what)
+    }
+
     /// The items as mutable `f64` (format "d").
     pub(crate) fn as_mut_f64(&mut self, what: &str) -> PyResult<&mut [f64]> {
         self.as_mut_items::<f64>("d", what)

@@ -1,4 +1,4 @@
-//! Column reductions and element-wise transforms for dense float64 tables
+//! Column reductions and element-wise transforms for dense float tables
 //! (scikit-learn's `StandardScaler`, `MinMaxScaler`, `SimpleImputer`).
 //!
 //! A table is `n` rows by `m` columns in one buffer, row-major (`Layout::C`)
@@ -20,20 +20,80 @@ pub enum Layout {
     F,
 }
 
+/// The float types of a table (`f32`, `f64`), with what the kernels need.
+pub trait Real:
+    Copy
+    + Send
+    + Sync
+    + PartialOrd
+    + std::ops::Add<Output = Self>
+    + std::ops::Sub<Output = Self>
+    + std::ops::Mul<Output = Self>
+    + std::ops::Div<Output = Self>
+    + std::ops::AddAssign
+    + 'static
+{
+    const ZERO: Self;
+    const ONE: Self;
+    const TWO: Self;
+    const NAN: Self;
+    const INFINITY: Self;
+    const NEG_INFINITY: Self;
+    fn is_nan(self) -> bool;
+    fn is_infinite(self) -> bool;
+    fn to_f64(self) -> f64;
+    /// Rounds to nearest, as numpy's `astype`.
+    fn from_f64(v: f64) -> Self;
+}
+
+macro_rules! impl_real {
+    ($t:ty) => {
+        impl Real for $t {
+            const ZERO: Self = 0.0;
+            const ONE: Self = 1.0;
+            const TWO: Self = 2.0;
+            const NAN: Self = <$t>::NAN;
+            const INFINITY: Self = <$t>::INFINITY;
+            const NEG_INFINITY: Self = <$t>::NEG_INFINITY;
+            fn is_nan(self) -> bool {
+                <$t>::is_nan(self)
+            }
+            fn is_infinite(self) -> bool {
+                <$t>::is_infinite(self)
+            }
+            fn to_f64(self) -> f64 {
+                f64::from(self)
+            }
+            #[allow(clippy::cast_possible_truncation)]
+            fn from_f64(v: f64) -> Self {
+                v as $t
+            }
+        }
+    };
+}
+
+impl_real!(f32);
+impl_real!(f64);
+
 /// numpy's unrolling block for pairwise summation.
 const PW_BLOCKSIZE: usize = 128;
 
-/// numpy's pairwise sum of `f(a[i])` (`pairwise_sum_DOUBLE`).
-pub fn pairwise_sum(par: bool, a: &[f64], f: &(impl Fn(f64) -> f64 + Sync)) -> f64 {
+/// numpy's pairwise sum of `f(a[i])` in the accumulator type `A`
+/// (`pairwise_sum_DOUBLE` / `_FLOAT`).
+pub fn pairwise_sum<T: Copy + Sync, A: Real>(
+    par: bool,
+    a: &[T],
+    f: &(impl Fn(T) -> A + Sync),
+) -> A {
     let n = a.len();
     if n < 8 {
-        let mut res = 0.0;
+        let mut res = A::ZERO;
         for &v in a {
             res += f(v);
         }
         res
     } else if n <= PW_BLOCKSIZE {
-        let mut r = [0.0f64; 8];
+        let mut r = [A::ZERO; 8];
         for (k, slot) in r.iter_mut().enumerate() {
             *slot = f(a[k]);
         }
@@ -63,31 +123,31 @@ pub fn pairwise_sum(par: bool, a: &[f64], f: &(impl Fn(f64) -> f64 + Sync)) -> f
     }
 }
 
-/// Per-column `sum(f(j, x[i, j]) for i)` in numpy's order for `axis=0`,
-/// on `threads` threads (1: the calling thread only).
-pub fn column_sums(
+/// Per-column `sum(f(j, x[i, j]) for i)` in numpy's order for `axis=0`
+/// (accumulated in `A`), on `threads` threads (1: the calling thread only).
+pub fn column_sums<T: Copy + Sync, A: Real>(
     threads: usize,
-    x: &[f64],
+    x: &[T],
     n: usize,
     m: usize,
     layout: Layout,
-    f: &(impl Fn(usize, f64) -> f64 + Sync),
-) -> Vec<f64> {
+    f: &(impl Fn(usize, T) -> A + Sync),
+) -> Vec<A> {
     debug_assert_eq!(x.len(), n * m);
     let par = threads > 1;
     if n == 0 || m == 0 {
-        return vec![0.0; m];
+        return vec![A::ZERO; m];
     }
     match layout {
         Layout::F => map_chunks(par, x, n, |j, col| {
-            0.0 + pairwise_sum(par, col, &|v| f(j, v))
+            A::ZERO + pairwise_sum(par, col, &|v| f(j, v))
         }),
         // One column of a row-major table is contiguous too: numpy then
         // reduces it as a single inner loop, pairwise.
-        Layout::C if m == 1 => vec![0.0 + pairwise_sum(par, x, &|v| f(0, v))],
+        Layout::C if m == 1 => vec![A::ZERO + pairwise_sum(par, x, &|v| f(0, v))],
         Layout::C => {
             let block = column_block(threads, m);
-            let mut out = vec![0.0; m];
+            let mut out = vec![A::ZERO; m];
             for_each_chunk_mut(par, &mut out, block, |b, acc| {
                 let j0 = b * block;
                 for row in x.chunks_exact(m) {
@@ -106,10 +166,16 @@ fn column_block(threads: usize, m: usize) -> usize {
 }
 
 /// Per-column count of NaNs.
-pub fn nan_counts(threads: usize, x: &[f64], n: usize, m: usize, layout: Layout) -> Vec<i64> {
-    let sums = column_sums(threads, x, n, m, layout, &|_, v| {
+pub fn nan_counts<T: Real>(
+    threads: usize,
+    x: &[T],
+    n: usize,
+    m: usize,
+    layout: Layout,
+) -> Vec<i64> {
+    let sums = column_sums(threads, x, n, m, layout, &|_, v: T| {
         if v.is_nan() {
-            1.0
+            1.0f64
         } else {
             0.0
         }
@@ -117,12 +183,12 @@ pub fn nan_counts(threads: usize, x: &[f64], n: usize, m: usize, layout: Layout)
     sums.into_iter().map(|s| s as i64).collect()
 }
 
-/// Min, max and non-NaN count of a strided run, in 8 lanes (vectorizable).
-fn min_max_run(x: &[f64], start: usize, step: usize, len: usize) -> (f64, f64, usize) {
-    let mut lo = [f64::INFINITY; 8];
-    let mut hi = [f64::NEG_INFINITY; 8];
+/// Min, max and non-NaN count of a strided run, in 8 lanes.
+fn min_max_run<T: Real>(x: &[T], start: usize, step: usize, len: usize) -> (T, T, usize) {
+    let mut lo = [T::INFINITY; 8];
+    let mut hi = [T::NEG_INFINITY; 8];
     let mut seen = [0usize; 8];
-    let mut fold = |k: usize, v: f64| {
+    let mut fold = |k: usize, v: T| {
         lo[k] = if v < lo[k] { v } else { lo[k] };
         hi[k] = if v > hi[k] { v } else { hi[k] };
         seen[k] += usize::from(!v.is_nan());
@@ -146,22 +212,22 @@ fn min_max_run(x: &[f64], start: usize, step: usize, len: usize) -> (f64, f64, u
     let l = lo
         .iter()
         .copied()
-        .fold(f64::INFINITY, |a, b| if b < a { b } else { a });
+        .fold(T::INFINITY, |a, b| if b < a { b } else { a });
     let h = hi
         .iter()
         .copied()
-        .fold(f64::NEG_INFINITY, |a, b| if b > a { b } else { a });
+        .fold(T::NEG_INFINITY, |a, b| if b > a { b } else { a });
     (l, h, seen.iter().sum())
 }
 
 /// Per-column NaN-ignoring min and max (NaN for an all-NaN column).
-pub fn nan_min_max(
+pub fn nan_min_max<T: Real>(
     threads: usize,
-    x: &[f64],
+    x: &[T],
     n: usize,
     m: usize,
     layout: Layout,
-) -> (Vec<f64>, Vec<f64>) {
+) -> (Vec<T>, Vec<T>) {
     let par = threads > 1;
     let pairs = map_range(par, m, |j| {
         let (l, h, seen) = match layout {
@@ -169,7 +235,7 @@ pub fn nan_min_max(
             Layout::C => min_max_run(x, j, m, n),
         };
         if seen == 0 {
-            (f64::NAN, f64::NAN)
+            (T::NAN, T::NAN)
         } else {
             (l, h)
         }
@@ -184,67 +250,58 @@ fn row_chunk(m: usize) -> usize {
 
 /// `out[i, j] = g(j, x[i, j])` for tables of the same shape and layout.
 /// Returns whether any input value was infinite.
-pub fn map_elements(
+pub fn map_elements<T: Real>(
     threads: usize,
-    x: &[f64],
-    out: &mut [f64],
+    x: &[T],
+    out: &mut [T],
     n: usize,
     m: usize,
     layout: Layout,
-    g: &(impl Fn(usize, f64) -> f64 + Sync),
+    g: &(impl Fn(usize, T) -> T + Sync),
 ) -> bool {
     debug_assert_eq!(x.len(), out.len());
     if n == 0 || m == 0 {
         return false;
     }
     let par = threads > 1;
-    let flags = match layout {
-        Layout::F => {
-            let mut flags = vec![false; m];
-            let outs: Vec<&mut [f64]> = out.chunks_mut(n).collect();
-            let mut pairs: Vec<(&mut [f64], &mut bool)> =
-                outs.into_iter().zip(flags.iter_mut()).collect();
-            for_each_chunk_mut(par, &mut pairs, 1, |j, pair| {
-                let (o, flag) = &mut pair[0];
-                let mut inf = false;
-                for (o, &v) in o.iter_mut().zip(&x[j * n..(j + 1) * n]) {
+    let size = match layout {
+        Layout::F => n,
+        Layout::C => row_chunk(m),
+    };
+    let mut chunks: Vec<(&mut [T], bool)> = out.chunks_mut(size).map(|c| (c, false)).collect();
+    for_each_chunk_mut(par, &mut chunks, 1, |c, item| {
+        let (o, flag) = &mut item[0];
+        let xs = &x[c * size..c * size + o.len()];
+        let mut inf = false;
+        match layout {
+            Layout::F => {
+                for (o, &v) in o.iter_mut().zip(xs) {
                     inf |= v.is_infinite();
-                    *o = g(j, v);
+                    *o = g(c, v);
                 }
-                **flag = inf;
-            });
-            flags
-        }
-        Layout::C => {
-            let size = row_chunk(m);
-            let mut chunks: Vec<(&mut [f64], bool)> =
-                out.chunks_mut(size).map(|c| (c, false)).collect();
-            for_each_chunk_mut(par, &mut chunks, 1, |c, item| {
-                let (o, flag) = &mut item[0];
-                let xs = &x[c * size..c * size + o.len()];
-                let mut inf = false;
+            }
+            Layout::C => {
                 for (orow, xrow) in o.chunks_exact_mut(m).zip(xs.chunks_exact(m)) {
                     for (j, (o, &v)) in orow.iter_mut().zip(xrow).enumerate() {
                         inf |= v.is_infinite();
                         *o = g(j, v);
                     }
                 }
-                *flag = inf;
-            });
-            chunks.into_iter().map(|(_, f)| f).collect()
+            }
         }
-    };
-    flags.into_iter().any(|f| f)
+        *flag = inf;
+    });
+    chunks.into_iter().any(|(_, f)| f)
 }
 
 /// In-place version of [`map_elements`].
-pub fn map_in_place(
+pub fn map_in_place<T: Real>(
     threads: usize,
-    x: &mut [f64],
+    x: &mut [T],
     n: usize,
     m: usize,
     layout: Layout,
-    g: &(impl Fn(usize, f64) -> f64 + Sync),
+    g: &(impl Fn(usize, T) -> T + Sync),
 ) -> bool {
     if n == 0 || m == 0 {
         return false;
@@ -254,7 +311,7 @@ pub fn map_in_place(
         Layout::F => n,
         Layout::C => row_chunk(m),
     };
-    let mut chunks: Vec<(&mut [f64], bool)> = x.chunks_mut(size).map(|c| (c, false)).collect();
+    let mut chunks: Vec<(&mut [T], bool)> = x.chunks_mut(size).map(|c| (c, false)).collect();
     for_each_chunk_mut(par, &mut chunks, 1, |c, item| {
         let (chunk, flag) = &mut item[0];
         let mut inf = false;
@@ -280,7 +337,7 @@ pub fn map_in_place(
 }
 
 /// The non-NaN values of column `j`.
-fn column_values(x: &[f64], n: usize, m: usize, layout: Layout, j: usize) -> Vec<f64> {
+fn column_values<T: Real>(x: &[T], n: usize, m: usize, layout: Layout, j: usize) -> Vec<T> {
     match layout {
         Layout::F => x[j * n..(j + 1) * n]
             .iter()
@@ -294,19 +351,19 @@ fn column_values(x: &[f64], n: usize, m: usize, layout: Layout, j: usize) -> Vec
     }
 }
 
-fn order(a: &f64, b: &f64) -> std::cmp::Ordering {
+fn order<T: Real>(a: &T, b: &T) -> std::cmp::Ordering {
     a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal)
 }
 
 /// Per-column median of the non-NaN values, as numpy's masked median
 /// computes it: `(low + high) / 2` of the middle pair (the middle value
-/// twice for an odd count). NaN for an all-NaN column.
-pub fn nan_medians(threads: usize, x: &[f64], n: usize, m: usize, layout: Layout) -> Vec<f64> {
+/// twice for an odd count), in `T`. NaN for an all-NaN column.
+pub fn nan_medians<T: Real>(threads: usize, x: &[T], n: usize, m: usize, layout: Layout) -> Vec<T> {
     map_range(threads > 1, m, |j| {
         let mut v = column_values(x, n, m, layout, j);
         let c = v.len();
         if c == 0 {
-            return f64::NAN;
+            return T::NAN;
         }
         let h = c / 2;
         let (left, high, _) = v.select_nth_unstable_by(h, order);
@@ -316,19 +373,19 @@ pub fn nan_medians(threads: usize, x: &[f64], n: usize, m: usize, layout: Layout
         } else {
             left.iter()
                 .copied()
-                .fold(f64::NEG_INFINITY, |a, b| if b > a { b } else { a })
+                .fold(T::NEG_INFINITY, |a, b| if b > a { b } else { a })
         };
-        (low + high) / 2.0
+        (T::ZERO + low + high) / T::TWO
     })
 }
 
 /// Per-column most frequent non-NaN value, the smallest one on ties (as
 /// `scipy.stats.mode`). NaN for an all-NaN column.
-pub fn nan_modes(threads: usize, x: &[f64], n: usize, m: usize, layout: Layout) -> Vec<f64> {
+pub fn nan_modes<T: Real>(threads: usize, x: &[T], n: usize, m: usize, layout: Layout) -> Vec<T> {
     map_range(threads > 1, m, |j| {
         let mut v = column_values(x, n, m, layout, j);
         if v.is_empty() {
-            return f64::NAN;
+            return T::NAN;
         }
         v.sort_unstable_by(order);
         let (mut best, mut best_count) = (v[0], 0usize);
@@ -353,7 +410,7 @@ pub(crate) mod py {
     use pyo3::exceptions::PyValueError;
     use pyo3::prelude::*;
 
-    use super::Layout;
+    use super::{Layout, Real};
     use crate::encoders::py::run;
     use crate::pybuf::ContiguousBuffer;
 
@@ -365,14 +422,26 @@ pub(crate) mod py {
         }
     }
 
-    fn table(buf: &ContiguousBuffer, n: usize, m: usize) -> PyResult<&[f64]> {
-        let x = buf.as_f64("X")?;
-        if Some(x.len()) != n.checked_mul(m) {
+    /// A float32 or float64 table.
+    enum Table<'a> {
+        F32(&'a [f32]),
+        F64(&'a [f64]),
+    }
+
+    fn table(buf: &ContiguousBuffer, n: usize, m: usize) -> PyResult<Table<'_>> {
+        let (t, len) = if buf.format() == Some("f") {
+            let x = buf.as_f32("X")?;
+            (Table::F32(x), x.len())
+        } else {
+            let x = buf.as_f64("X")?;
+            (Table::F64(x), x.len())
+        };
+        if Some(len) != n.checked_mul(m) {
             return Err(PyValueError::new_err(
                 "X's buffer does not hold n * m items",
             ));
         }
-        Ok(x)
+        Ok(t)
     }
 
     fn vector(v: &Bound<'_, PyAny>, m: usize, what: &str) -> PyResult<Vec<f64>> {
@@ -386,12 +455,19 @@ pub(crate) mod py {
         Ok(s.to_vec())
     }
 
-    /// column_stats(X, n, m, order, n_threads) -> (nan_counts, sums)
+    fn to_f64<T: Real>(v: Vec<T>) -> Vec<f64> {
+        v.into_iter().map(Real::to_f64).collect()
+    }
+
+    /// column_stats(X, n, m, order, n_threads, wide=False) -> (nan_counts, sums)
     ///
     /// Per-column NaN counts and sums with NaN taken as 0, in numpy's
     /// summation order for `X.sum(axis=0)` (`order`: "C" or "F"; `X` is the
-    /// C-contiguous buffer of the n x m table, i.e. its transpose for "F").
+    /// C-contiguous float32/float64 buffer of the n x m table, i.e. its
+    /// transpose for "F"). float32 tables are summed in float32, or in
+    /// float64 with `wide`.
     #[pyfunction]
+    #[pyo3(signature = (x, n, m, order, n_threads, wide = false))]
     pub fn column_stats(
         py: Python<'_>,
         x: &Bound<'_, PyAny>,
@@ -399,21 +475,78 @@ pub(crate) mod py {
         m: usize,
         order: &str,
         n_threads: usize,
+        wide: bool,
     ) -> PyResult<(Vec<i64>, Vec<f64>)> {
         let lay = layout(order)?;
         let buf = ContiguousBuffer::get(x, "column_stats")?;
-        let x = table(&buf, n, m)?;
-        run(py, n_threads, x.len(), |t| {
-            let counts = super::nan_counts(t, x, n, m, lay);
-            let sums =
-                super::column_sums(t, x, n, m, lay, &|_, v| if v.is_nan() { 0.0 } else { v });
-            (counts, sums)
-        })
+        let work = n.saturating_mul(m);
+        match table(&buf, n, m)? {
+            Table::F64(x) => run(py, n_threads, work, |t| {
+                let counts = super::nan_counts(t, x, n, m, lay);
+                let sums = super::column_sums(t, x, n, m, lay, &|_, v: f64| {
+                    if v.is_nan() {
+                        0.0
+                    } else {
+                        v
+                    }
+                });
+                (counts, sums)
+            }),
+            Table::F32(x) => run(py, n_threads, work, |t| {
+                let counts = super::nan_counts(t, x, n, m, lay);
+                let sums = if wide {
+                    super::column_sums(t, x, n, m, lay, &|_, v: f32| {
+                        if v.is_nan() {
+                            0.0
+                        } else {
+                            f64::from(v)
+                        }
+                    })
+                } else {
+                    to_f64(super::column_sums(t, x, n, m, lay, &|_, v: f32| {
+                        if v.is_nan() {
+                            0.0
+                        } else {
+                            v
+                        }
+                    }))
+                };
+                (counts, sums)
+            }),
+        }
+    }
+
+    fn centered<T: Real>(
+        threads: usize,
+        x: &[T],
+        n: usize,
+        m: usize,
+        lay: Layout,
+        t: &[f64],
+    ) -> (Vec<f64>, Vec<f64>) {
+        let corr = super::column_sums(threads, x, n, m, lay, &|j, v: T| {
+            let d = v.to_f64() - t[j];
+            if d.is_nan() {
+                0.0
+            } else {
+                d
+            }
+        });
+        let sq = super::column_sums(threads, x, n, m, lay, &|j, v: T| {
+            let d = v.to_f64() - t[j];
+            let d2 = d * d;
+            if d2.is_nan() {
+                0.0
+            } else {
+                d2
+            }
+        });
+        (corr, sq)
     }
 
     /// centered_sums(X, n, m, order, t, n_threads) -> (sum(X - t), sum((X - t)**2))
     ///
-    /// Per column, NaN taken as 0, in numpy's summation order.
+    /// Per column, in float64, NaN taken as 0, in numpy's summation order.
     #[pyfunction]
     pub fn centered_sums(
         py: Python<'_>,
@@ -427,28 +560,11 @@ pub(crate) mod py {
         let lay = layout(order)?;
         let t = vector(t, m, "t")?;
         let buf = ContiguousBuffer::get(x, "centered_sums")?;
-        let x = table(&buf, n, m)?;
-        run(py, n_threads, x.len(), |threads| {
-            let t = &t;
-            let corr = super::column_sums(threads, x, n, m, lay, &|j, v| {
-                let d = v - t[j];
-                if d.is_nan() {
-                    0.0
-                } else {
-                    d
-                }
-            });
-            let sq = super::column_sums(threads, x, n, m, lay, &|j, v| {
-                let d = v - t[j];
-                let d2 = d * d;
-                if d2.is_nan() {
-                    0.0
-                } else {
-                    d2
-                }
-            });
-            (corr, sq)
-        })
+        let work = n.saturating_mul(m);
+        match table(&buf, n, m)? {
+            Table::F64(x) => run(py, n_threads, work, |th| centered(th, x, n, m, lay, &t)),
+            Table::F32(x) => run(py, n_threads, work, |th| centered(th, x, n, m, lay, &t)),
+        }
     }
 
     /// column_min_max(X, n, m, order, n_threads) -> (nanmin, nanmax)
@@ -463,13 +579,18 @@ pub(crate) mod py {
     ) -> PyResult<(Vec<f64>, Vec<f64>)> {
         let lay = layout(order)?;
         let buf = ContiguousBuffer::get(x, "column_min_max")?;
-        let x = table(&buf, n, m)?;
-        run(py, n_threads, x.len(), |t| {
-            super::nan_min_max(t, x, n, m, lay)
-        })
+        let work = n.saturating_mul(m);
+        match table(&buf, n, m)? {
+            Table::F64(x) => run(py, n_threads, work, |t| super::nan_min_max(t, x, n, m, lay)),
+            Table::F32(x) => run(py, n_threads, work, |t| {
+                let (lo, hi) = super::nan_min_max(t, x, n, m, lay);
+                (to_f64(lo), to_f64(hi))
+            }),
+        }
     }
 
     /// column_medians(X, n, m, order, n_threads) -> NaN-ignoring medians
+    /// (computed in the table's float type)
     #[pyfunction]
     pub fn column_medians(
         py: Python<'_>,
@@ -481,10 +602,13 @@ pub(crate) mod py {
     ) -> PyResult<Vec<f64>> {
         let lay = layout(order)?;
         let buf = ContiguousBuffer::get(x, "column_medians")?;
-        let x = table(&buf, n, m)?;
-        run(py, n_threads, x.len(), |t| {
-            super::nan_medians(t, x, n, m, lay)
-        })
+        let work = n.saturating_mul(m);
+        match table(&buf, n, m)? {
+            Table::F64(x) => run(py, n_threads, work, |t| super::nan_medians(t, x, n, m, lay)),
+            Table::F32(x) => run(py, n_threads, work, |t| {
+                to_f64(super::nan_medians(t, x, n, m, lay))
+            }),
+        }
     }
 
     /// column_modes(X, n, m, order, n_threads) -> NaN-ignoring modes
@@ -499,20 +623,21 @@ pub(crate) mod py {
     ) -> PyResult<Vec<f64>> {
         let lay = layout(order)?;
         let buf = ContiguousBuffer::get(x, "column_modes")?;
-        let x = table(&buf, n, m)?;
-        run(py, n_threads, x.len(), |t| {
-            super::nan_modes(t, x, n, m, lay)
-        })
+        let work = n.saturating_mul(m);
+        match table(&buf, n, m)? {
+            Table::F64(x) => run(py, n_threads, work, |t| super::nan_modes(t, x, n, m, lay)),
+            Table::F32(x) => run(py, n_threads, work, |t| {
+                to_f64(super::nan_modes(t, x, n, m, lay))
+            }),
+        }
     }
 
-    fn apply(
+    fn apply<T: Real>(
         threads: usize,
-        x: Option<&[f64]>,
-        out: &mut [f64],
-        n: usize,
-        m: usize,
-        lay: Layout,
-        g: &(impl Fn(usize, f64) -> f64 + Sync),
+        x: Option<&[T]>,
+        out: &mut [T],
+        (n, m, lay): (usize, usize, Layout),
+        g: &(impl Fn(usize, T) -> T + Sync),
     ) -> bool {
         match x {
             Some(x) => super::map_elements(threads, x, out, n, m, lay, g),
@@ -520,9 +645,74 @@ pub(crate) mod py {
         }
     }
 
+    /// The element-wise transform of `affine_transform` in `T`.
+    #[allow(clippy::too_many_arguments)]
+    fn transform<T: Real>(
+        threads: usize,
+        x: Option<&[T]>,
+        out: &mut [T],
+        n: usize,
+        m: usize,
+        lay: Layout,
+        kind: &str,
+        a: Option<&[f64]>,
+        b: Option<&[f64]>,
+        lo: f64,
+        hi: f64,
+    ) -> Result<bool, String> {
+        let cast =
+            |v: Option<&[f64]>| v.map(|v| v.iter().map(|&x| T::from_f64(x)).collect::<Vec<T>>());
+        let (a, b) = (cast(a), cast(b));
+        let shape = (n, m, lay);
+        match kind {
+            "standard" => Ok(match (a.as_deref(), b.as_deref()) {
+                (Some(sub), Some(div)) => {
+                    apply(threads, x, out, shape, &|j, v| (v - sub[j]) / div[j])
+                }
+                (Some(sub), None) => apply(threads, x, out, shape, &|j, v| v - sub[j]),
+                (None, Some(div)) => apply(threads, x, out, shape, &|j, v| v / div[j]),
+                (None, None) => apply(threads, x, out, shape, &|_, v| v),
+            }),
+            "minmax" => {
+                let (Some(mul), Some(add)) = (a.as_deref(), b.as_deref()) else {
+                    return Err("minmax needs a and b".into());
+                };
+                let (lo, hi) = (T::from_f64(lo), T::from_f64(hi));
+                if lo <= hi {
+                    Ok(apply(threads, x, out, shape, &|j, v| {
+                        let r = v * mul[j] + add[j];
+                        if r < lo {
+                            lo
+                        } else if r > hi {
+                            hi
+                        } else {
+                            r
+                        }
+                    }))
+                } else {
+                    Ok(apply(threads, x, out, shape, &|j, v| v * mul[j] + add[j]))
+                }
+            }
+            "fill" => {
+                let Some(fill) = b.as_deref() else {
+                    return Err("fill needs b".into());
+                };
+                Ok(apply(threads, x, out, shape, &|j, v| {
+                    if v.is_nan() {
+                        fill[j]
+                    } else {
+                        v
+                    }
+                }))
+            }
+            _ => Err(format!("unknown transform {kind:?}")),
+        }
+    }
+
     /// affine_transform(X, out, n, m, order, kind, a, b, lo, hi, n_threads)
     ///
-    /// Writes into `out` (same shape and layout as `X`; may be `X` itself):
+    /// Writes into `out` (same shape, layout and float type as `X`; may be
+    /// `X` itself), with `a`, `b` (float64 vectors) cast to the table's type:
     /// kind "standard": `(x - a[j]) / b[j]` (either step skipped when its
     /// vector is None); kind "minmax": `x * a[j] + b[j]`, clipped to
     /// `[lo, hi]` when `lo <= hi`; kind "fill": `b[j]` where x is NaN.
@@ -555,73 +745,44 @@ pub(crate) mod py {
         };
         let xs = ibuf.as_ref().map(|buf| table(buf, n, m)).transpose()?;
         let mut obuf = ContiguousBuffer::get_writable(out, "out")?;
-        let o = obuf.as_mut_f64("out")?;
-        if Some(o.len()) != n.checked_mul(m) {
-            return Err(PyValueError::new_err(
-                "out's buffer does not hold n * m items",
-            ));
-        }
-        let work = o.len();
-        let zeros = vec![0.0; m];
-        let ones = vec![1.0; m];
-        match kind {
-            "standard" => {
-                let sub = a.as_deref().unwrap_or(&zeros);
-                let div = b.as_deref().unwrap_or(&ones);
-                match (a.is_some(), b.is_some()) {
-                    (true, true) => run(py, n_threads, work, |t| {
-                        apply(t, xs, o, n, m, lay, &|j, v| (v - sub[j]) / div[j])
-                    }),
-                    (true, false) => run(py, n_threads, work, |t| {
-                        apply(t, xs, o, n, m, lay, &|j, v| v - sub[j])
-                    }),
-                    (false, true) => run(py, n_threads, work, |t| {
-                        apply(t, xs, o, n, m, lay, &|j, v| v / div[j])
-                    }),
-                    (false, false) => run(py, n_threads, work, |t| {
-                        apply(t, xs, o, n, m, lay, &|_, v| v)
-                    }),
+        let work = n.saturating_mul(m);
+        let (a, b) = (a.as_deref(), b.as_deref());
+        let result = if obuf.format() == Some("f") {
+            let xs = match xs {
+                None => None,
+                Some(Table::F32(x)) => Some(x),
+                Some(Table::F64(_)) => {
+                    return Err(PyValueError::new_err("X and out differ in type"))
                 }
+            };
+            let o = obuf.as_mut_f32("out")?;
+            if Some(o.len()) != n.checked_mul(m) {
+                return Err(PyValueError::new_err(
+                    "out's buffer does not hold n * m items",
+                ));
             }
-            "minmax" => {
-                let (Some(mul), Some(add)) = (a.as_deref(), b.as_deref()) else {
-                    return Err(PyValueError::new_err("minmax needs a and b"));
-                };
-                if lo <= hi {
-                    run(py, n_threads, work, |t| {
-                        apply(t, xs, o, n, m, lay, &|j, v| {
-                            let r = v * mul[j] + add[j];
-                            if r < lo {
-                                lo
-                            } else if r > hi {
-                                hi
-                            } else {
-                                r
-                            }
-                        })
-                    })
-                } else {
-                    run(py, n_threads, work, |t| {
-                        apply(t, xs, o, n, m, lay, &|j, v| v * mul[j] + add[j])
-                    })
+            run(py, n_threads, work, |t| {
+                transform(t, xs, o, n, m, lay, kind, a, b, lo, hi)
+            })?
+        } else {
+            let xs = match xs {
+                None => None,
+                Some(Table::F64(x)) => Some(x),
+                Some(Table::F32(_)) => {
+                    return Err(PyValueError::new_err("X and out differ in type"))
                 }
+            };
+            let o = obuf.as_mut_f64("out")?;
+            if Some(o.len()) != n.checked_mul(m) {
+                return Err(PyValueError::new_err(
+                    "out's buffer does not hold n * m items",
+                ));
             }
-            "fill" => {
-                let Some(fill) = b.as_deref() else {
-                    return Err(PyValueError::new_err("fill needs b"));
-                };
-                run(py, n_threads, work, |t| {
-                    apply(t, xs, o, n, m, lay, &|j, v| {
-                        if v.is_nan() {
-                            fill[j]
-                        } else {
-                            v
-                        }
-                    })
-                })
-            }
-            _ => Err(PyValueError::new_err(format!("unknown transform {kind:?}"))),
-        }
+            run(py, n_threads, work, |t| {
+                transform(t, xs, o, n, m, lay, kind, a, b, lo, hi)
+            })?
+        };
+        result.map_err(PyValueError::new_err)
     }
 }
 

@@ -27,9 +27,12 @@ def n_threads() -> int:
 
 
 def table_buffer(X: np.ndarray) -> tuple[np.ndarray, str] | None:
-    """A C-contiguous view of a 2-d float64 table and its layout ("C" or "F"),
-    or None when the table is neither C- nor F-contiguous or not float64."""
-    if not isinstance(X, np.ndarray) or X.ndim != 2 or X.dtype != np.float64:
+    """A C-contiguous view of a 2-d float64/float32 table and its layout ("C"
+    or "F"), or None when the table is neither C- nor F-contiguous or of
+    another type."""
+    if not isinstance(X, np.ndarray) or X.ndim != 2:
+        return None
+    if X.dtype not in (np.float64, np.float32):
         return None
     if not X.dtype.isnative:
         return None
@@ -40,18 +43,25 @@ def table_buffer(X: np.ndarray) -> tuple[np.ndarray, str] | None:
     return None
 
 
-def is_float_table(X, kinds: str = "f") -> bool:
+def is_float_table(X, kinds: str = "", float32: bool = False) -> bool:
     """Whether ``X`` is a numpy array or DataFrame whose validation gives a
-    contiguous float64 table without surprises (``kinds``: accepted numpy
-    dtype kinds besides float64)."""
+    contiguous float64 table without surprises (``kinds``: other numpy dtype
+    kinds accepted, converted to float64 by validation; ``float32``: float32
+    tables too, all columns of the same type)."""
+    floats = (np.float64, np.float32) if float32 else (np.float64,)
+
+    def ok(dt) -> bool:
+        return isinstance(dt, np.dtype) and (
+            dt in floats or (dt.kind in kinds and dt.kind != "f")
+        )
+
     if isinstance(X, np.ndarray):
         if X.ndim != 2 or not (X.flags.c_contiguous or X.flags.f_contiguous):
             return False
-        return X.dtype == np.float64 or (X.dtype.kind in kinds and X.dtype.kind != "f")
+        return ok(X.dtype)
     if isinstance(X, pd.DataFrame):
-        return X.shape[1] > 0 and all(
-            isinstance(dt, np.dtype)
-            and (dt == np.float64 or (dt.kind in kinds and dt.kind != "f"))
-            for dt in X.dtypes
-        )
+        dtypes = set(X.dtypes)
+        if np.dtype(np.float32) in dtypes and len(dtypes) > 1:
+            return False  # validation would give float64
+        return X.shape[1] > 0 and all(ok(dt) for dt in dtypes)
     return False

@@ -51,7 +51,7 @@ class SimpleImputer(impute.SimpleImputer):
             or strategy not in _NATIVE_STRATEGIES
         ):
             self.stratum_impl_ = (
-                "reference: not a dense float64 table with NaN as missing value"
+                "reference: not a dense float table with NaN as missing value"
                 if strategy != "constant"
                 else "reference: strategy='constant' (nothing to compute)"
             )
@@ -63,12 +63,18 @@ class SimpleImputer(impute.SimpleImputer):
         if strategy == "mean":
             counts, sums = mod.column_stats(buf, n, m, order, threads)
             counts = n - np.asarray(counts, dtype=np.int64)
+            # numpy's masked mean: the sum in X's type, times 1.0, over the count
             with np.errstate(divide="ignore", invalid="ignore"):
-                stats = np.asarray(sums, dtype=np.float64) * 1.0 / counts
+                stats = np.asarray(sums, dtype=X.dtype) * 1.0 / counts
             empty = counts == 0
+        elif strategy == "median":
+            # numpy's masked median is computed in X's type
+            stats = mod.column_medians(buf, n, m, order, threads)
+            stats = np.asarray(stats, dtype=X.dtype)
+            empty = np.isnan(stats)
         else:
-            compute = mod.column_medians if strategy == "median" else mod.column_modes
-            stats = np.asarray(compute(buf, n, m, order, threads), dtype=np.float64)
+            stats = mod.column_modes(buf, n, m, order, threads)
+            stats = np.asarray(stats, dtype=np.float64)
             empty = np.isnan(stats)
         stats[empty] = 0 if self.keep_empty_features else np.nan
         self.stratum_impl_ = "native"
@@ -80,8 +86,8 @@ class SimpleImputer(impute.SimpleImputer):
         if (
             native() is None
             or not is_scalar_nan(self.missing_values)
-            or not is_float_table(X)
-            or self._fill_dtype != np.float64
+            or not is_float_table(X, float32=True)
+            or self._fill_dtype not in (np.float64, np.float32)
         ):
             return super().transform(X)
         X = self._validate_input(X, in_fit=False)
@@ -110,7 +116,7 @@ class SimpleImputer(impute.SimpleImputer):
                 )
                 X = X[:, np.flatnonzero(~invalid_mask)]
         if table_buffer(X) is None:
-            X = np.array(X, dtype=np.float64, order="C")
+            X = np.array(X, dtype=X.dtype, order="C")
         buf, order = table_buffer(X)
         n, m = X.shape
         native().affine_transform(

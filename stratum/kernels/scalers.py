@@ -28,10 +28,11 @@ from ._dense import is_float_table, n_threads, native, table_buffer
 __all__ = ["MinMaxScaler", "StandardScaler", "column_sums"]
 
 
-def column_sums(X: np.ndarray, buf: np.ndarray, order: str):
-    """Per-column NaN counts (int64) and sums with NaN as 0 (numpy's order)."""
+def column_sums(X: np.ndarray, buf: np.ndarray, order: str, wide: bool = False):
+    """Per-column NaN counts (int64) and sums with NaN as 0 (numpy's order;
+    float32 tables are summed in float32, or in float64 with ``wide``)."""
     n, m = X.shape
-    counts, sums = native().column_stats(buf, n, m, order, n_threads())
+    counts, sums = native().column_stats(buf, n, m, order, n_threads(), wide)
     return np.asarray(counts, dtype=np.int64), np.asarray(sums, dtype=np.float64)
 
 
@@ -70,7 +71,7 @@ def _dense_output(self, X, copy: bool):
         ensure_all_finite=False if copy else "allow-nan",
     )
     if table_buffer(X) is None:
-        X = np.array(X, dtype=np.float64, order="C")
+        X = np.array(X, dtype=X.dtype, order="C")
         return X, X
     out = np.empty_like(X) if copy else X
     return X, out
@@ -94,8 +95,8 @@ class StandardScaler(preprocessing.StandardScaler):
             return "sample_weight is given"
         if hasattr(self, "n_samples_seen_"):
             return "incremental partial_fit"
-        if not is_float_table(X, kinds="iub"):
-            return "input is not a dense float64 table"
+        if not is_float_table(X, kinds="iub", float32=True):
+            return "input is not a dense float64/float32 table"
         return None
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -115,7 +116,7 @@ class StandardScaler(preprocessing.StandardScaler):
         )
         tb = table_buffer(X)
         if tb is None:
-            X = np.ascontiguousarray(X, dtype=np.float64)
+            X = np.ascontiguousarray(X)
             tb = table_buffer(X)
         buf, order = tb
         n_samples, n_features = X.shape
@@ -124,7 +125,7 @@ class StandardScaler(preprocessing.StandardScaler):
             estimator=self, X=X, y=y, metadata={"sample_weight": sample_weight}
         )
         last_count = np.zeros(n_features, dtype=np.int64)
-        nan_counts, new_sum = column_sums(X, buf, order)
+        nan_counts, new_sum = column_sums(X, buf, order, wide=True)
         if not np.isfinite(new_sum).all():
             _check_finite(self, X)  # an infinity (or an overflow)
         if not self.with_mean and not self.with_std:
@@ -195,7 +196,7 @@ class StandardScaler(preprocessing.StandardScaler):
         """See ``sklearn.preprocessing.StandardScaler.transform``."""
         check_is_fitted(self)
         copy = copy if copy is not None else self.copy
-        if native() is None or not is_float_table(X, kinds="iub"):
+        if native() is None or not is_float_table(X, kinds="iub", float32=True):
             return super().transform(X, copy=copy)
         X, out = _dense_output(self, X, copy)
         mean = np.ascontiguousarray(self.mean_) if self.with_mean else None
