@@ -247,10 +247,25 @@ pub(crate) mod py {
     /// Reads the cells of a C-contiguous object array (buffer format "O").
     /// Returns None when a value is not an exact `str`, `None` or a float NaN,
     /// or a string cannot be encoded as UTF-8 (lone surrogates).
+    /// Strong references to the strings a column's cells borrow from, so
+    /// that they outlive the detached work even if another thread replaces
+    /// the array's items meanwhile. Dropped while attached.
+    pub(crate) struct Held(Vec<*mut PyObject>);
+
+    impl Drop for Held {
+        fn drop(&mut self) {
+            for &obj in &self.0 {
+                // SAFETY: each pointer was increfed in `read_cells`; the
+                // holder is dropped while attached to the interpreter.
+                unsafe { ffi::Py_DECREF(obj) };
+            }
+        }
+    }
+
     fn read_cells<'a>(
         py: Python<'_>,
         buf: &'a ContiguousBuffer,
-    ) -> PyResult<Option<Vec<Cell<'a>>>> {
+    ) -> PyResult<Option<(Vec<Cell<'a>>, Held)>> {
         if buf.format() != Some("O") {
             return Ok(None);
         }
@@ -259,6 +274,7 @@ pub(crate) mod py {
         let ptrs = bytes.as_ptr().cast::<*mut PyObject>();
         let none = unsafe { ffi::Py_None() };
         let mut cells = Vec::with_capacity(n);
+        let mut held = Held(Vec::with_capacity(n));
         for i in 0..n {
             // SAFETY: an object array's buffer holds `n` valid object pointers,
             // kept alive by the array for as long as `buf` is held.
@@ -282,6 +298,8 @@ pub(crate) mod py {
                         PyErr::take(py);
                         return Ok(None);
                     }
+                    ffi::Py_INCREF(obj);
+                    held.0.push(obj);
                     cells.push(Cell::Str(super::Key {
                         hash: hash as u64,
                         bytes: s,
@@ -295,7 +313,7 @@ pub(crate) mod py {
                 }
             }
         }
-        Ok(Some(cells))
+        Ok(Some((cells, held)))
     }
 
     /// Runs `f(threads)` with the GIL released: on the calling thread when
@@ -333,7 +351,7 @@ pub(crate) mod py {
         n_threads: usize,
     ) -> PyResult<Option<(Vec<usize>, Vec<i64>, i64, i64)>> {
         let buf = ContiguousBuffer::get(values, "unique_strings")?;
-        let Some(cells) = read_cells(py, &buf)? else {
+        let Some((cells, _held)) = read_cells(py, &buf)? else {
             return Ok(None);
         };
         let u = run(py, n_threads, cells.len(), |t| super::unique(t > 1, &cells))?;
@@ -361,10 +379,10 @@ pub(crate) mod py {
     ) -> PyResult<Option<usize>> {
         let vbuf = ContiguousBuffer::get(values, "encode_strings")?;
         let cbuf = ContiguousBuffer::get(categories, "encode_strings")?;
-        let Some(cells) = read_cells(py, &vbuf)? else {
+        let Some((cells, _held_values)) = read_cells(py, &vbuf)? else {
             return Ok(None);
         };
-        let Some(cats) = read_cells(py, &cbuf)? else {
+        let Some((cats, _held_categories)) = read_cells(py, &cbuf)? else {
             return Ok(None);
         };
         let mut codes_buf = ContiguousBuffer::get_writable(codes, "codes")?;
