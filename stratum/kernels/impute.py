@@ -1,13 +1,13 @@
 """Native drop-in for scikit-learn's ``SimpleImputer``.
 
-For dense float64 tables with NaN as the missing value, the statistics
-(mean, median, most frequent) are computed in Rust, one column per task, and
-the transform fills the missing cells in one pass. The mean uses numpy's
-summation order, the median is numpy's masked median (the middle value, or
-the mean of the middle pair), the most frequent value is the smallest of the
-most frequent ones, as in scikit-learn. Everything else (sparse input, other
-missing markers, object or float32 data, callable strategies) runs
-scikit-learn's code.
+For dense float64 or float32 tables with NaN as the missing value, the
+statistics (mean, median, most frequent) are computed in Rust, one column per
+task, and the transform fills the missing cells in one pass. The mean uses
+numpy's summation order in the table's type, the median is numpy's masked
+median (the middle value, or the mean of the middle pair, in the table's
+type), the most frequent value is the smallest of the most frequent ones, as
+in scikit-learn. Everything else (sparse input, other missing markers, object
+data, callable strategies) runs scikit-learn's code.
 """
 
 from __future__ import annotations
