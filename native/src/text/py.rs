@@ -1,0 +1,322 @@
+//! Python bindings of the text kernels.
+//!
+//! Each function takes the documents as a list of `str`, extracts their
+//! UTF-8 text while attached, then tokenizes and counts with the GIL
+//! released on `n_threads` threads, and returns the CSR arrays as
+//! `bytearray`s (wrapped by numpy on the Python side, writable, no copy).
+
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyByteArray, PyList, PyString};
+
+use super::{Analyzer, CharTable, Doc, Kind, Rows, Vocab};
+use crate::pybuf::ContiguousBuffer;
+
+/// The documents' strings, kept alive while their text is borrowed.
+struct Texts<'py> {
+    strings: Vec<Bound<'py, PyString>>,
+    lower_ascii: Vec<bool>,
+}
+
+impl<'py> Texts<'py> {
+    /// Pure-ASCII documents are kept (and lowercased natively when `lower`);
+    /// any other document is replaced by `preprocess(doc)` when given.
+    fn extract(
+        docs: &Bound<'py, PyList>,
+        preprocess: Option<&Bound<'py, PyAny>>,
+        lower: bool,
+    ) -> PyResult<Self> {
+        let n = docs.len();
+        let mut strings = Vec::with_capacity(n);
+        let mut lower_ascii = Vec::with_capacity(n);
+        for item in docs.iter() {
+            let s = item
+                .cast_into::<PyString>()
+                .map_err(|_| PyTypeError::new_err("documents must be str"))?;
+            if s.to_str()?.is_ascii() {
+                strings.push(s);
+                lower_ascii.push(lower);
+            } else if let Some(pre) = preprocess {
+                let out = pre
+                    .call1((s,))?
+                    .cast_into::<PyString>()
+                    .map_err(|_| PyTypeError::new_err("preprocessed document is not a str"))?;
+                strings.push(out);
+                lower_ascii.push(false);
+            } else {
+                strings.push(s);
+                lower_ascii.push(false);
+            }
+        }
+        Ok(Texts {
+            strings,
+            lower_ascii,
+        })
+    }
+
+    fn docs(&self) -> PyResult<Vec<Doc<'_>>> {
+        self.strings
+            .iter()
+            .zip(&self.lower_ascii)
+            .map(|(s, &lower_ascii)| {
+                Ok(Doc {
+                    text: s.to_str()?,
+                    lower_ascii,
+                })
+            })
+            .collect()
+    }
+}
+
+fn str_list<'a, 'py>(list: Option<&'a Bound<'py, PyList>>) -> PyResult<Option<Vec<Bound<'py, PyString>>>> {
+    list.map(|l| {
+        l.iter()
+            .map(|x| {
+                x.cast_into::<PyString>()
+                    .map_err(|_| PyTypeError::new_err("stop words must be str"))
+            })
+            .collect()
+    })
+    .transpose()
+}
+
+fn analyzer<'a>(
+    kind: &str,
+    min_n: usize,
+    max_n: usize,
+    table: &'a [u8],
+    stop_words: Option<Vec<&'a str>>,
+) -> PyResult<Analyzer<'a>> {
+    let kind =
+        Kind::parse(kind).ok_or_else(|| PyValueError::new_err(format!("unknown analyzer {kind:?}")))?;
+    Analyzer::new(kind, min_n, max_n, CharTable::new(table), stop_words).map_err(PyValueError::new_err)
+}
+
+fn pool_error(e: rayon::ThreadPoolBuildError) -> PyErr {
+    PyRuntimeError::new_err(format!("cannot build thread pool: {e}"))
+}
+
+fn bytes_of<T: Copy>(v: &[T]) -> &[u8] {
+    // SAFETY: only called with plain integer / float element types, whose
+    // bytes are all initialized.
+    unsafe { std::slice::from_raw_parts(v.as_ptr().cast::<u8>(), std::mem::size_of_val(v)) }
+}
+
+/// CSR arrays as bytearrays: (indptr, indices, data, index_itemsize).
+type Csr<'py> = (
+    Bound<'py, PyByteArray>,
+    Bound<'py, PyByteArray>,
+    Bound<'py, PyByteArray>,
+    usize,
+);
+
+/// Index arrays are int32 unless the number of entries needs int64, as
+/// scikit-learn decides; `data` is written in `dtype`.
+fn csr_arrays<'py, V: Copy + Into<f64>>(py: Python<'py>, rows: &Rows<V>, dtype: &str) -> PyResult<Csr<'py>> {
+    let nnz = rows.nnz();
+    let wide = nnz > i32::MAX as usize;
+    let (indptr, indices) = if wide {
+        let mut ptr = Vec::with_capacity(rows.row_nnz.len() + 1);
+        let mut acc = 0i64;
+        ptr.push(acc);
+        for &k in &rows.row_nnz {
+            acc += k as i64;
+            ptr.push(acc);
+        }
+        let idx: Vec<i64> = rows.cols.iter().map(|&c| i64::from(c)).collect();
+        (PyByteArray::new(py, bytes_of(&ptr)), PyByteArray::new(py, bytes_of(&idx)))
+    } else {
+        let mut ptr = Vec::with_capacity(rows.row_nnz.len() + 1);
+        let mut acc = 0i32;
+        ptr.push(acc);
+        for &k in &rows.row_nnz {
+            acc += k as i32;
+            ptr.push(acc);
+        }
+        let idx: Vec<i32> = rows.cols.iter().map(|&c| c as i32).collect();
+        (PyByteArray::new(py, bytes_of(&ptr)), PyByteArray::new(py, bytes_of(&idx)))
+    };
+    let data = match dtype {
+        "float64" => {
+            let v: Vec<f64> = rows.vals.iter().map(|&x| x.into()).collect();
+            PyByteArray::new(py, bytes_of(&v))
+        }
+        "float32" => {
+            let v: Vec<f32> = rows.vals.iter().map(|&x| x.into() as f32).collect();
+            PyByteArray::new(py, bytes_of(&v))
+        }
+        "int64" => {
+            let v: Vec<i64> = rows.vals.iter().map(|&x| x.into() as i64).collect();
+            PyByteArray::new(py, bytes_of(&v))
+        }
+        "int32" => {
+            let v: Vec<i32> = rows.vals.iter().map(|&x| x.into() as i32).collect();
+            PyByteArray::new(py, bytes_of(&v))
+        }
+        other => return Err(PyValueError::new_err(format!("unsupported dtype {other:?}"))),
+    };
+    Ok((indptr, indices, data, if wide { 8 } else { 4 }))
+}
+
+/// text_count_fit(docs, preprocess, lower, table, analyzer, min_n, max_n,
+///                stop_words, dtype, n_threads)
+///     -> (terms, ranks, indptr, indices, data, index_itemsize)
+///
+/// Learns the vocabulary (terms in first-seen order; `ranks` is a uint32
+/// buffer giving each term's rank in sorted order) and the count matrix
+/// whose columns are first-seen ids, sorted within rows.
+#[pyfunction]
+#[pyo3(signature = (docs, preprocess, lower, table, analyzer, min_n, max_n, stop_words, dtype, n_threads))]
+#[allow(clippy::too_many_arguments)]
+pub fn text_count_fit<'py>(
+    py: Python<'py>,
+    docs: &Bound<'py, PyList>,
+    preprocess: Option<&Bound<'py, PyAny>>,
+    lower: bool,
+    table: &Bound<'py, PyAny>,
+    analyzer: &str,
+    min_n: usize,
+    max_n: usize,
+    stop_words: Option<&Bound<'py, PyList>>,
+    dtype: &str,
+    n_threads: usize,
+) -> PyResult<Bound<'py, pyo3::types::PyTuple>> {
+    let texts = Texts::extract(docs, preprocess, lower)?;
+    let docs = texts.docs()?;
+    let table_buf = ContiguousBuffer::get(table, "text_count_fit")?;
+    let stop = str_list(stop_words)?;
+    let stop_strs: Option<Vec<&str>> = stop
+        .as_ref()
+        .map(|v| v.iter().map(|s| s.to_str()).collect::<PyResult<_>>())
+        .transpose()?;
+    let an = self::analyzer(analyzer, min_n, max_n, table_buf.as_bytes(), stop_strs)?;
+    let n_chunks = n_threads.max(1);
+    let (fit, ranks) = py
+        .detach(|| {
+            super::run_in_pool(n_threads, || {
+                let fit = super::count_fit(&an, &docs, n_chunks);
+                let ranks = fit.vocab.sorted_ranks();
+                (fit, ranks)
+            })
+        })
+        .map_err(pool_error)?;
+    let terms = PyList::new(py, (0..fit.vocab.len() as u32).map(|id| fit.vocab.term(id)))?;
+    let ranks = PyByteArray::new(py, bytes_of(&ranks));
+    let (indptr, indices, data, width) = csr_arrays(py, &fit.rows, dtype)?;
+    (terms, ranks, indptr, indices, data, width).into_pyobject(py)
+}
+
+/// text_count_transform(docs, preprocess, lower, table, analyzer, min_n,
+///                      max_n, stop_words, terms, columns, dtype, n_threads)
+///     -> (indptr, indices, data, index_itemsize)
+///
+/// Counts the terms of a fixed vocabulary (`terms[i]` has column
+/// `columns[i]`, an int64 buffer), columns sorted within rows.
+#[pyfunction]
+#[pyo3(signature = (docs, preprocess, lower, table, analyzer, min_n, max_n, stop_words, terms, columns, dtype, n_threads))]
+#[allow(clippy::too_many_arguments)]
+pub fn text_count_transform<'py>(
+    py: Python<'py>,
+    docs: &Bound<'py, PyList>,
+    preprocess: Option<&Bound<'py, PyAny>>,
+    lower: bool,
+    table: &Bound<'py, PyAny>,
+    analyzer: &str,
+    min_n: usize,
+    max_n: usize,
+    stop_words: Option<&Bound<'py, PyList>>,
+    terms: &Bound<'py, PyList>,
+    columns: &Bound<'py, PyAny>,
+    dtype: &str,
+    n_threads: usize,
+) -> PyResult<Bound<'py, pyo3::types::PyTuple>> {
+    let texts = Texts::extract(docs, preprocess, lower)?;
+    let docs = texts.docs()?;
+    let table_buf = ContiguousBuffer::get(table, "text_count_transform")?;
+    let stop = str_list(stop_words)?;
+    let stop_strs: Option<Vec<&str>> = stop
+        .as_ref()
+        .map(|v| v.iter().map(|s| s.to_str()).collect::<PyResult<_>>())
+        .transpose()?;
+    let an = self::analyzer(analyzer, min_n, max_n, table_buf.as_bytes(), stop_strs)?;
+    let col_buf = ContiguousBuffer::get(columns, "text_count_transform")?;
+    let col_bytes = col_buf.as_bytes();
+    if col_bytes.len() != 8 * terms.len() {
+        return Err(PyValueError::new_err("columns must be int64, one per term"));
+    }
+    let mut vocab = Vocab::default();
+    let mut index = Vec::with_capacity(terms.len());
+    for (t, c) in terms.iter().zip(col_bytes.chunks_exact(8)) {
+        let t = t
+            .cast_into::<PyString>()
+            .map_err(|_| PyTypeError::new_err("vocabulary terms must be str"))?;
+        let col = i64::from_ne_bytes(c.try_into().expect("8-byte chunk"));
+        let col = u32::try_from(col).map_err(|_| PyValueError::new_err("vocabulary index out of range"))?;
+        let id = vocab.intern(t.to_str()?);
+        if id as usize != index.len() {
+            return Err(PyValueError::new_err("duplicate term in vocabulary"));
+        }
+        index.push(col);
+    }
+    let rows = py
+        .detach(|| super::run_in_pool(n_threads, || super::count_transform(&an, &docs, &vocab, &index)))
+        .map_err(pool_error)?;
+    let out = csr_arrays(py, &rows, dtype)?;
+    out.into_pyobject(py)
+}
+
+/// text_hash(docs, preprocess, lower, table, analyzer, min_n, max_n,
+///           stop_words, n_features, alternate_sign, dtype, n_threads)
+///     -> (indptr, indices, data, index_itemsize)
+///
+/// `HashingVectorizer`'s un-normalized matrix: rows sorted by column with
+/// duplicate columns summed.
+#[pyfunction]
+#[pyo3(signature = (docs, preprocess, lower, table, analyzer, min_n, max_n, stop_words, n_features, alternate_sign, dtype, n_threads))]
+#[allow(clippy::too_many_arguments)]
+pub fn text_hash<'py>(
+    py: Python<'py>,
+    docs: &Bound<'py, PyList>,
+    preprocess: Option<&Bound<'py, PyAny>>,
+    lower: bool,
+    table: &Bound<'py, PyAny>,
+    analyzer: &str,
+    min_n: usize,
+    max_n: usize,
+    stop_words: Option<&Bound<'py, PyList>>,
+    n_features: u32,
+    alternate_sign: bool,
+    dtype: &str,
+    n_threads: usize,
+) -> PyResult<Bound<'py, pyo3::types::PyTuple>> {
+    if n_features == 0 || n_features > i32::MAX as u32 {
+        return Err(PyValueError::new_err("n_features out of range"));
+    }
+    let texts = Texts::extract(docs, preprocess, lower)?;
+    let docs = texts.docs()?;
+    let table_buf = ContiguousBuffer::get(table, "text_hash")?;
+    let stop = str_list(stop_words)?;
+    let stop_strs: Option<Vec<&str>> = stop
+        .as_ref()
+        .map(|v| v.iter().map(|s| s.to_str()).collect::<PyResult<_>>())
+        .transpose()?;
+    let an = self::analyzer(analyzer, min_n, max_n, table_buf.as_bytes(), stop_strs)?;
+    let rows = py
+        .detach(|| {
+            super::run_in_pool(n_threads, || {
+                super::hash_transform(&an, &docs, n_features, alternate_sign)
+            })
+        })
+        .map_err(pool_error)?;
+    let out = csr_arrays(py, &rows, dtype)?;
+    out.into_pyobject(py)
+}
+
+/// murmurhash3_32(data, seed=0) -> int: the signed 32-bit MurmurHash3 of
+/// `data`'s bytes (scikit-learn's `murmurhash3_32`).
+#[pyfunction]
+#[pyo3(signature = (data, seed = 0))]
+pub fn murmurhash3_32(data: &Bound<'_, PyAny>, seed: u32) -> PyResult<i32> {
+    let buf = ContiguousBuffer::get(data, "murmurhash3_32")?;
+    Ok(super::murmurhash3_32(buf.as_bytes(), seed))
+}
