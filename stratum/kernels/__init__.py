@@ -6,9 +6,16 @@ Each kernel subclasses its reference estimator (class attribute
 run natively. ``KERNELS`` lists them all.
 """
 
+from stratum.kernels.string_encoder import StringEncoder
 from stratum.kernels.text import CountVectorizer, HashingVectorizer, TfidfVectorizer
 
 KERNELS: list[type] = []
-KERNELS += [CountVectorizer, TfidfVectorizer, HashingVectorizer]
+KERNELS += [CountVectorizer, TfidfVectorizer, HashingVectorizer, StringEncoder]
 
-__all__ = ["KERNELS", "CountVectorizer", "HashingVectorizer", "TfidfVectorizer"]
+__all__ = [
+    "KERNELS",
+    "CountVectorizer",
+    "HashingVectorizer",
+    "StringEncoder",
+    "TfidfVectorizer",
+]

@@ -130,7 +130,11 @@ class _NativeAnalysis:
         """
         self.build_analyzer()
         lower = bool(self.lowercase)
-        preprocess = self.build_preprocessor() if lower or self.strip_accents else None
+        if self.strip_accents:
+            preprocess = self.build_preprocessor()
+        else:
+            # What scikit-learn's preprocessor reduces to, without its wrapper.
+            preprocess = str.lower if lower else None
         stop = None
         if self.analyzer == "word":
             words = self.get_stop_words()
