@@ -6,9 +6,9 @@
 //! is registered below.
 
 pub mod fingerprint;
-pub mod text;
 #[cfg(feature = "pyo3")]
 mod pybuf;
+pub mod text;
 
 #[cfg(feature = "pyo3")]
 mod python {

@@ -373,9 +373,7 @@ impl Vocab {
     #[inline]
     pub fn get(&self, term: &str) -> Option<u32> {
         let hash = self.hasher.hash_one(term.as_bytes());
-        self.table
-            .find(hash, |&id| self.term(id) == term)
-            .copied()
+        self.table.find(hash, |&id| self.term(id) == term).copied()
     }
 
     /// The id of `term`, adding it if new.
@@ -394,9 +392,7 @@ impl Vocab {
         let id = ends.len() as u32;
         arena.extend_from_slice(term.as_bytes());
         ends.push(arena.len());
-        table.insert_unique(hash, id, |&id| {
-            hasher.hash_one(term_of(id, arena, ends))
-        });
+        table.insert_unique(hash, id, |&id| hasher.hash_one(term_of(id, arena, ends)));
         id
     }
 
@@ -502,7 +498,11 @@ pub fn count_fit(analyzer: &Analyzer<'_>, docs: &[Doc<'_>], n_chunks: usize) -> 
     let (mut vocab, rows0) = parts.remove(0);
     let maps: Vec<Vec<u32>> = parts
         .iter()
-        .map(|(local, _)| (0..local.len() as u32).map(|id| vocab.intern(local.term(id))).collect())
+        .map(|(local, _)| {
+            (0..local.len() as u32)
+                .map(|id| vocab.intern(local.term(id)))
+                .collect()
+        })
         .collect();
     let remapped: Vec<Rows<u32>> = parts
         .into_par_iter()

@@ -68,7 +68,7 @@ impl<'py> Texts<'py> {
     }
 }
 
-fn str_list<'a, 'py>(list: Option<&'a Bound<'py, PyList>>) -> PyResult<Option<Vec<Bound<'py, PyString>>>> {
+fn str_list<'py>(list: Option<&Bound<'py, PyList>>) -> PyResult<Option<Vec<Bound<'py, PyString>>>> {
     list.map(|l| {
         l.iter()
             .map(|x| {
@@ -87,9 +87,10 @@ fn analyzer<'a>(
     table: &'a [u8],
     stop_words: Option<Vec<&'a str>>,
 ) -> PyResult<Analyzer<'a>> {
-    let kind =
-        Kind::parse(kind).ok_or_else(|| PyValueError::new_err(format!("unknown analyzer {kind:?}")))?;
-    Analyzer::new(kind, min_n, max_n, CharTable::new(table), stop_words).map_err(PyValueError::new_err)
+    let kind = Kind::parse(kind)
+        .ok_or_else(|| PyValueError::new_err(format!("unknown analyzer {kind:?}")))?;
+    Analyzer::new(kind, min_n, max_n, CharTable::new(table), stop_words)
+        .map_err(PyValueError::new_err)
 }
 
 fn pool_error(e: rayon::ThreadPoolBuildError) -> PyErr {
@@ -112,7 +113,11 @@ type Csr<'py> = (
 
 /// Index arrays are int32 unless the number of entries needs int64, as
 /// scikit-learn decides; `data` is written in `dtype`.
-fn csr_arrays<'py, V: Copy + Into<f64>>(py: Python<'py>, rows: &Rows<V>, dtype: &str) -> PyResult<Csr<'py>> {
+fn csr_arrays<'py, V: Copy + Into<f64>>(
+    py: Python<'py>,
+    rows: &Rows<V>,
+    dtype: &str,
+) -> PyResult<Csr<'py>> {
     let nnz = rows.nnz();
     let wide = nnz > i32::MAX as usize;
     let (indptr, indices) = if wide {
@@ -124,7 +129,10 @@ fn csr_arrays<'py, V: Copy + Into<f64>>(py: Python<'py>, rows: &Rows<V>, dtype: 
             ptr.push(acc);
         }
         let idx: Vec<i64> = rows.cols.iter().map(|&c| i64::from(c)).collect();
-        (PyByteArray::new(py, bytes_of(&ptr)), PyByteArray::new(py, bytes_of(&idx)))
+        (
+            PyByteArray::new(py, bytes_of(&ptr)),
+            PyByteArray::new(py, bytes_of(&idx)),
+        )
     } else {
         let mut ptr = Vec::with_capacity(rows.row_nnz.len() + 1);
         let mut acc = 0i32;
@@ -134,7 +142,10 @@ fn csr_arrays<'py, V: Copy + Into<f64>>(py: Python<'py>, rows: &Rows<V>, dtype: 
             ptr.push(acc);
         }
         let idx: Vec<i32> = rows.cols.iter().map(|&c| c as i32).collect();
-        (PyByteArray::new(py, bytes_of(&ptr)), PyByteArray::new(py, bytes_of(&idx)))
+        (
+            PyByteArray::new(py, bytes_of(&ptr)),
+            PyByteArray::new(py, bytes_of(&idx)),
+        )
     };
     let data = match dtype {
         "float64" => {
@@ -153,7 +164,11 @@ fn csr_arrays<'py, V: Copy + Into<f64>>(py: Python<'py>, rows: &Rows<V>, dtype: 
             let v: Vec<i32> = rows.vals.iter().map(|&x| x.into() as i32).collect();
             PyByteArray::new(py, bytes_of(&v))
         }
-        other => return Err(PyValueError::new_err(format!("unsupported dtype {other:?}"))),
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "unsupported dtype {other:?}"
+            )))
+        }
     };
     Ok((indptr, indices, data, if wide { 8 } else { 4 }))
 }
@@ -251,7 +266,8 @@ pub fn text_count_transform<'py>(
             .cast_into::<PyString>()
             .map_err(|_| PyTypeError::new_err("vocabulary terms must be str"))?;
         let col = i64::from_ne_bytes(c.try_into().expect("8-byte chunk"));
-        let col = u32::try_from(col).map_err(|_| PyValueError::new_err("vocabulary index out of range"))?;
+        let col = u32::try_from(col)
+            .map_err(|_| PyValueError::new_err("vocabulary index out of range"))?;
         let id = vocab.intern(t.to_str()?);
         if id as usize != index.len() {
             return Err(PyValueError::new_err("duplicate term in vocabulary"));
@@ -259,7 +275,11 @@ pub fn text_count_transform<'py>(
         index.push(col);
     }
     let rows = py
-        .detach(|| super::run_in_pool(n_threads, || super::count_transform(&an, &docs, &vocab, &index)))
+        .detach(|| {
+            super::run_in_pool(n_threads, || {
+                super::count_transform(&an, &docs, &vocab, &index)
+            })
+        })
         .map_err(pool_error)?;
     let out = csr_arrays(py, &rows, dtype)?;
     out.into_pyobject(py)
