@@ -652,25 +652,26 @@ pub fn hash_transform(
         .map(|chunk| {
             let mut rows = Rows::default();
             let mut scratch = Scratch::default();
-            let mut pairs: Vec<(u32, f64)> = Vec::new();
+            // Column and sign packed in one key: `col << 1 | negative`.
+            let mut keys: Vec<u64> = Vec::new();
             for &doc in chunk {
-                pairs.clear();
+                keys.clear();
                 analyzer.analyze(doc, &mut scratch, &mut |f| {
-                    pairs.push(hashed_column(f, n_features, alternate_sign));
+                    let (col, sign) = hashed_column(f, n_features, alternate_sign);
+                    keys.push(u64::from(col) << 1 | u64::from(sign < 0.0));
                 });
-                pairs.sort_by_key(|p| p.0);
+                keys.sort_unstable();
                 let before = rows.cols.len();
                 let mut i = 0;
-                while i < pairs.len() {
-                    let (col, mut v) = pairs[i];
-                    let mut j = i + 1;
-                    while j < pairs.len() && pairs[j].0 == col {
-                        v += pairs[j].1;
-                        j += 1;
+                while i < keys.len() {
+                    let col = keys[i] >> 1;
+                    let mut v = 0.0f64;
+                    while i < keys.len() && keys[i] >> 1 == col {
+                        v += if keys[i] & 1 == 1 { -1.0 } else { 1.0 };
+                        i += 1;
                     }
-                    rows.cols.push(col);
+                    rows.cols.push(col as u32);
                     rows.vals.push(v);
-                    i = j;
                 }
                 rows.row_nnz.push(rows.cols.len() - before);
             }

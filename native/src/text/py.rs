@@ -6,8 +6,10 @@
 //! `bytearray`s (wrapped by numpy on the Python side, writable, no copy).
 
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyList, PyString};
+use pyo3::PyTypeInfo;
 
 use super::{Analyzer, CharTable, Doc, Kind, Rows, Vocab};
 use crate::pybuf::ContiguousBuffer;
@@ -29,6 +31,13 @@ impl<'py> Texts<'py> {
         let n = docs.len();
         let mut strings = Vec::with_capacity(n);
         let mut lower_ascii = Vec::with_capacity(n);
+        // `str.lower` itself is called as a method (no argument tuple).
+        let str_lower = match preprocess {
+            Some(pre) => {
+                pre.is(&PyString::type_object(docs.py()).getattr(intern!(docs.py(), "lower"))?)
+            }
+            None => false,
+        };
         for item in docs.iter() {
             let s = item
                 .cast_into::<PyString>()
@@ -37,8 +46,12 @@ impl<'py> Texts<'py> {
                 strings.push(s);
                 lower_ascii.push(lower);
             } else if let Some(pre) = preprocess {
-                let out = pre
-                    .call1((s,))?
+                let out = if str_lower {
+                    s.call_method0(intern!(docs.py(), "lower"))?
+                } else {
+                    pre.call1((s,))?
+                };
+                let out = out
                     .cast_into::<PyString>()
                     .map_err(|_| PyTypeError::new_err("preprocessed document is not a str"))?;
                 strings.push(out);
@@ -111,6 +124,21 @@ type Csr<'py> = (
     usize,
 );
 
+/// A bytearray holding `values` converted by `f`, written in place.
+fn bytearray_of<'py, T, U: Copy, const N: usize>(
+    py: Python<'py>,
+    values: &[T],
+    f: impl Fn(&T) -> U,
+    to_bytes: impl Fn(U) -> [u8; N],
+) -> PyResult<Bound<'py, PyByteArray>> {
+    PyByteArray::new_with(py, values.len() * N, |buf| {
+        for (dst, v) in buf.chunks_exact_mut(N).zip(values) {
+            dst.copy_from_slice(&to_bytes(f(v)));
+        }
+        Ok(())
+    })
+}
+
 /// Index arrays are int32 unless the number of entries needs int64, as
 /// scikit-learn decides; `data` is written in `dtype`.
 fn csr_arrays<'py, V: Copy + Into<f64>>(
@@ -120,50 +148,30 @@ fn csr_arrays<'py, V: Copy + Into<f64>>(
 ) -> PyResult<Csr<'py>> {
     let nnz = rows.nnz();
     let wide = nnz > i32::MAX as usize;
-    let (indptr, indices) = if wide {
-        let mut ptr = Vec::with_capacity(rows.row_nnz.len() + 1);
-        let mut acc = 0i64;
+    let mut ptr = Vec::with_capacity(rows.row_nnz.len() + 1);
+    let mut acc = 0usize;
+    ptr.push(acc);
+    for &k in &rows.row_nnz {
+        acc += k;
         ptr.push(acc);
-        for &k in &rows.row_nnz {
-            acc += k as i64;
-            ptr.push(acc);
-        }
-        let idx: Vec<i64> = rows.cols.iter().map(|&c| i64::from(c)).collect();
+    }
+    let (indptr, indices) = if wide {
         (
-            PyByteArray::new(py, bytes_of(&ptr)),
-            PyByteArray::new(py, bytes_of(&idx)),
+            bytearray_of(py, &ptr, |&p| p as i64, i64::to_ne_bytes)?,
+            bytearray_of(py, &rows.cols, |&c| i64::from(c), i64::to_ne_bytes)?,
         )
     } else {
-        let mut ptr = Vec::with_capacity(rows.row_nnz.len() + 1);
-        let mut acc = 0i32;
-        ptr.push(acc);
-        for &k in &rows.row_nnz {
-            acc += k as i32;
-            ptr.push(acc);
-        }
-        let idx: Vec<i32> = rows.cols.iter().map(|&c| c as i32).collect();
         (
-            PyByteArray::new(py, bytes_of(&ptr)),
-            PyByteArray::new(py, bytes_of(&idx)),
+            bytearray_of(py, &ptr, |&p| p as i32, i32::to_ne_bytes)?,
+            bytearray_of(py, &rows.cols, |&c| c as i32, i32::to_ne_bytes)?,
         )
     };
+    let vals = &rows.vals;
     let data = match dtype {
-        "float64" => {
-            let v: Vec<f64> = rows.vals.iter().map(|&x| x.into()).collect();
-            PyByteArray::new(py, bytes_of(&v))
-        }
-        "float32" => {
-            let v: Vec<f32> = rows.vals.iter().map(|&x| x.into() as f32).collect();
-            PyByteArray::new(py, bytes_of(&v))
-        }
-        "int64" => {
-            let v: Vec<i64> = rows.vals.iter().map(|&x| x.into() as i64).collect();
-            PyByteArray::new(py, bytes_of(&v))
-        }
-        "int32" => {
-            let v: Vec<i32> = rows.vals.iter().map(|&x| x.into() as i32).collect();
-            PyByteArray::new(py, bytes_of(&v))
-        }
+        "float64" => bytearray_of(py, vals, |&x| x.into(), f64::to_ne_bytes)?,
+        "float32" => bytearray_of(py, vals, |&x| x.into() as f32, f32::to_ne_bytes)?,
+        "int64" => bytearray_of(py, vals, |&x| x.into() as i64, i64::to_ne_bytes)?,
+        "int32" => bytearray_of(py, vals, |&x| x.into() as i32, i32::to_ne_bytes)?,
         other => {
             return Err(PyValueError::new_err(format!(
                 "unsupported dtype {other:?}"
