@@ -325,6 +325,25 @@ def test_fallbacks(docs, params, reason):
         assert_same_fitted(k, r)
 
 
+def test_lone_surrogates_fall_back():
+    docs = ["ok text", "bad \ud800 text"]
+    for k, r in [
+        (TfidfVectorizer(), sk.TfidfVectorizer()),
+        (
+            TfidfVectorizer(vocabulary=["text", "bad"]),
+            sk.TfidfVectorizer(vocabulary=["text", "bad"]),
+        ),
+        (HashingVectorizer(), sk.HashingVectorizer()),
+    ]:
+        assert_same(
+            outcome(lambda: k.fit_transform(docs)),
+            outcome(lambda: r.fit_transform(docs)),
+        )
+        assert k.stratum_impl_ == "reference: documents with lone surrogates"
+    k, r = CountVectorizer().fit(["bad text"]), sk.CountVectorizer().fit(["bad text"])
+    assert_same(outcome(lambda: k.transform(docs)), outcome(lambda: r.transform(docs)))
+
+
 def test_iterators_series_and_arrays():
     base = ["Some text", "more Text here", "ünïcödé text"]
     want = sk.TfidfVectorizer().fit_transform(base)

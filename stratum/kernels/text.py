@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import re
+import warnings
 from numbers import Integral
 from typing import Any
 
@@ -147,6 +148,17 @@ class _NativeAnalysis:
         """Record that scikit-learn's code runs this call, and why."""
         self.stratum_impl_ = f"reference: {reason}"
 
+    def _rerun(self, method: Any, raw: list) -> Any:
+        """Run scikit-learn's ``method`` after the native code refused ``raw``.
+
+        Only lone surrogates (text without a UTF-8 form) get here. The checks
+        already done warned as scikit-learn's would; their repeats are muted.
+        """
+        self._fall_back("documents with lone surrogates")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return method(self, raw)
+
 
 def _csr(arrays: tuple, dtype: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     indptr, indices, data, width = arrays
@@ -186,10 +198,13 @@ class _NativeCounts(_NativeAnalysis):
                 if any(map(str.isupper, term)):
                     _warn_upper_vocabulary()
                     break
-        if self.fixed_vocabulary_:
-            X = self._native_transform(docs)
-        else:
-            X = self._native_fit(docs)
+        try:
+            if self.fixed_vocabulary_:
+                X = self._native_transform(docs)
+            else:
+                X = self._native_fit(docs)
+        except UnicodeEncodeError:
+            return self._rerun(_sktext.CountVectorizer.fit_transform, raw)
         self.stratum_impl_ = NATIVE
         return _align_api_if_sparse(X)
 
@@ -279,7 +294,10 @@ class _NativeCounts(_NativeAnalysis):
             self._fall_back(reason)
             return _sktext.CountVectorizer.transform(self, raw)
         self._check_vocabulary()
-        X = self._native_transform(docs)
+        try:
+            X = self._native_transform(docs)
+        except UnicodeEncodeError:
+            return self._rerun(_sktext.CountVectorizer.transform, raw)
         self.stratum_impl_ = NATIVE
         return _align_api_if_sparse(X)
 
@@ -295,8 +313,6 @@ def _vocabulary_reason(vocabulary: Any) -> str | None:
 
 
 def _warn_upper_vocabulary() -> None:
-    import warnings
-
     warnings.warn(
         "Upper case characters found in"
         " vocabulary while 'lowercase'"
@@ -405,14 +421,17 @@ class HashingVectorizer(_NativeAnalysis, _sktext.HashingVectorizer):
             return _sktext.HashingVectorizer.transform(self, raw)
         self._validate_ngram_range()
         dtype = _dtype_name(self.dtype)
-        out = _native.text_hash(
-            docs,
-            *self._native_args(),
-            int(self.n_features),
-            bool(self.alternate_sign),
-            dtype,
-            thread_budget(),
-        )
+        try:
+            out = _native.text_hash(
+                docs,
+                *self._native_args(),
+                int(self.n_features),
+                bool(self.alternate_sign),
+                dtype,
+                thread_budget(),
+            )
+        except UnicodeEncodeError:
+            return self._rerun(_sktext.HashingVectorizer.transform, raw)
         indptr, indices, data = _csr(out, dtype)
         X = sp.csr_array(
             (data, indices, indptr),
