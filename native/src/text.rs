@@ -26,6 +26,13 @@ use rayon::{ThreadPool, ThreadPoolBuildError, ThreadPoolBuilder};
 pub const WORD: u8 = 1;
 /// Flag bit: the code point matches Python's `\s` (`str.isspace`).
 pub const SPACE: u8 = 2;
+/// Flag bit: `str.lower` maps the code point to another single code point,
+/// given by the lowercase map.
+pub const LOWER_SIMPLE: u8 = 4;
+/// Flag bit: `str.lower` maps the code point to several code points or
+/// depends on its context (capital sigma); such text is lowercased by
+/// Python.
+pub const LOWER_SPECIAL: u8 = 8;
 
 /// Which n-grams an analyzer produces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,16 +56,37 @@ impl Kind {
     }
 }
 
-/// Per-code-point flags ([`WORD`], [`SPACE`]); code points past its end
-/// have no flag.
+/// Per-code-point flags ([`WORD`], [`SPACE`], [`LOWER_SIMPLE`],
+/// [`LOWER_SPECIAL`]) and lowercase map (one `u32` per code point); code
+/// points past their ends have no flag and map to themselves.
 #[derive(Clone, Copy)]
 pub struct CharTable<'a> {
     flags: &'a [u8],
+    lower: &'a [u32],
 }
 
 impl<'a> CharTable<'a> {
     pub fn new(flags: &'a [u8]) -> Self {
-        CharTable { flags }
+        CharTable { flags, lower: &[] }
+    }
+
+    pub fn with_lower(flags: &'a [u8], lower: &'a [u32]) -> Self {
+        CharTable { flags, lower }
+    }
+
+    /// Whether `text` can be lowercased with the per-code-point map.
+    pub fn simple_lowercase(&self, text: &str) -> bool {
+        text.chars().all(|c| self.flag(c) & LOWER_SPECIAL == 0)
+    }
+
+    #[inline]
+    fn lowercase(&self, c: char) -> char {
+        if self.flag(c) & LOWER_SIMPLE != 0 {
+            if let Some(&m) = self.lower.get(c as usize) {
+                return char::from_u32(m).unwrap_or(c);
+            }
+        }
+        c
     }
 
     #[inline]
@@ -77,12 +105,12 @@ impl<'a> CharTable<'a> {
     }
 }
 
-/// A document as the analyzer sees it: its text and whether ASCII
-/// lowercasing still has to be applied.
+/// A document as the analyzer sees it: its text and whether it still has
+/// to be lowercased (ASCII, or with the table's simple map).
 #[derive(Clone, Copy)]
 pub struct Doc<'a> {
     pub text: &'a str,
-    pub lower_ascii: bool,
+    pub lower: bool,
 }
 
 /// Turns documents into features (n-grams), in scikit-learn's order.
@@ -140,13 +168,21 @@ impl<'a> Analyzer<'a> {
             offs,
             spans,
         } = s;
-        let text: &str = if doc.lower_ascii && doc.text.bytes().any(|b| b.is_ascii_uppercase()) {
-            lower.clear();
-            lower.push_str(doc.text);
-            lower.make_ascii_lowercase();
-            lower
-        } else {
+        let text: &str = if !doc.lower {
             doc.text
+        } else if doc.text.is_ascii() {
+            if doc.text.bytes().any(|b| b.is_ascii_uppercase()) {
+                lower.clear();
+                lower.push_str(doc.text);
+                lower.make_ascii_lowercase();
+                lower
+            } else {
+                doc.text
+            }
+        } else {
+            lower.clear();
+            lower.extend(doc.text.chars().map(|c| self.table.lowercase(c)));
+            lower
         };
         match self.kind {
             Kind::Word => self.word_ngrams(text, spans, gram, emit),
@@ -164,6 +200,25 @@ impl<'a> Analyzer<'a> {
         spans.clear();
         let mut start = 0usize;
         let mut run = 0usize;
+        if text.is_ascii() {
+            for (i, &b) in text.as_bytes().iter().enumerate() {
+                if self.table.flags[b as usize] & WORD != 0 {
+                    if run == 0 {
+                        start = i;
+                    }
+                    run += 1;
+                } else {
+                    if run >= 2 {
+                        spans.push((start, i));
+                    }
+                    run = 0;
+                }
+            }
+            if run >= 2 {
+                spans.push((start, text.len()));
+            }
+            return;
+        }
         for (i, c) in text.char_indices() {
             if self.table.is_word(c) {
                 if run == 0 {

@@ -45,19 +45,31 @@ _HASH_DTYPES = ("float64", "float32")
 
 
 @functools.cache
-def char_table() -> bytes:
-    """One byte of flags per code point: 1 for ``re``'s ``\\w``, 2 for ``\\s``.
+def char_tables() -> tuple[np.ndarray, np.ndarray]:
+    """Per-code-point flags and lowercase map of the running interpreter.
 
-    Built from the running interpreter's ``re`` module, so the native
-    tokenizer agrees with ``re`` on every code point (Unicode version
-    included).
+    Flags (uint8): 1 for ``re``'s ``\\w``, 2 for ``\\s``, 4 when ``str.lower``
+    maps the code point to one other code point (given by the uint32 map),
+    8 when it maps it to several or depends on context (capital sigma's
+    final form); text with the latter is lowercased by Python itself. Built
+    from ``re`` and ``str.lower``, so the native code agrees with them on
+    every code point, Unicode version included.
     """
     everything = "".join(map(chr, range(0x110000)))
     flags = np.zeros(0x110000, dtype=np.uint8)
     for pattern, bit in ((r"\w+", 1), (r"\s+", 2)):
         for m in re.finditer(pattern, everything):
             flags[m.start() : m.end()] |= bit
-    return flags.tobytes()
+    lower_map = np.arange(0x110000, dtype=np.uint32)
+    for cp, (c, low) in enumerate(zip(everything, map(str.lower, everything))):
+        if low != c:
+            if len(low) == 1:
+                flags[cp] |= 4
+                lower_map[cp] = ord(low)
+            else:
+                flags[cp] |= 8
+    flags[ord("\N{GREEK CAPITAL LETTER SIGMA}")] |= 8
+    return flags, lower_map
 
 
 def _dtype_name(dtype: Any) -> str | None:
@@ -142,7 +154,17 @@ class _NativeAnalysis:
             if words is not None:
                 stop = [w for w in words if isinstance(w, str)]
         lo, hi = self.ngram_range
-        return preprocess, lower, char_table(), self.analyzer, int(lo), int(hi), stop
+        flags, lower_map = char_tables()
+        return (
+            preprocess,
+            lower,
+            flags,
+            lower_map,
+            self.analyzer,
+            int(lo),
+            int(hi),
+            stop,
+        )
 
     def _fall_back(self, reason: str) -> None:
         """Record that scikit-learn's code runs this call, and why."""

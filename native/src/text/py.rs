@@ -17,67 +17,98 @@ use crate::pybuf::ContiguousBuffer;
 /// The documents' strings, kept alive while their text is borrowed.
 struct Texts<'py> {
     strings: Vec<Bound<'py, PyString>>,
-    lower_ascii: Vec<bool>,
+    lower: Vec<bool>,
 }
 
 impl<'py> Texts<'py> {
-    /// Pure-ASCII documents are kept (and lowercased natively when `lower`);
-    /// any other document is replaced by `preprocess(doc)` when given.
+    /// With `lower`, documents are lowercased natively where the table's
+    /// per-code-point map gives `str.lower`'s result (always for ASCII);
+    /// other documents, and every non-ASCII one when `preprocess` is not
+    /// `str.lower` itself (accent stripping), become `preprocess(doc)`.
     fn extract(
         docs: &Bound<'py, PyList>,
         preprocess: Option<&Bound<'py, PyAny>>,
         lower: bool,
+        table: CharTable<'_>,
     ) -> PyResult<Self> {
+        let py = docs.py();
         let n = docs.len();
         let mut strings = Vec::with_capacity(n);
-        let mut lower_ascii = Vec::with_capacity(n);
-        // `str.lower` itself is called as a method (no argument tuple).
+        let mut native_lower = Vec::with_capacity(n);
         let str_lower = match preprocess {
-            Some(pre) => {
-                pre.is(&PyString::type_object(docs.py()).getattr(intern!(docs.py(), "lower"))?)
-            }
+            Some(pre) => pre.is(&PyString::type_object(py).getattr(intern!(py, "lower"))?),
             None => false,
         };
         for item in docs.iter() {
             let s = item
                 .cast_into::<PyString>()
                 .map_err(|_| PyTypeError::new_err("documents must be str"))?;
-            if s.to_str()?.is_ascii() {
+            let text = s.to_str()?;
+            let Some(pre) = preprocess else {
                 strings.push(s);
-                lower_ascii.push(lower);
-            } else if let Some(pre) = preprocess {
-                let out = if str_lower {
-                    s.call_method0(intern!(docs.py(), "lower"))?
-                } else {
-                    pre.call1((s,))?
-                };
-                let out = out
-                    .cast_into::<PyString>()
-                    .map_err(|_| PyTypeError::new_err("preprocessed document is not a str"))?;
-                strings.push(out);
-                lower_ascii.push(false);
-            } else {
+                native_lower.push(false);
+                continue;
+            };
+            if text.is_ascii() || (str_lower && table.simple_lowercase(text)) {
                 strings.push(s);
-                lower_ascii.push(false);
+                native_lower.push(lower);
+                continue;
             }
+            let out = if str_lower {
+                // Called as a method: no argument tuple.
+                s.call_method0(intern!(py, "lower"))?
+            } else {
+                pre.call1((s,))?
+            };
+            let out = out
+                .cast_into::<PyString>()
+                .map_err(|_| PyTypeError::new_err("preprocessed document is not a str"))?;
+            strings.push(out);
+            native_lower.push(false);
         }
         Ok(Texts {
             strings,
-            lower_ascii,
+            lower: native_lower,
         })
     }
 
     fn docs(&self) -> PyResult<Vec<Doc<'_>>> {
         self.strings
             .iter()
-            .zip(&self.lower_ascii)
-            .map(|(s, &lower_ascii)| {
+            .zip(&self.lower)
+            .map(|(s, &lower)| {
                 Ok(Doc {
                     text: s.to_str()?,
-                    lower_ascii,
+                    lower,
                 })
             })
             .collect()
+    }
+}
+
+/// The flags table and lowercase map, borrowed from their buffers.
+struct Tables {
+    flags: ContiguousBuffer,
+    lower: ContiguousBuffer,
+}
+
+impl Tables {
+    fn get(flags: &Bound<'_, PyAny>, lower: &Bound<'_, PyAny>, what: &str) -> PyResult<Self> {
+        Ok(Tables {
+            flags: ContiguousBuffer::get(flags, what)?,
+            lower: ContiguousBuffer::get(lower, what)?,
+        })
+    }
+
+    fn table(&self) -> PyResult<CharTable<'_>> {
+        // SAFETY: every bit pattern is a valid u32; alignment is checked.
+        let (head, lower, tail) = unsafe { self.lower.as_bytes().align_to::<u32>() };
+        if !head.is_empty() || !tail.is_empty() {
+            return Err(PyValueError::new_err(
+                "lowercase map must be an aligned uint32 array",
+            ));
+        }
+        Ok(CharTable::with_lower(self.flags.as_bytes(), lower))
     }
 }
 
@@ -97,13 +128,12 @@ fn analyzer<'a>(
     kind: &str,
     min_n: usize,
     max_n: usize,
-    table: &'a [u8],
+    table: CharTable<'a>,
     stop_words: Option<Vec<&'a str>>,
 ) -> PyResult<Analyzer<'a>> {
     let kind = Kind::parse(kind)
         .ok_or_else(|| PyValueError::new_err(format!("unknown analyzer {kind:?}")))?;
-    Analyzer::new(kind, min_n, max_n, CharTable::new(table), stop_words)
-        .map_err(PyValueError::new_err)
+    Analyzer::new(kind, min_n, max_n, table, stop_words).map_err(PyValueError::new_err)
 }
 
 fn pool_error(e: rayon::ThreadPoolBuildError) -> PyErr {
@@ -181,7 +211,7 @@ fn csr_arrays<'py, V: Copy + Into<f64>>(
     Ok((indptr, indices, data, if wide { 8 } else { 4 }))
 }
 
-/// text_count_fit(docs, preprocess, lower, table, analyzer, min_n, max_n,
+/// text_count_fit(docs, preprocess, lower, table, lower_map, analyzer, min_n, max_n,
 ///                stop_words, dtype, n_threads)
 ///     -> (terms, ranks, indptr, indices, data, index_itemsize)
 ///
@@ -189,7 +219,7 @@ fn csr_arrays<'py, V: Copy + Into<f64>>(
 /// buffer giving each term's rank in sorted order) and the count matrix
 /// whose columns are first-seen ids, sorted within rows.
 #[pyfunction]
-#[pyo3(signature = (docs, preprocess, lower, table, analyzer, min_n, max_n, stop_words, dtype, n_threads))]
+#[pyo3(signature = (docs, preprocess, lower, table, lower_map, analyzer, min_n, max_n, stop_words, dtype, n_threads))]
 #[allow(clippy::too_many_arguments)]
 pub fn text_count_fit<'py>(
     py: Python<'py>,
@@ -197,6 +227,7 @@ pub fn text_count_fit<'py>(
     preprocess: Option<&Bound<'py, PyAny>>,
     lower: bool,
     table: &Bound<'py, PyAny>,
+    lower_map: &Bound<'py, PyAny>,
     analyzer: &str,
     min_n: usize,
     max_n: usize,
@@ -204,15 +235,16 @@ pub fn text_count_fit<'py>(
     dtype: &str,
     n_threads: usize,
 ) -> PyResult<Bound<'py, pyo3::types::PyTuple>> {
-    let texts = Texts::extract(docs, preprocess, lower)?;
+    let tables = Tables::get(table, lower_map, "text_count_fit")?;
+    let table = tables.table()?;
+    let texts = Texts::extract(docs, preprocess, lower, table)?;
     let docs = texts.docs()?;
-    let table_buf = ContiguousBuffer::get(table, "text_count_fit")?;
     let stop = str_list(stop_words)?;
     let stop_strs: Option<Vec<&str>> = stop
         .as_ref()
         .map(|v| v.iter().map(|s| s.to_str()).collect::<PyResult<_>>())
         .transpose()?;
-    let an = self::analyzer(analyzer, min_n, max_n, table_buf.as_bytes(), stop_strs)?;
+    let an = self::analyzer(analyzer, min_n, max_n, table, stop_strs)?;
     let n_chunks = n_threads.max(1);
     let (fit, ranks) = py
         .detach(|| {
@@ -229,14 +261,14 @@ pub fn text_count_fit<'py>(
     (terms, ranks, indptr, indices, data, width).into_pyobject(py)
 }
 
-/// text_count_transform(docs, preprocess, lower, table, analyzer, min_n,
+/// text_count_transform(docs, preprocess, lower, table, lower_map, analyzer, min_n,
 ///                      max_n, stop_words, terms, columns, dtype, n_threads)
 ///     -> (indptr, indices, data, index_itemsize)
 ///
 /// Counts the terms of a fixed vocabulary (`terms[i]` has column
 /// `columns[i]`, an int64 buffer), columns sorted within rows.
 #[pyfunction]
-#[pyo3(signature = (docs, preprocess, lower, table, analyzer, min_n, max_n, stop_words, terms, columns, dtype, n_threads))]
+#[pyo3(signature = (docs, preprocess, lower, table, lower_map, analyzer, min_n, max_n, stop_words, terms, columns, dtype, n_threads))]
 #[allow(clippy::too_many_arguments)]
 pub fn text_count_transform<'py>(
     py: Python<'py>,
@@ -244,6 +276,7 @@ pub fn text_count_transform<'py>(
     preprocess: Option<&Bound<'py, PyAny>>,
     lower: bool,
     table: &Bound<'py, PyAny>,
+    lower_map: &Bound<'py, PyAny>,
     analyzer: &str,
     min_n: usize,
     max_n: usize,
@@ -253,15 +286,16 @@ pub fn text_count_transform<'py>(
     dtype: &str,
     n_threads: usize,
 ) -> PyResult<Bound<'py, pyo3::types::PyTuple>> {
-    let texts = Texts::extract(docs, preprocess, lower)?;
+    let tables = Tables::get(table, lower_map, "text_count_transform")?;
+    let table = tables.table()?;
+    let texts = Texts::extract(docs, preprocess, lower, table)?;
     let docs = texts.docs()?;
-    let table_buf = ContiguousBuffer::get(table, "text_count_transform")?;
     let stop = str_list(stop_words)?;
     let stop_strs: Option<Vec<&str>> = stop
         .as_ref()
         .map(|v| v.iter().map(|s| s.to_str()).collect::<PyResult<_>>())
         .transpose()?;
-    let an = self::analyzer(analyzer, min_n, max_n, table_buf.as_bytes(), stop_strs)?;
+    let an = self::analyzer(analyzer, min_n, max_n, table, stop_strs)?;
     let col_buf = ContiguousBuffer::get(columns, "text_count_transform")?;
     let col_bytes = col_buf.as_bytes();
     if col_bytes.len() != 8 * terms.len() {
@@ -293,14 +327,14 @@ pub fn text_count_transform<'py>(
     out.into_pyobject(py)
 }
 
-/// text_hash(docs, preprocess, lower, table, analyzer, min_n, max_n,
+/// text_hash(docs, preprocess, lower, table, lower_map, analyzer, min_n, max_n,
 ///           stop_words, n_features, alternate_sign, dtype, n_threads)
 ///     -> (indptr, indices, data, index_itemsize)
 ///
 /// `HashingVectorizer`'s un-normalized matrix: rows sorted by column with
 /// duplicate columns summed.
 #[pyfunction]
-#[pyo3(signature = (docs, preprocess, lower, table, analyzer, min_n, max_n, stop_words, n_features, alternate_sign, dtype, n_threads))]
+#[pyo3(signature = (docs, preprocess, lower, table, lower_map, analyzer, min_n, max_n, stop_words, n_features, alternate_sign, dtype, n_threads))]
 #[allow(clippy::too_many_arguments)]
 pub fn text_hash<'py>(
     py: Python<'py>,
@@ -308,6 +342,7 @@ pub fn text_hash<'py>(
     preprocess: Option<&Bound<'py, PyAny>>,
     lower: bool,
     table: &Bound<'py, PyAny>,
+    lower_map: &Bound<'py, PyAny>,
     analyzer: &str,
     min_n: usize,
     max_n: usize,
@@ -320,15 +355,16 @@ pub fn text_hash<'py>(
     if n_features == 0 || n_features > i32::MAX as u32 {
         return Err(PyValueError::new_err("n_features out of range"));
     }
-    let texts = Texts::extract(docs, preprocess, lower)?;
+    let tables = Tables::get(table, lower_map, "text_hash")?;
+    let table = tables.table()?;
+    let texts = Texts::extract(docs, preprocess, lower, table)?;
     let docs = texts.docs()?;
-    let table_buf = ContiguousBuffer::get(table, "text_hash")?;
     let stop = str_list(stop_words)?;
     let stop_strs: Option<Vec<&str>> = stop
         .as_ref()
         .map(|v| v.iter().map(|s| s.to_str()).collect::<PyResult<_>>())
         .transpose()?;
-    let an = self::analyzer(analyzer, min_n, max_n, table_buf.as_bytes(), stop_strs)?;
+    let an = self::analyzer(analyzer, min_n, max_n, table, stop_strs)?;
     let rows = py
         .detach(|| {
             super::run_in_pool(n_threads, || {

@@ -13,18 +13,29 @@ fn table() -> Vec<u8> {
     for c in [' ', '\t', '\n', '\r', '\x0b', '\x0c', '\x1c', '\u{3000}'] {
         t[c as usize] = SPACE;
     }
+    for c in 'A'..='Z' {
+        t[c as usize] |= LOWER_SIMPLE;
+    }
     t
+}
+
+/// `str.lower`'s map for ASCII capitals, identity elsewhere.
+fn lower_map() -> Vec<u32> {
+    (0..0x110000u32)
+        .map(|c| char::from_u32(c).map_or(c, |ch| ch.to_ascii_lowercase() as u32))
+        .collect()
 }
 
 fn features(kind: Kind, lo: usize, hi: usize, stop: Option<Vec<&str>>, doc: &str) -> Vec<String> {
     let t = table();
-    let an = Analyzer::new(kind, lo, hi, CharTable::new(&t), stop).expect("valid range");
+    let m = lower_map();
+    let an = Analyzer::new(kind, lo, hi, CharTable::with_lower(&t, &m), stop).expect("valid range");
     let mut out = Vec::new();
     let mut s = Scratch::default();
     an.analyze(
         Doc {
             text: doc,
-            lower_ascii: true,
+            lower: true,
         },
         &mut s,
         &mut |f| out.push(f.to_string()),
@@ -99,10 +110,36 @@ fn ascii_lowercasing_only_when_asked() {
     let mut s = Scratch::default();
     let doc = Doc {
         text: "AB Cd",
-        lower_ascii: false,
+        lower: false,
     };
     an.analyze(doc, &mut s, &mut |f| out.push(f.to_string()));
     assert_eq!(out, ["AB", "Cd"]);
+}
+
+#[test]
+fn table_lowercasing_of_non_ascii_text() {
+    let t = table();
+    let mut map: Vec<u32> = (0..0x110000u32).collect();
+    let mut flags = t.clone();
+    for (upper, lower) in [('A', 'a'), ('C', 'c'), ('F', 'f'), ('É', 'é'), ('Ω', 'ω')] {
+        map[upper as usize] = lower as u32;
+        flags[upper as usize] |= LOWER_SIMPLE;
+    }
+    flags['É' as usize] |= WORD;
+    flags['é' as usize] |= WORD;
+    flags['İ' as usize] |= LOWER_SPECIAL;
+    let table = CharTable::with_lower(&flags, &map);
+    assert!(table.simple_lowercase("CAFÉ Ω"));
+    assert!(!table.simple_lowercase("İzmir"));
+    let an = Analyzer::new(Kind::Char, 1, 1, table, None).expect("range");
+    let mut out = Vec::new();
+    let mut s = Scratch::default();
+    let doc = Doc {
+        text: "CAFÉΩ",
+        lower: true,
+    };
+    an.analyze(doc, &mut s, &mut |f| out.push(f.to_string()));
+    assert_eq!(out, ["c", "a", "f", "é", "ω"]);
 }
 
 #[test]
@@ -145,10 +182,7 @@ fn hashed_columns_and_signs() {
 fn docs<'a>(texts: &[&'a str]) -> Vec<Doc<'a>> {
     texts
         .iter()
-        .map(|&text| Doc {
-            text,
-            lower_ascii: true,
-        })
+        .map(|&text| Doc { text, lower: true })
         .collect()
 }
 
