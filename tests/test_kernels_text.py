@@ -399,6 +399,7 @@ def test_estimator_contract():
     )
 
 
+@pytest.mark.filterwarnings("ignore:The matrix shape")
 @pytest.mark.parametrize(
     "params",
     [
