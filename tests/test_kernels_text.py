@@ -94,9 +94,15 @@ def assert_same_fitted(k, r):
         type(v) for v in r.vocabulary_.values()
     ]
     np.testing.assert_array_equal(k.get_feature_names_out(), r.get_feature_names_out())
-    if hasattr(r, "idf_") and r.use_idf:
-        assert k.idf_.dtype == r.idf_.dtype
-        np.testing.assert_array_equal(k.idf_, r.idf_)
+    if hasattr(r, "_tfidf"):
+        mine, theirs = vars(k._tfidf), vars(r._tfidf)
+        assert mine.keys() == theirs.keys()
+        for name, value in theirs.items():
+            if isinstance(value, np.ndarray):
+                assert mine[name].dtype == value.dtype
+                np.testing.assert_array_equal(mine[name], value)
+            else:
+                assert mine[name] == value
 
 
 analysis = st.fixed_dictionaries(

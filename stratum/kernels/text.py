@@ -202,6 +202,12 @@ class _NativeCounts(_NativeAnalysis):
         return reason
 
     def _counts_fit_transform(self, raw_documents: Any):
+        """Count matrix of CountVectorizer.fit_transform."""
+        return self._counts_and_dfs(raw_documents)[0]
+
+    def _counts_and_dfs(self, raw_documents: Any):
+        """The count matrix and, when the native fit learned the vocabulary,
+        its columns' document frequencies (None otherwise)."""
         reason = self._count_reason()
         docs, raw, doc_reason = documents(raw_documents)
         reason = reason or doc_reason
@@ -209,7 +215,7 @@ class _NativeCounts(_NativeAnalysis):
             reason = _vocabulary_reason(self.vocabulary)
         if reason is not None:
             self._fall_back(reason)
-            return _sktext.CountVectorizer.fit_transform(self, raw)
+            return _sktext.CountVectorizer.fit_transform(self, raw), None
         if not get_config()["skip_parameter_validation"]:
             self._validate_params()
         self._validate_ngram_range()
@@ -220,37 +226,52 @@ class _NativeCounts(_NativeAnalysis):
                 if any(map(str.isupper, term)):
                     _warn_upper_vocabulary()
                     break
+        dfs = None
         try:
             if self.fixed_vocabulary_:
                 X = self._native_transform(docs)
             else:
-                X = self._native_fit(docs)
+                X, dfs = self._native_fit(docs)
         except UnicodeEncodeError:
-            return self._rerun(_sktext.CountVectorizer.fit_transform, raw)
+            return self._rerun(_sktext.CountVectorizer.fit_transform, raw), None
         self.stratum_impl_ = NATIVE
-        return _align_api_if_sparse(X)
+        return _align_api_if_sparse(X), dfs
 
     def _native_fit(self, docs: list):
         dtype = _dtype_name(self.dtype)
-        out = _native.text_count_fit(docs, *self._native_args(), dtype, thread_budget())
+        n_doc = len(docs)
+        max_df, min_df, limit = self.max_df, self.min_df, self.max_features
+        high = max_df if isinstance(max_df, Integral) else max_df * n_doc
+        low = min_df if isinstance(min_df, Integral) else min_df * n_doc
+        # Every term is in 1 to n_doc documents: with such bounds and no
+        # max_features nothing is pruned, and the native code can emit the
+        # final (sorted) columns directly.
+        keep_all = limit is None and high >= n_doc and low <= 1
+        out = _native.text_count_fit(
+            docs, *self._native_args(), dtype, keep_all, thread_budget()
+        )
         terms, ranks = out[0], np.frombuffer(out[1], dtype=np.uint32)
-        indptr, indices, data = _csr(out[2:], dtype)
+        indptr, indices, data = _csr(out[3:], dtype)
         if not terms:
             raise ValueError(
                 "empty vocabulary; perhaps the documents only contain stop words"
             )
         if self.binary:
             data.fill(1)
-        n_doc, n_terms = len(docs), len(terms)
-        max_df, min_df, limit = self.max_df, self.min_df, self.max_features
-        high = max_df if isinstance(max_df, Integral) else max_df * n_doc
-        low = min_df if isinstance(min_df, Integral) else min_df * n_doc
         if high < low:
             raise ValueError("max_df corresponds to < documents than min_df")
-        # scikit-learn's _limit_features on the matrix with sorted columns
-        # (the column order its max_features tie-breaking sees).
+        n_terms = len(terms)
+        # Document frequencies in sorted-term order: the column order that
+        # scikit-learn's _limit_features (and its max_features tie-breaking)
+        # sees.
         dfs = np.empty(n_terms, dtype=np.intp)
-        dfs[ranks] = np.bincount(indices, minlength=n_terms)
+        dfs[ranks] = np.frombuffer(out[2], dtype=np.int64)
+        if keep_all:
+            self.vocabulary_ = dict(zip(terms, ranks.tolist()))
+            X = sp.csr_array(
+                (data, indices, indptr), shape=(n_doc, n_terms), copy=False
+            )
+            return X, dfs
         mask = np.ones(n_terms, dtype=bool)
         mask &= dfs <= high
         mask &= dfs >= low
@@ -282,14 +303,16 @@ class _NativeCounts(_NativeAnalysis):
             data = data[keep]
         kept_terms = [t for t, k in zip(terms, kept.tolist()) if k]
         values = final[kept]
+        kept_dfs = dfs[mask]
         # scikit-learn stores numpy integers when max_features is set (its
         # _limit_features runs last then), Python ints otherwise.
         self.vocabulary_ = dict(
             zip(kept_terms, values if limit is not None else values.tolist())
         )
-        return sp.csr_array(
+        X = sp.csr_array(
             (data, indices, indptr), shape=(n_doc, len(kept_terms)), copy=False
         )
+        return X, kept_dfs
 
     def _native_transform(self, docs: list):
         dtype = _dtype_name(self.dtype)
@@ -391,20 +414,45 @@ class TfidfVectorizer(_NativeCounts, _sktext.TfidfVectorizer):
             sublinear_tf=self.sublinear_tf,
         )
 
+    def _fit_idf(self, X, dfs: np.ndarray | None) -> None:
+        """``self._tfidf.fit(X)``, from ``X``'s document frequencies if known.
+
+        The same numpy operations as ``TfidfTransformer.fit`` on the same
+        document frequencies, without its passes over ``X``.
+        """
+        tfidf = self._tfidf
+        if dfs is None:
+            tfidf.fit(X)
+            return
+        if not get_config()["skip_parameter_validation"]:
+            tfidf._validate_params()
+        tfidf.n_features_in_ = X.shape[1]
+        if tfidf.use_idf:
+            dtype = X.dtype if X.dtype in (np.float64, np.float32) else np.float64
+            n_samples = X.shape[0]
+            df = dfs.astype(dtype, copy=False)
+            df += float(tfidf.smooth_idf)
+            n_samples += int(tfidf.smooth_idf)
+            idf = np.full_like(df, fill_value=n_samples, dtype=dtype)
+            idf /= df
+            np.log(idf, out=idf)
+            idf += 1.0
+            tfidf.idf_ = idf
+
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, raw_documents: Any, y: Any = None) -> TfidfVectorizer:
         self._check_params()
         self._warn_for_unused_params()
         self._new_tfidf()
-        X = self._counts_fit_transform(raw_documents)
-        self._tfidf.fit(X)
+        X, dfs = self._counts_and_dfs(raw_documents)
+        self._fit_idf(X, dfs)
         return self
 
     def fit_transform(self, raw_documents: Any, y: Any = None):
         self._check_params()
         self._new_tfidf()
-        X = self._counts_fit_transform(raw_documents)
-        self._tfidf.fit(X)
+        X, dfs = self._counts_and_dfs(raw_documents)
+        self._fit_idf(X, dfs)
         return self._tfidf.transform(X, copy=False)
 
     def transform(self, raw_documents: Any):

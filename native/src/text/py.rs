@@ -10,6 +10,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyList, PyString};
 use pyo3::PyTypeInfo;
+use rayon::prelude::*;
 
 use super::{Analyzer, CharTable, Doc, Kind, Rows, Vocab};
 use crate::pybuf::ContiguousBuffer;
@@ -212,14 +213,16 @@ fn csr_arrays<'py, V: Copy + Into<f64>>(
 }
 
 /// text_count_fit(docs, preprocess, lower, table, lower_map, analyzer, min_n, max_n,
-///                stop_words, dtype, n_threads)
-///     -> (terms, ranks, indptr, indices, data, index_itemsize)
+///                stop_words, dtype, sorted_columns, n_threads)
+///     -> (terms, ranks, dfs, indptr, indices, data, index_itemsize)
 ///
 /// Learns the vocabulary (terms in first-seen order; `ranks` is a uint32
-/// buffer giving each term's rank in sorted order) and the count matrix
-/// whose columns are first-seen ids, sorted within rows.
+/// buffer giving each term's rank in sorted order, `dfs` an int64 buffer of
+/// their document frequencies) and the count matrix, whose rows keep
+/// first-seen order and whose columns are first-seen ids, or with
+/// `sorted_columns` the terms' ranks.
 #[pyfunction]
-#[pyo3(signature = (docs, preprocess, lower, table, lower_map, analyzer, min_n, max_n, stop_words, dtype, n_threads))]
+#[pyo3(signature = (docs, preprocess, lower, table, lower_map, analyzer, min_n, max_n, stop_words, dtype, sorted_columns, n_threads))]
 #[allow(clippy::too_many_arguments)]
 pub fn text_count_fit<'py>(
     py: Python<'py>,
@@ -233,6 +236,7 @@ pub fn text_count_fit<'py>(
     max_n: usize,
     stop_words: Option<&Bound<'py, PyList>>,
     dtype: &str,
+    sorted_columns: bool,
     n_threads: usize,
 ) -> PyResult<Bound<'py, pyo3::types::PyTuple>> {
     let tables = Tables::get(table, lower_map, "text_count_fit")?;
@@ -246,19 +250,30 @@ pub fn text_count_fit<'py>(
         .transpose()?;
     let an = self::analyzer(analyzer, min_n, max_n, table, stop_strs)?;
     let n_chunks = n_threads.max(1);
-    let (fit, ranks) = py
+    let (fit, ranks, dfs) = py
         .detach(|| {
             super::run_in_pool(n_threads, || {
-                let fit = super::count_fit(&an, &docs, n_chunks);
+                let mut fit = super::count_fit(&an, &docs, n_chunks);
                 let ranks = fit.vocab.sorted_ranks();
-                (fit, ranks)
+                let mut dfs = vec![0i64; fit.vocab.len()];
+                for &c in &fit.rows.cols {
+                    dfs[c as usize] += 1;
+                }
+                if sorted_columns {
+                    fit.rows
+                        .cols
+                        .par_iter_mut()
+                        .for_each(|c| *c = ranks[*c as usize]);
+                }
+                (fit, ranks, dfs)
             })
         })
         .map_err(pool_error)?;
     let terms = PyList::new(py, (0..fit.vocab.len() as u32).map(|id| fit.vocab.term(id)))?;
     let ranks = PyByteArray::new(py, bytes_of(&ranks));
+    let dfs = PyByteArray::new(py, bytes_of(&dfs));
     let (indptr, indices, data, width) = csr_arrays(py, &fit.rows, dtype)?;
-    (terms, ranks, indptr, indices, data, width).into_pyobject(py)
+    (terms, ranks, dfs, indptr, indices, data, width).into_pyobject(py)
 }
 
 /// text_count_transform(docs, preprocess, lower, table, lower_map, analyzer, min_n,
