@@ -64,7 +64,12 @@ CASES = {
         {"random_state": 0},
     ),
 }
-LARGE_CASES = {"tfidf word 1-gram", "count word 1-gram", "hashing word 1-gram"}
+LARGE_CASES = {
+    "tfidf word 1-gram",
+    "tfidf char_wb 3,4-gram",
+    "count word 1-gram",
+    "hashing word 1-gram",
+}
 
 
 def best_time(f, repeat: int):

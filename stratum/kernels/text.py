@@ -55,19 +55,32 @@ def char_tables() -> tuple[np.ndarray, np.ndarray]:
     from ``re`` and ``str.lower``, so the native code agrees with them on
     every code point, Unicode version included.
     """
-    everything = "".join(map(chr, range(0x110000)))
+    codes = np.arange(0x110000, dtype="<u4")
+    everything = codes.tobytes().decode("utf-32-le", "surrogatepass")
     flags = np.zeros(0x110000, dtype=np.uint8)
     for pattern, bit in ((r"\w+", 1), (r"\s+", 2)):
         for m in re.finditer(pattern, everything):
             flags[m.start() : m.end()] |= bit
-    lower_map = np.arange(0x110000, dtype=np.uint32)
-    for cp, (c, low) in enumerate(zip(everything, map(str.lower, everything))):
-        if low != c:
-            if len(low) == 1:
-                flags[cp] |= 4
-                lower_map[cp] = ord(low)
-            else:
-                flags[cp] |= 8
+    lower_map = codes.copy()
+    block = 4096
+    for start in range(0, 0x110000, block):
+        text = everything[start : start + block]
+        lowered = text.lower()
+        if len(lowered) == len(text):
+            # One code point each: compare them in place.
+            mapped = np.frombuffer(lowered.encode("utf-32-le", "surrogatepass"), "<u4")
+            changed = np.flatnonzero(mapped != codes[start : start + len(text)])
+            flags[start + changed] |= 4
+            lower_map[start + changed] = mapped[changed]
+            continue
+        for offset, c in enumerate(text):
+            low = c.lower()
+            if low != c:
+                if len(low) == 1:
+                    flags[start + offset] |= 4
+                    lower_map[start + offset] = ord(low)
+                else:
+                    flags[start + offset] |= 8
     flags[ord("\N{GREEK CAPITAL LETTER SIGMA}")] |= 8
     return flags, lower_map
 
