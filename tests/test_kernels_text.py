@@ -468,3 +468,32 @@ def test_no_stray_pattern_warnings():
     assert_same_matrix(k.fit_transform(docs), r.fit_transform(docs))
     assert k.stratum_impl_ == "native"
     assert re.compile(r"\b\w\w+\b").findall("x\u0301yz") == ["yz"]
+
+
+@pytest.mark.parametrize("dtype", ["category", "str", object])
+def test_string_encoder_column_dtypes(dtype):
+    col = pd.Series(["a b", None, "c d", "a b", "éé", ""], dtype=dtype, name="c")
+    k = StringEncoder(n_components=2, random_state=0)
+    r = skrub.StringEncoder(n_components=2, random_state=0)
+    pd.testing.assert_frame_equal(k.fit_transform(col), r.fit_transform(col))
+    pd.testing.assert_frame_equal(k.transform(col[::-1]), r.transform(col[::-1]))
+
+
+def test_table_vectorizer_with_kernels():
+    from stratum.lower.registry import default_registry
+
+    rng = np.random.default_rng(0)
+    words = np.array(["red", "blue", "Green", "naïve", "café", "x"])
+    df = pd.DataFrame(
+        {
+            "text": [" ".join(rng.choice(words, 4)) for _ in range(200)],
+            "num": rng.normal(size=200),
+        }
+    )
+    ref = skrub.TableVectorizer(
+        cardinality_threshold=5,
+        high_cardinality=skrub.StringEncoder(random_state=0),
+    )
+    est, choices = default_registry().select(ref)
+    assert any(c.implementation == "native" for c in choices)
+    pd.testing.assert_frame_equal(est.fit_transform(df), ref.fit_transform(df))
