@@ -7,7 +7,9 @@ counting and hashing run in Rust (``stratum._native``) on
 results are scikit-learn's: same vocabulary (and dict order), same CSR arrays
 (row order included), same ``idf_``. Pruning by ``min_df``/``max_df``/
 ``max_features`` reuses scikit-learn's numpy expressions so that ties break
-the same way, and TF-IDF weighting is scikit-learn's ``TfidfTransformer``.
+the same way; ``idf_`` comes from ``TfidfTransformer.fit``'s numpy operations
+on the natively counted document frequencies, and the weighting is
+``TfidfTransformer.transform`` itself.
 
 Parameters the native path does not implement (a callable analyzer,
 tokenizer or preprocessor, another token pattern, ``input`` other than
