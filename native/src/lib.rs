@@ -11,6 +11,7 @@ mod par;
 #[cfg(feature = "pyo3")]
 mod pybuf;
 pub mod scalers;
+pub mod text;
 
 #[cfg(feature = "pyo3")]
 mod python {
@@ -33,6 +34,10 @@ mod python {
         m.add_function(wrap_pyfunction!(crate::scalers::py::column_medians, m)?)?;
         m.add_function(wrap_pyfunction!(crate::scalers::py::column_modes, m)?)?;
         m.add_function(wrap_pyfunction!(crate::scalers::py::affine_transform, m)?)?;
+        m.add_function(wrap_pyfunction!(crate::text::py::text_count_fit, m)?)?;
+        m.add_function(wrap_pyfunction!(crate::text::py::text_count_transform, m)?)?;
+        m.add_function(wrap_pyfunction!(crate::text::py::text_hash, m)?)?;
+        m.add_function(wrap_pyfunction!(crate::text::py::murmurhash3_32, m)?)?;
         Ok(())
     }
 }

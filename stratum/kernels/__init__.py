@@ -1,15 +1,31 @@
 """Native kernels: scikit-learn-compatible estimators backed by Rust code.
 
-Each kernel subclasses its reference estimator (``reference``), takes the
-same parameters and gives the same results; inputs the native code does not
-handle run the reference implementation (``stratum_impl_`` says which ran).
+Each kernel subclasses its reference estimator (class attribute
+``reference``), keeps its parameters and produces the same results;
+``unsupported(estimator)`` says why a reference instance's parameters cannot
+run natively. Inputs the native code does not handle run the reference
+implementation (``stratum_impl_`` says which ran). ``KERNELS`` lists them all.
 """
 
-from .encoders import OneHotEncoder, OrdinalEncoder
-from .impute import SimpleImputer
-from .scalers import MinMaxScaler, StandardScaler
+from stratum.kernels.encoders import OneHotEncoder, OrdinalEncoder
+from stratum.kernels.impute import SimpleImputer
+from stratum.kernels.scalers import MinMaxScaler, StandardScaler
+from stratum.kernels.string_encoder import StringEncoder
+from stratum.kernels.text import CountVectorizer, HashingVectorizer, TfidfVectorizer
 
-KERNELS = [OneHotEncoder, OrdinalEncoder, StandardScaler, MinMaxScaler, SimpleImputer]
+KERNELS: list[type] = []
+KERNELS += [CountVectorizer, TfidfVectorizer, HashingVectorizer, StringEncoder]
+KERNELS += [OneHotEncoder, OrdinalEncoder, StandardScaler, MinMaxScaler, SimpleImputer]
 
-__all__ = ["KERNELS", "OneHotEncoder", "OrdinalEncoder", "SimpleImputer"]
-__all__ += ["MinMaxScaler", "StandardScaler"]
+__all__ = [
+    "KERNELS",
+    "CountVectorizer",
+    "HashingVectorizer",
+    "MinMaxScaler",
+    "OneHotEncoder",
+    "OrdinalEncoder",
+    "SimpleImputer",
+    "StandardScaler",
+    "StringEncoder",
+    "TfidfVectorizer",
+]
