@@ -346,3 +346,13 @@ def test_keys_of_script_code_depend_on_its_definition():
     assert key(_script_class(2)()) == key(_script_class(2)())
     assert key(_script_class(2)()) != key(_script_class(3)())
     assert isinstance(_script_function(2), types.FunctionType)
+
+
+def test_forked_scripts_get_fresh_random_state():
+    # As new interpreters would: the launcher's numpy state is not inherited.
+    text = "import sys, numpy as np\nprint(np.random.random(), sys.argv[0])\n"
+    results = run_scripts({"r1": text, "r2": text}, timeout=120)
+    assert [r.status for r in results] == ["ok", "ok"]
+    first, second = (r.stdout.split() for r in results)
+    assert first[0] != second[0]
+    assert first[1].endswith("r1.py") and second[1].endswith("r2.py")
