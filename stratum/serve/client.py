@@ -70,7 +70,9 @@ class Client:
 
         token = token or os.environ.get("STRATUM_SERVE_TOKEN")
         if not token:
-            raise ValueError("a token is needed: pass token= or set STRATUM_SERVE_TOKEN")
+            raise ValueError(
+                "a token is needed: pass token= or set STRATUM_SERVE_TOKEN"
+            )
         self.url = url.rstrip("/")
         self._http = httpx.Client(
             base_url=self.url,

@@ -205,7 +205,9 @@ class JobManager:
     def wait_ready(self, timeout: float = 60.0) -> bool:
         """Wait until every worker process has started."""
         end = time.monotonic() + timeout
-        return all(w.ready.wait(max(0.0, end - time.monotonic())) for w in self._workers)
+        return all(
+            w.ready.wait(max(0.0, end - time.monotonic())) for w in self._workers
+        )
 
     # -- the API the server uses ----------------------------------------------
     def submit(
@@ -277,7 +279,9 @@ class JobManager:
                 wait = 0.5
                 if self.queue:
                     age = time.time() - self.queue[0].submitted
-                    free = [w for w in self._workers if w.batch is None and w.ready.is_set()]
+                    free = [
+                        w for w in self._workers if w.batch is None and w.ready.is_set()
+                    ]
                     if age >= self.window and free:
                         self._dispatch(free[0])
                         continue
@@ -297,7 +301,12 @@ class JobManager:
         self.counts["merged_batches"] += len(jobs) > 1
         now = time.time()
         for job in jobs:
-            job.state, job.batch, job.batch_jobs, job.started = "running", batch_id, ids, now
+            job.state, job.batch, job.batch_jobs, job.started = (
+                "running",
+                batch_id,
+                ids,
+                now,
+            )
         worker.batch, worker.jobs = batch_id, jobs
         limit = max(j.options["timeout"] for j in jobs)
         # The worker stops each search at its job's limit; the kill is the
@@ -317,7 +326,9 @@ class JobManager:
             worker.send(header, blobs)
         except OSError as error:
             for job in jobs:
-                self._finish(job, "failed", error=f"could not reach the worker: {error}")
+                self._finish(
+                    job, "failed", error=f"could not reach the worker: {error}"
+                )
             worker.kill("unreachable")
 
     def _check_deadlines(self, now: float) -> None:
@@ -349,11 +360,15 @@ class JobManager:
                     job.best = message.get("best")
                     self._finish(job, "done")
                 else:
-                    self._finish(job, message.get("state", "failed"), message.get("error"))
+                    self._finish(
+                        job, message.get("state", "failed"), message.get("error")
+                    )
             elif kind == "done":
                 for job in worker.jobs:
                     if job.state not in FINISHED:
-                        self._finish(job, "failed", error="the worker returned no result")
+                        self._finish(
+                            job, "failed", error="the worker returned no result"
+                        )
                 worker.batch, worker.jobs, worker.deadline = None, [], None
                 self._wake.notify_all()
 

@@ -41,8 +41,11 @@ def main(conn, config: dict) -> None:
     stratum.set_config(
         n_jobs=config.get("n_jobs") or 1,
         progress=False,
-        **({"memory_budget": config["memory_budget"]} if config.get("memory_budget")
-           else {}),
+        **(
+            {"memory_budget": config["memory_budget"]}
+            if config.get("memory_budget")
+            else {}
+        ),
     )
     session = stratum.Session(cache_dir=config.get("cache_dir"))
     lock = threading.Lock()
@@ -109,8 +112,9 @@ def load_job(job: dict, blob: bytes) -> list[tuple[str, Any, dict]]:
     """A job's pipelines as ``(name, data_op, search arguments)``."""
     named: list[tuple[str, Any]] = []
     if blob:
-        import cloudpickle  # noqa: F401  (registers what cloudpickle payloads need)
         import pickle
+
+        import cloudpickle  # noqa: F401  (registers what cloudpickle payloads need)
 
         try:
             obj = pickle.loads(blob)
