@@ -46,6 +46,8 @@ class Job:
     results: dict | None = None
     best: dict | None = None
     progress: dict = field(default_factory=dict)
+    deadline: float | None = None  # monotonic, while running
+    attempts: int = 0
 
     def status(self) -> dict[str, Any]:
         """What a client may see while the job runs (no results)."""
@@ -71,7 +73,7 @@ class _Worker:
         self.index = index
         self.batch: str | None = None
         self.jobs: list[Job] = []
-        self.deadline: float | None = None
+        self.current: set[str] = set()
         self.kill_reason: str | None = None
         self.ready = threading.Event()
         self._start()
@@ -117,7 +119,7 @@ class _Worker:
             self.process.kill()
 
     def restart(self) -> None:
-        self.batch, self.jobs, self.deadline, self.kill_reason = None, [], None, None
+        self.batch, self.jobs, self.current, self.kill_reason = None, [], set(), None
         self.ready.clear()
         try:
             self.conn.close()
@@ -299,19 +301,15 @@ class JobManager:
         self.batches[batch_id] = ids
         self.counts["batches"] += 1
         self.counts["merged_batches"] += len(jobs) > 1
-        now = time.time()
+        now, clock = time.time(), time.monotonic()
         for job in jobs:
-            job.state, job.batch, job.batch_jobs, job.started = (
-                "running",
-                batch_id,
-                ids,
-                now,
-            )
-        worker.batch, worker.jobs = batch_id, jobs
-        limit = max(j.options["timeout"] for j in jobs)
-        # The worker stops each search at its job's limit; the kill is the
-        # backstop for code that does not return.
-        worker.deadline = time.monotonic() + limit + max(5.0, 0.1 * limit)
+            job.state, job.batch, job.batch_jobs = "running", batch_id, ids
+            job.started, job.attempts = now, job.attempts + 1
+            # The worker stops a search at its job's limit; past this deadline
+            # the job is given up (its worker killed if it is running it).
+            limit = job.options["timeout"]
+            job.deadline = clock + limit + max(2.0, 0.1 * limit)
+        worker.batch, worker.jobs, worker.current = batch_id, jobs, set()
         header = {
             "type": "batch",
             "batch": batch_id,
@@ -320,8 +318,6 @@ class JobManager:
             ],
         }
         blobs = [j.payload or b"" for j in jobs]
-        for job in jobs:
-            job.payload, job.sources = None, []
         try:
             worker.send(header, blobs)
         except OSError as error:
@@ -333,8 +329,15 @@ class JobManager:
 
     def _check_deadlines(self, now: float) -> None:
         for worker in self._workers:
-            if worker.batch is not None and worker.deadline and now > worker.deadline:
-                worker.kill("timeout")
+            if worker.batch is None or worker.kill_reason is not None:
+                continue
+            for job in worker.jobs:
+                if job.state in FINISHED or job.deadline is None or now < job.deadline:
+                    continue
+                if job.id in worker.current:
+                    worker.kill("timeout")
+                    break
+                self._finish(job, "timeout", error=_time_limit(job))
 
     # -- messages from workers ------------------------------------------------------
     def _on_message(self, worker: _Worker, message: dict) -> None:
@@ -346,7 +349,9 @@ class JobManager:
                 return
             if message.get("batch") != worker.batch:
                 return
-            if kind == "progress":
+            if kind == "current":
+                worker.current = set(message.get("jobs") or [])
+            elif kind == "progress":
                 for job in worker.jobs:
                     if job.state == "running":
                         job.progress = message.get("progress", {})
@@ -369,7 +374,7 @@ class JobManager:
                         self._finish(
                             job, "failed", error="the worker returned no result"
                         )
-                worker.batch, worker.jobs, worker.deadline = None, [], None
+                worker.batch, worker.jobs, worker.current = None, [], set()
                 self._wake.notify_all()
 
     def _on_worker_exit(self, worker: _Worker) -> None:
@@ -377,23 +382,26 @@ class JobManager:
             if self._closed:
                 return
             reason = worker.kill_reason
+            worker.process.join(timeout=2)
             code = worker.process.exitcode
+            requeue = []
             for job in worker.jobs:
                 if job.state in FINISHED:
                     continue
-                if reason == "timeout":
-                    self._finish(
-                        job,
-                        "timeout",
-                        error=f"the batch ran past the job's time limit "
-                        f"({job.options['timeout']:g} s) and was stopped",
-                    )
+                if reason == "timeout" and job.id in worker.current:
+                    self._finish(job, "timeout", error=_time_limit(job))
+                elif reason is not None and job.attempts < 2:
+                    # Stopped because of another job: run it again.
+                    job.state, job.batch, job.batch_jobs = "queued", None, []
+                    job.merged_with, job.started, job.deadline = [], None, None
+                    requeue.append(job)
                 else:
                     self._finish(
                         job,
                         "failed",
                         error=f"the worker process died (exit code {code})",
                     )
+            self.queue[:0] = requeue
             worker.restart()
             self._wake.notify_all()
 
@@ -407,3 +415,10 @@ class JobManager:
             return
         for job_id in [k for k, j in self.jobs.items() if j.state in FINISHED][:excess]:
             del self.jobs[job_id]
+
+
+def _time_limit(job: Job) -> str:
+    return (
+        f"the job ran past its time limit ({job.options['timeout']:g} s) "
+        "and was stopped"
+    )

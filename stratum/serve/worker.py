@@ -77,6 +77,7 @@ def run_batch(header: dict, blobs: list[bytes], send: Callable[[dict], None]):
     items: list[tuple[str, str, Any, dict, float | None]] = []
     ranking: dict[str, Any] = {}
     for job, blob in zip(header["jobs"], blobs):
+        send({"type": "current", "batch": batch_id, "jobs": [job["id"]]})
         try:
             loaded = load_job(job, blob)
         except Exception as error:
@@ -100,6 +101,8 @@ def run_batch(header: dict, blobs: list[bytes], send: Callable[[dict], None]):
     unsubscribe = subscribe(on_progress)
     try:
         for members in groups:
+            current = list(dict.fromkeys(m[0] for m in members))
+            send({"type": "current", "batch": batch_id, "jobs": current})
             _run_group(batch_id, members, ranking, start, send)
             state["groups_done"] += 1
             send({"type": "progress", "batch": batch_id, "progress": dict(state)})
