@@ -105,8 +105,11 @@ def _data() -> pd.DataFrame:
         }
     )
     df.loc[rng.choice(n, 10, replace=False), "b"] = np.nan
-    df["y"] = 2 * df["a"] - df["b"].fillna(0) + (df["city"] == "Lima") + rng.normal(
-        scale=0.5, size=n
+    df["y"] = (
+        2 * df["a"]
+        - df["b"].fillna(0)
+        + (df["city"] == "Lima")
+        + rng.normal(scale=0.5, size=n)
     )
     return df
 
@@ -136,6 +139,9 @@ def variant(k: int):
 def references():
     """Per variant: mean and per-split test scores by alpha, from plain skrub
     and from stratum.search in this process."""
+    together = stratum.search(
+        {f"v{k}": variant(k) for k in range(N_VARIANTS)}, cv=3
+    ).results_
     refs = {}
     for k in range(N_VARIANTS):
         with stratum.config_context(engine="skrub"):
@@ -146,7 +152,7 @@ def references():
             (index,) = cv["params"][i].values()  # skrub's choice index
             alpha = ALPHAS[k % 4][index]
             skrub_scores[alpha] = [cv[f"split{f}_test_score"][i] for f in range(3)]
-        table = stratum.search({"p": variant(k)}, cv=3).results_
+        table = together[together["pipeline"] == f"v{k}"].reset_index(drop=True)
         ours = {
             row["params"]["alpha"]: [row[f"split{f}_test_score"] for f in range(3)]
             for _, row in table.iterrows()
@@ -176,7 +182,9 @@ def test_load_twenty_clients_five_rounds(server, references):
                 for r in range(n_rounds):
                     chosen = _submission(i, r)
                     t0 = time.perf_counter()
-                    job = client.submit({n: variant(k) for n, k in chosen.items()}, cv=3)
+                    job = client.submit(
+                        {n: variant(k) for n, k in chosen.items()}, cv=3
+                    )
                     table = job.wait(timeout=120)
                     outcomes[i, r] = (chosen, table, time.perf_counter() - t0)
         except BaseException as error:  # noqa: BLE001 - reported below
@@ -317,9 +325,7 @@ def test_malformed_submissions_get_a_message(server, body, words):
     r = httpx.post(f"{url}/v1/jobs", json=body, headers=_auth(TOKEN_A))
     assert r.status_code == 422
     assert words in str(r.json()["detail"])
-    r = httpx.post(
-        f"{url}/v1/jobs", content=b"{not json", headers=_auth(TOKEN_A)
-    )
+    r = httpx.post(f"{url}/v1/jobs", content=b"{not json", headers=_auth(TOKEN_A))
     assert r.status_code == 422
 
 
@@ -361,9 +367,11 @@ def test_sources_are_pipelines_too(server, references):
         table = client.submit(sources=[source], cv=3).wait(timeout=60)
     data = skrub.var("data", pd.read_json(io.StringIO(DATA.to_json())))
     expected = stratum.search(
-        {"ridge": data[["a"]].skb.mark_as_X().skb.apply(
-            Ridge(alpha=1.0), y=data["y"].skb.mark_as_y()
-        )},
+        {
+            "ridge": data[["a"]]
+            .skb.mark_as_X()
+            .skb.apply(Ridge(alpha=1.0), y=data["y"].skb.mark_as_y())
+        },
         cv=3,
     ).results_
     assert list(table["pipeline"]) == ["ridge"]

@@ -23,6 +23,8 @@ import traceback
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import pandas as pd
+
 SEPARATOR = "/"
 
 
@@ -245,7 +247,21 @@ def _run_group(batch_id, members, ranking, start, send) -> None:
                     )
                 )
             return
-    pipelines = {f"{m[0]}{SEPARATOR}{m[1]}": m[2] for m in members}
+    # Pipelines submitted more than once (equal pickles, data by content
+    # fingerprint) are evaluated once under the first submitter's name.
+    fingerprints: dict = {}
+    canonical: dict[bytes, str] = {}
+    pipelines, alias = {}, []
+    for job_id, name, op, _, _ in members:
+        key = pipeline_key(op, fingerprints)
+        full = f"{job_id}{SEPARATOR}{name}"
+        if key is None or key not in canonical:
+            if key is not None:
+                canonical[key] = full
+            pipelines[full] = op
+            alias.append((job_id, name, full))
+        else:
+            alias.append((job_id, name, canonical[key]))
     try:
         result = stratum.search(pipelines, refit=False, timeout=remaining, **kw)
     except Exception as error:
@@ -257,11 +273,21 @@ def _run_group(batch_id, members, ranking, start, send) -> None:
             return
         send(_job_error(batch_id, job_ids[0], error))
         return
-    table = result.results_
+    table = result.results_.reset_index(drop=True)
     for job_id in job_ids:
-        rows = table[table["pipeline"].str.startswith(job_id + SEPARATOR)].copy()
-        rows["pipeline"] = rows["pipeline"].str.slice(len(job_id) + 1)
-        rows = rows.reset_index(drop=True)
+        parts = []
+        for owner, name, full in alias:
+            if owner != job_id:
+                continue
+            rows = table[table["pipeline"] == full].copy()
+            rows["pipeline"] = name
+            rows["error"] = rows["error"].map(
+                lambda e, a=repr(full), b=repr(name): (
+                    e if e is None else e.replace(a, b)
+                )
+            )
+            parts.append(rows)
+        rows = pd.concat(parts).sort_index(kind="stable").reset_index(drop=True)
         send(
             {
                 "type": "job",
@@ -273,6 +299,31 @@ def _run_group(batch_id, members, ranking, start, send) -> None:
                 "best": best_row(rows, ranking.get(job_id, True)),
             }
         )
+
+
+def pipeline_key(op: Any, fingerprints: dict) -> bytes | None:
+    """Equal for pipelines that pickle to the same bytes, data objects (frames,
+    arrays) replaced by their content fingerprint; None if not picklable."""
+    import hashlib
+    import io
+
+    import cloudpickle
+
+    from ..plan.fingerprint import fingerprint
+
+    class _Pickler(cloudpickle.Pickler):
+        def persistent_id(self, obj):
+            if isinstance(obj, type):
+                return None
+            found = fingerprint(obj, fingerprints)
+            return None if found is None else ("data", found)
+
+    buffer = io.BytesIO()
+    try:
+        _Pickler(buffer).dump(op)
+    except Exception:
+        return None
+    return hashlib.blake2b(buffer.getvalue(), digest_size=20).digest()
 
 
 def _job_error(batch_id, job_id, error: BaseException, state: str = "failed"):
