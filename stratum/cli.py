@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     _add_bench(sub)
     _add_serve(sub)
     _add_mcp(sub)
+    _add_run(sub)
     cache = sub.add_parser("cache", help="inspect or clear the disk cache")
     cache.add_argument("action", choices=["info", "clear"])
     cache.add_argument(
@@ -51,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         return _serve(args)
     if args.command == "mcp":
         return _mcp(args)
+    if args.command == "run":
+        return _run(args)
     return 1
 
 
@@ -239,6 +242,69 @@ def _mcp(args) -> int:
         cache_dir=args.cache_dir,
     )
     return 0
+
+
+def _add_run(sub) -> None:
+    run = sub.add_parser(
+        "run",
+        help="run agent scripts, each in its own process, their searches batched",
+        description=(
+            "Run unmodified Python scripts that use skrub, each in its own "
+            "process. Their make_grid_search / make_randomized_search fits and "
+            "cross-validations are evaluated together in stratum batches (shared "
+            "work done once) and returned to each script as skrub would return "
+            "them. Prints each script's output prefixed with its name, then a "
+            "summary; exits 1 if any script did not exit with 0."
+        ),
+    )
+    run.add_argument("scripts", nargs="+", metavar="SCRIPT")
+    run.add_argument(
+        "-j", "--jobs", type=int, default=1, help="n_jobs of the batch executor"
+    )
+    run.add_argument(
+        "--timeout",
+        type=float,
+        help="seconds a script may run (not counting its wait for batches); "
+        "past it, it is killed",
+    )
+    run.add_argument(
+        "--out", metavar="DIR", help="write DIR/<script>/stdout, stderr, exit_code"
+    )
+    run.add_argument(
+        "--quiet", action="store_true", help="do not stream the scripts' output"
+    )
+    run.add_argument(
+        "--max-live", type=int, help="scripts running at once (default: all)"
+    )
+
+
+def _run(args) -> int:
+    import json
+    from dataclasses import asdict
+    from pathlib import Path
+
+    from .agents import run_scripts, summary
+
+    try:
+        results = run_scripts(
+            args.scripts,
+            n_jobs=args.jobs,
+            timeout=args.timeout,
+            out=args.out,
+            stream=not args.quiet,
+            max_live=args.max_live,
+        )
+    except FileNotFoundError as error:
+        print(error, file=sys.stderr)
+        return 2
+    table = summary(results)
+    print(table)
+    if args.out:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        Path(args.out, "summary.txt").write_text(table + "\n")
+        rows = [asdict(r) | {"stdout": None, "stderr": None} for r in results]
+        Path(args.out, "summary.json").write_text(json.dumps(rows, indent=1))
+    return 0 if all(r.status == "ok" for r in results) else 1
 
 
 _ENGINES = ("base", "base_par", "skrub", "skrub_par", "stratum")

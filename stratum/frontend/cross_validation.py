@@ -51,12 +51,11 @@ class CVSpec:
         )
 
 
-def cross_validate_on_engine(
-    learner, environment, options, *, keep_subsampling=False, cv=None, **kwargs
-) -> pd.DataFrame | None:
-    """Return skrub's cross_validate table, or None when skrub must run it."""
-    from .searches import fit_searches
-
+def cv_item(
+    learner, environment, *, keep_subsampling=False, cv=None, **kwargs
+) -> tuple | None:
+    """The batch item (data_op, environment, spec, kwargs) of one
+    ``cross_validate`` call, or None when skrub must run it."""
     if not isinstance(learner, SkrubLearner) or isinstance(learner, _BaseParamSearch):
         return None
     if "return_estimator" in kwargs:
@@ -65,21 +64,46 @@ def cross_validate_on_engine(
     if set(kwargs) - _SUPPORTED:
         return None
     environment = env_with_subsampling(learner.data_op, environment, keep_subsampling)
-    error_score = kwargs.get("error_score", np.nan)
     spec = CVSpec(
-        cv, kwargs.get("scoring"), error_score, kwargs.get("return_train_score", False)
+        cv,
+        kwargs.get("scoring"),
+        kwargs.get("error_score", np.nan),
+        kwargs.get("return_train_score", False),
     )
+    return learner.data_op, environment, spec, kwargs
+
+
+def cross_validate_on_engine(
+    learner, environment, options, *, keep_subsampling=False, cv=None, **kwargs
+) -> pd.DataFrame | None:
+    """Return skrub's cross_validate table, or None when skrub must run it."""
+    from .searches import fit_searches
+
+    item = cv_item(
+        learner, environment, keep_subsampling=keep_subsampling, cv=cv, **kwargs
+    )
+    if item is None:
+        return None
+    data_op, environment, spec, kwargs = item
     batch, (outcome,) = fit_searches(
-        [("pipeline", learner.data_op, environment, spec)],
+        [("pipeline", data_op, environment, spec)],
         options=options,
         refit=False,
         replay=False,
     )
-    run = outcome.run
-    if run.fallback is not None:
+    if outcome.run.fallback is not None:
         return None
+    result = cv_table(batch, outcome.run, spec, kwargs)
+    batch.release()  # the fold learners hold what they need
+    return result
+
+
+def cv_table(batch, run, spec: CVSpec, kwargs: dict) -> pd.DataFrame:
+    """skrub's cross_validate table for ``run``, an executed and collected
+    run of ``batch`` (raises the run's error)."""
     if run.error is not None:
         raise run.error
+    error_score = spec.error_score
     recorded = Recorded.from_run(run)
 
     def replay_scoring(estimator, X, y=None):
@@ -113,7 +137,6 @@ def cross_validate_on_engine(
             fitted._is_fitted = True
             learners.append(fitted)
         result["learner"] = learners
-    batch.release()  # the fold learners hold what they need
     if (indices := result.pop("indices", None)) is not None:
         result["train_indices"] = indices["train"]
         result["test_indices"] = indices["test"]

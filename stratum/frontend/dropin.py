@@ -24,6 +24,7 @@ _original_fit = _estimator.ParamSearch.fit
 _original_optuna_fit = _optuna.OptunaParamSearch.fit
 _original_cross_validate = _estimator.cross_validate
 _installed = False
+_delegate = None
 
 
 class StratumFallbackWarning(UserWarning):
@@ -34,6 +35,10 @@ class StratumFallbackWarning(UserWarning):
 def _fit(self, environment):
     if get_config()["engine"] != "stratum":
         return _original_fit(self, environment)
+    if _delegate is not None:
+        delegated = _delegate.search(self, environment)
+        if delegated is not None:
+            return delegated
     options = execution_options(n_jobs=getattr(self.search, "n_jobs", None))
     result = fit_param_search(self, environment, options)
     if result is None:
@@ -62,6 +67,12 @@ def _optuna_fit(self, environment):
 
 @functools.wraps(_original_cross_validate)
 def _cross_validate(learner, environment, *, keep_subsampling=False, cv=None, **kwargs):
+    if get_config()["engine"] == "stratum" and _delegate is not None:
+        result = _delegate.cross_validate(
+            learner, environment, keep_subsampling=keep_subsampling, cv=cv, **kwargs
+        )
+        if result is not None:
+            return result
     if get_config()["engine"] == "stratum":
         result = cross_validate_on_engine(
             learner,
@@ -89,6 +100,19 @@ def install() -> None:
         if getattr(module, "cross_validate", None) is _original_cross_validate:
             module.cross_validate = _cross_validate
     _installed = True
+
+
+def set_delegate(delegate):
+    """Send skrub's searches and cross-validations to ``delegate`` (or stop:
+    ``None``); return the previous one.
+
+    ``delegate.search(param_search, environment)`` and
+    ``delegate.cross_validate(learner, environment, **kwargs)`` return the
+    result, or None to evaluate here as usual.
+    """
+    global _delegate
+    previous, _delegate = _delegate, delegate
+    return previous
 
 
 def original_cross_validate(*args, **kwargs):

@@ -177,13 +177,19 @@ def fit_param_search(param_search: ParamSearch, environment: dict, options: dict
         return None
     if outcome.error is not None:
         raise outcome.error
-    fitted = outcome.fitted
-    param_search.refit_ = param_search.search.refit
-    for name in _COPY:
-        if hasattr(fitted, name):
-            setattr(param_search, name, getattr(fitted, name))
-    if fitted.best_learner_ is not None:
-        param_search.best_learner_ = fitted.best_learner_
+    for name, value in fitted_attributes(param_search.search, outcome.fitted).items():
+        setattr(param_search, name, value)
     batch.release()
     param_search._stratum_batch = batch
     return param_search
+
+
+def fitted_attributes(search: Any, fitted: Any) -> dict[str, Any]:
+    """The attributes skrub's ``ParamSearch.fit`` sets, from a replayed search."""
+    attributes = {"refit_": search.refit}
+    for name in _COPY:
+        if hasattr(fitted, name):
+            attributes[name] = getattr(fitted, name)
+    if fitted.best_learner_ is not None:
+        attributes["best_learner_"] = fitted.best_learner_
+    return attributes

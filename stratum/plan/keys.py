@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import pickle
 import struct
+import sys
 import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -83,7 +84,10 @@ class _Encoder:
         if isinstance(obj, np.generic):
             self.put("np:" + obj.dtype.str, obj.tobytes())
             return
-        if isinstance(obj, (type, types.BuiltinFunctionType)):
+        if isinstance(obj, type):
+            self._encode_class("cls", obj)
+            return
+        if isinstance(obj, types.BuiltinFunctionType):
             self.put("cls", f"{obj.__module__}.{obj.__qualname__}".encode())
             return
         oid = id(obj)
@@ -147,7 +151,7 @@ class _Encoder:
 
     def _encode_estimator(self, est: Any, path: str) -> None:
         cls = type(est)
-        self.put("est", f"{cls.__module__}.{cls.__qualname__}".encode())
+        self._encode_class("est", cls)
         try:
             params = est.get_params(deep=False)
         except Exception:
@@ -161,9 +165,47 @@ class _Encoder:
             self.encode(name, where + ".")
             self.encode(value, f"{where}.{name}.")
 
+    def _encode_class(self, tag: str, cls: type) -> None:
+        """A class by its name, plus its definition when the name does not
+        find it (a script's ``__main__``, a class shipped by value to another
+        process, a class defined in a function): two such classes with one
+        name may differ."""
+        self.put(tag, f"{cls.__module__}.{cls.__qualname__}".encode())
+        if not _is_user_code(cls) or id(cls) in self.active:
+            return
+        self.active.add(id(cls))
+        try:
+            for base in cls.__bases__:
+                self._encode_class("base", base)
+            for name, value in sorted(vars(cls).items()):
+                if name in _CLASS_BOOKKEEPING:
+                    continue
+                if isinstance(value, (staticmethod, classmethod)):
+                    value = value.__func__
+                elif isinstance(value, property):
+                    value = (value.fget, value.fset, value.fdel)
+                self.encode(name)
+                self.encode(value)
+        finally:
+            self.active.discard(id(cls))
+
     def _encode_function(self, func: types.FunctionType, path: str) -> None:
         self.put("func", f"{func.__module__}.{func.__qualname__}".encode())
         self._encode_code(func.__code__)
+        if _is_user_code(func):
+            # The globals it reads (a script's constants, its helpers): the
+            # same code over other globals computes something else.
+            for name in sorted(_global_names(func.__code__)):
+                if name not in func.__globals__:
+                    continue
+                value = func.__globals__[name]
+                self.encode(name)
+                if id(value) in self.active and isinstance(
+                    value, (type, types.FunctionType)
+                ):
+                    self.put("cycle", value.__qualname__.encode())  # recursion
+                else:
+                    self.encode(value, path)
         self.encode(func.__defaults__, path)
         self.encode(func.__kwdefaults__, path)
         if func.__closure__:
@@ -183,6 +225,33 @@ class _Encoder:
                 self._encode_code(const)
             else:
                 self.encode(const)
+
+
+_CLASS_BOOKKEEPING = frozenset(
+    {"__dict__", "__weakref__", "__module__", "__qualname__", "__doc__"}
+)
+
+
+def _is_user_code(obj: Any) -> bool:
+    """Whether ``obj`` (a class or function) is not the object its module
+    and qualified name lead to: defined in ``__main__``, in a function, or
+    rebuilt by value in another process."""
+    if obj.__module__ == "__main__":
+        return True
+    found: Any = sys.modules.get(obj.__module__)
+    for part in obj.__qualname__.split("."):
+        found = getattr(found, part, None)
+        if found is None:
+            return True
+    return found is not obj
+
+
+def _global_names(code: types.CodeType) -> set[str]:
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _global_names(const)
+    return names
 
 
 def _uses_randomness(est: Any) -> bool:

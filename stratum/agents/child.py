@@ -1,0 +1,114 @@
+"""The script's side of ``stratum run``: run an unmodified script as
+``__main__``, with its searches and cross-validations answered by the
+coordinator.
+
+Started as ``python -c "from stratum.agents.child import main; main()"
+SCRIPT ARGS...`` with the channel's file descriptors in ``STRATUM_RUN_FDS``.
+Importing stratum installs the skrub drop-in; a delegate then sends each
+``ParamSearch.fit`` (``make_grid_search``, ``make_randomized_search``) and
+``cross_validate`` (``skrub.cross_validate``, ``.skb.cross_validate``) to the
+coordinator as a request and blocks until the coordinator has evaluated it
+with the other scripts' requests. Everything else the script does runs here,
+as with ``python SCRIPT``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tokenize
+from typing import Any
+
+from . import protocol
+
+
+class RemoteDelegate:
+    """Answers the drop-in's searches and cross-validations through the
+    coordinator; returning None lets the drop-in evaluate here."""
+
+    def __init__(self, read_fd: int, write_fd: int):
+        self._replies = os.fdopen(read_fd, "rb")
+        self._requests = os.fdopen(write_fd, "wb")
+
+    def search(self, param_search, environment: dict):
+        from ..frontend.requests import apply_search_reply, search_request
+
+        attributes = self._ask(search_request(param_search, environment))
+        if attributes is None:
+            return None
+        return apply_search_reply(param_search, attributes)
+
+    def cross_validate(self, learner, environment: dict, **kwargs):
+        from ..frontend.requests import cross_validate_request
+
+        request = cross_validate_request(learner, environment, **kwargs)
+        if request is None:
+            return None
+        return self._ask(request)
+
+    def _ask(self, request) -> Any:
+        try:
+            payload = protocol.dumps(request)
+        except Exception as error:
+            self._note(f"request not serializable ({type(error).__name__}: {error})")
+            return None
+        protocol.send(
+            self._requests,
+            {
+                "type": "request",
+                "kind": request.kind,
+                "payload": payload,
+                "sys_path": list(sys.path),
+            },
+        )
+        reply = protocol.receive(self._replies)
+        if reply["status"] == "fallback":
+            return None  # evaluated here by the drop-in (or by skrub)
+        value = protocol.loads(reply["payload"])
+        if reply["status"] == "error":
+            raise value
+        return value
+
+    def _note(self, reason: str) -> None:
+        protocol.send(self._requests, {"type": "local", "reason": reason})
+
+
+def main() -> None:
+    """Run ``sys.argv[1]`` as ``python sys.argv[1] ...`` would."""
+    read_fd, write_fd = map(int, os.environ.pop(protocol.FDS_VARIABLE).split(","))
+    os.set_inheritable(read_fd, False)
+    os.set_inheritable(write_fd, False)
+    path = sys.argv[1]
+    sys.argv = sys.argv[1:]
+    sys.path[0] = os.path.dirname(os.path.abspath(path))
+
+    import stratum  # noqa: F401  (installs the skrub drop-in)
+    from stratum.frontend.dropin import set_delegate
+
+    set_delegate(RemoteDelegate(read_fd, write_fd))
+    with tokenize.open(path) as f:  # honours a coding declaration
+        source = f.read()
+    code = compile(source, path, "exec")
+    main_module = sys.modules["__main__"]
+    namespace = main_module.__dict__
+    builtins = namespace["__builtins__"]
+    namespace.clear()
+    namespace.update(
+        __name__="__main__",
+        __file__=path,
+        __builtins__=builtins,
+        __doc__=None,
+        __spec__=None,
+        __package__=None,
+        __loader__=None,
+        __cached__=None,
+    )
+    try:
+        exec(code, namespace)
+    except SystemExit:
+        raise
+    except BaseException as error:  # as the interpreter reports it, minus this frame
+        tb = error.__traceback__
+        tb = tb.tb_next if tb is not None else None
+        sys.excepthook(type(error), error.with_traceback(tb), tb)
+        sys.exit(1)

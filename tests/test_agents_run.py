@@ -1,0 +1,336 @@
+"""``stratum run``: unmodified scripts, their searches answered in shared batches.
+
+Every script's output under ``run_scripts`` is compared with its output under
+plain ``python`` (plain skrub: the scripts never import stratum), the fits of
+the shared step are counted across processes (a transformer that appends to a
+file), and a crashing and a hanging script must not disturb the others.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import types
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from stratum.agents import run_scripts
+from stratum.agents.runner import script_names
+from stratum.cli import main as cli_main
+from stratum.plan.keys import encode_params
+
+N_ROWS = 442  # sklearn's diabetes data set
+TIMEOUT = 30.0
+
+COUNTING = '''
+import os
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
+
+
+class CountingScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Standardizes columns; appends the number of rows of each fit to a file."""
+
+    def __init__(self, log=None):
+        self.log = log
+
+    def fit(self, X, y=None):
+        with open(self.log, "a") as f:
+            f.write(f"{len(X)}\\n")
+        self.n_features_in_ = X.shape[1]
+        self.feature_names_in_ = X.columns.to_numpy(dtype=object)
+        self.mean_ = X.mean()
+        self.scale_ = X.std()
+        return self
+
+    def transform(self, X):
+        return (X - self.mean_) / self.scale_
+'''
+
+PREAMBLE = """
+import skrub
+from sklearn.datasets import load_diabetes
+from sklearn.linear_model import Ridge
+from counting import CountingScaler
+
+FACTOR = {factor}
+
+
+def add_feature(X):
+    return X.assign(bmi_bp=X["bmi"] * X["bp"] * FACTOR)
+
+
+df = load_diabetes(as_frame=True).frame
+data = skrub.var("data", df)
+X = data.drop(columns="target").skb.mark_as_X()
+y = data["target"].skb.mark_as_y()
+scaled = X.skb.apply(CountingScaler(log={log!r}))
+features = scaled.skb.apply_func(add_feature)
+"""
+
+GRID = """
+alpha = skrub.choose_float(0.01, 100.0, log=True, n_steps=4, name="alpha")
+pred = features.skb.apply(Ridge(alpha=alpha), y=y)
+search = pred.skb.make_grid_search(cv=3, fitted=True)
+print(search.results_.to_string())
+print(repr(search.best_score_), search.best_params_)
+print(search.best_learner_.predict({"data": df.iloc[:5]}).tolist())
+"""
+
+RANDOM = """
+pred = features.skb.apply(
+    Ridge(alpha=skrub.choose_float(0.01, 100.0, log=True, name="alpha")), y=y
+)
+search = pred.skb.make_randomized_search(
+    cv=3, n_iter=3, random_state=0, fitted=True, refit=False
+)
+print(search.results_.to_string())
+print(search.cv_results_["mean_test_score"].tolist())
+"""
+
+CROSS_VALIDATE = """
+pred = features.skb.apply(Ridge(alpha=1.0), y=y)
+scores = pred.skb.cross_validate(cv=3, return_train_score=True)
+print(scores[["test_score", "train_score"]].to_string())
+print(scores["test_score"].tolist())
+"""
+
+TWICE = """
+import skrub
+from sklearn.datasets import load_diabetes
+from sklearn.linear_model import Ridge
+from sklearn.preprocessing import StandardScaler
+
+df = load_diabetes(as_frame=True).frame
+data = skrub.var("data", df)
+X = data.drop(columns="target").skb.mark_as_X()
+y = data["target"].skb.mark_as_y()
+scaled = X.skb.apply(StandardScaler())
+first = scaled.skb.apply(
+    Ridge(alpha=skrub.choose_from([0.1, 1.0, 10.0], name="alpha")), y=y
+)
+stage1 = first.skb.make_grid_search(cv=4, fitted=True, refit=False)
+best = float(stage1.results_.iloc[0]["alpha"])
+print("stage 1:", best, stage1.cv_results_["mean_test_score"].tolist())
+second = scaled.skb.apply(
+    Ridge(alpha=skrub.choose_from([best / 2, best, best * 2], name="alpha")), y=y
+)
+stage2 = second.skb.make_grid_search(cv=4, fitted=True, refit=False)
+print("stage 2:", stage2.cv_results_["mean_test_score"].tolist())
+"""
+
+CRASH = """
+import skrub
+print("about to fail")
+raise ValueError("this script fails on purpose")
+"""
+
+HANG = """
+import time
+print("waiting forever", flush=True)
+time.sleep(10_000)
+"""
+
+
+def _env() -> dict:
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    env.pop("PYTHONPATH", None)  # plain skrub: stratum is not even importable
+    return env
+
+
+def _plain(path: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, os.path.basename(path)],
+        cwd=os.path.dirname(path),
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory):
+    root = tmp_path_factory.mktemp("agents")
+    plain_dir, run_dir = root / "plain", root / "run"
+    scripts = {
+        "grid": PREAMBLE.format(factor=2, log="{log}") + GRID,
+        "random": PREAMBLE.format(factor=3, log="{log}") + RANDOM,
+        "cv": PREAMBLE.format(factor=2, log="{log}") + CROSS_VALIDATE,
+        "twice": TWICE,
+        "crash": CRASH,
+        "hang": HANG,
+    }
+    paths = {}
+    for folder in (plain_dir, run_dir):
+        folder.mkdir()
+        (folder / "counting.py").write_text(COUNTING)
+        for name, text in scripts.items():
+            path = folder / f"{name}.py"
+            path.write_text(text.replace("{log}", str(folder / "fits.log")))
+            paths[folder, name] = str(path)
+    sharing = ["grid", "random", "cv", "twice"]
+    with ThreadPoolExecutor(2) as pool:
+        plain = dict(
+            zip(sharing, pool.map(_plain, [paths[plain_dir, n] for n in sharing]))
+        )
+    order = ["grid", "crash", "random", "hang", "cv", "twice"]
+    results = run_scripts(
+        [paths[run_dir, n] for n in order],
+        n_jobs=1,
+        timeout=TIMEOUT,
+        out=root / "out",
+    )
+    return {
+        "plain": plain,
+        "results": {r.name: r for r in results},
+        "order": [r.name for r in results],
+        "fits": {d: _fits(d / "fits.log") for d in (plain_dir, run_dir)},
+        "dirs": (plain_dir, run_dir),
+        "out": root / "out",
+    }
+
+
+def _fits(log) -> Counter:
+    """Fits on cross-validation folds (not the preview on all rows), by size."""
+    sizes = [int(v) for v in log.read_text().split()] if log.exists() else []
+    return Counter(s for s in sizes if s < N_ROWS)
+
+
+def test_output_equals_plain_python(scenario):
+    for name, plain in scenario["plain"].items():
+        assert plain.returncode == 0, plain.stderr
+        got = scenario["results"][name]
+        assert got.status == "ok", got.stderr
+        assert got.exit_code == 0
+        assert got.stdout == plain.stdout, name
+
+
+def test_results_in_order_with_statuses(scenario):
+    assert scenario["order"] == ["grid", "crash", "random", "hang", "cv", "twice"]
+    results = scenario["results"]
+    crash, hang = results["crash"], results["hang"]
+    assert crash.status == "error" and crash.exit_code == 1
+    assert crash.stdout == "about to fail\n"
+    assert crash.stderr.rstrip().endswith("ValueError: this script fails on purpose")
+    assert 'File "' + str(scenario["dirs"][1] / "crash.py") in crash.stderr
+    assert "stratum" not in crash.stderr  # the traceback is the script's own
+    assert hang.status == "timeout" and hang.exit_code == -9
+    assert hang.stdout == "waiting forever\n"
+    assert hang.wall_seconds >= TIMEOUT
+    assert crash.requests == hang.requests == 0
+    assert not crash.batches and not hang.batches
+
+
+def test_shared_fit_happens_once_per_fold(scenario):
+    plain_dir, run_dir = scenario["dirs"]
+    plain, run = scenario["fits"][plain_dir], scenario["fits"][run_dir]
+    # Alone, each of the three scripts fits the scaler on each of 3 folds
+    # per candidate (skrub refits the whole pipeline for every candidate).
+    assert sum(plain.values()) == 4 * 3 + 3 * 3 + 3
+    # Batched: once per fold for all three scripts.
+    assert run == Counter({294: 1, 295: 2})
+    (batch,) = {
+        id(b): b
+        for n in ("grid", "random", "cv")
+        for b in scenario["results"][n].batches
+    }.values()
+    assert batch.fits < batch.fits_requested
+    assert batch.tasks < batch.tasks_requested
+
+
+def test_a_script_asking_twice_joins_two_batches(scenario):
+    results = scenario["results"]
+    twice = results["twice"]
+    assert twice.requests == 2
+    assert [b.number for b in twice.batches] == [1, 2]
+    first = twice.batches[0]
+    assert set(first.scripts) == {"grid", "random", "cv", "twice"}
+    assert twice.batches[1].scripts == ["twice"]
+    assert twice.batches[1].reused > 0  # the scaler's folds, from batch 1
+    for name in ("grid", "random", "cv"):
+        assert results[name].requests == 1
+        assert [b.number for b in results[name].batches] == [1]
+        assert results[name].local == []
+
+
+def test_out_directory(scenario):
+    out = scenario["out"]
+    for name, result in scenario["results"].items():
+        assert (out / name / "stdout").read_text() == result.stdout
+        assert (out / name / "stderr").read_text() == result.stderr
+        assert (out / name / "exit_code").read_text() == f"{result.exit_code}\n"
+
+
+def test_cli_run(tmp_path, capsys):
+    script = tmp_path / "hello.py"
+    script.write_text("import skrub\nprint('hello', 6 * 7)\n")
+    other = tmp_path / "bad.py"
+    other.write_text("import sys\nsys.exit(3)\n")
+    code = cli_main(["run", str(script), str(other), "--out", str(tmp_path / "o")])
+    printed = capsys.readouterr().out
+    assert code == 1  # one script did not exit with 0
+    assert "[hello] hello 42" in printed
+    assert (tmp_path / "o" / "bad" / "exit_code").read_text() == "3\n"
+    assert (tmp_path / "o" / "summary.json").exists()
+    assert "bad" in printed and "error" in printed
+
+
+def test_script_names(tmp_path):
+    a = tmp_path / "a.py"
+    a.write_text("print(1)\n")
+    named = script_names([str(a), "print(2)\n", a], str(tmp_path))
+    assert [n for n, _ in named] == ["a", "script_1", "a_2"]
+    assert open(named[1][1]).read() == "print(2)\n"
+    named = script_names({"x": "print(3)\n"}, str(tmp_path))
+    assert named == [("x", str(tmp_path / "x.py"))]
+    with pytest.raises(FileNotFoundError, match="no script"):
+        script_names([str(tmp_path / "missing.py")], str(tmp_path))
+
+
+def _script_function(factor: int):
+    """``add_feature`` as a script's ``__main__`` defines it, over its globals."""
+    namespace = {"__name__": "__main__", "FACTOR": factor}
+    exec(
+        textwrap.dedent(
+            """
+            def add_feature(X):
+                return X * FACTOR
+            """
+        ),
+        namespace,
+    )
+    return namespace["add_feature"]
+
+
+def _script_class(scale: int):
+    namespace = {"__name__": "__main__"}
+    exec(
+        textwrap.dedent(
+            f"""
+            class Scale:
+                def fit(self, X):
+                    return self
+                def get_params(self, deep=True):
+                    return {{}}
+                def transform(self, X):
+                    return X * {scale}
+            """
+        ),
+        namespace,
+    )
+    return namespace["Scale"]
+
+
+def test_keys_of_script_code_depend_on_its_definition():
+    def key(obj):
+        return encode_params(obj)[0]
+
+    assert key(_script_function(2)) == key(_script_function(2))
+    assert key(_script_function(2)) != key(_script_function(3))
+    assert key(_script_class(2)()) == key(_script_class(2)())
+    assert key(_script_class(2)()) != key(_script_class(3)())
+    assert isinstance(_script_function(2), types.FunctionType)
