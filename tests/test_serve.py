@@ -456,3 +456,49 @@ def test_job_time_limit_stops_the_batch(server):
         # The worker was replaced: later jobs still run.
         table = client.submit({"p": variant(3)}, cv=3).wait(timeout=60)
         assert table["status"].eq("ok").all()
+
+
+SCRIPT = """
+import skrub
+from sklearn.datasets import load_diabetes
+from sklearn.linear_model import Ridge
+
+df = load_diabetes(as_frame=True).frame
+data = skrub.var("data", df)
+X = data.drop(columns="target").skb.mark_as_X()
+y = data["target"].skb.mark_as_y()
+alpha = skrub.choose_float(0.01, 100.0, log=True, n_steps={steps}, name="alpha")
+search = X.skb.apply(Ridge(alpha=alpha), y=y).skb.make_grid_search(cv=3, fitted=True)
+print(search.results_.to_string())
+print(repr(search.best_score_))
+"""
+
+
+def test_scripts_run_together_as_with_plain_python(server, tmp_path):
+    url, _ = server
+    # The second script fails after its search.
+    texts = [SCRIPT.format(steps=3), SCRIPT.format(steps=4) + "1 / 0\n"]
+    plain = []
+    for i, text in enumerate(texts):
+        path = tmp_path / f"script{i}.py"
+        path.write_text(text)
+        plain.append(
+            subprocess.Popen(
+                [sys.executable, str(path)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+    with stratum.Client(url, TOKEN_A) as a, stratum.Client(url, TOKEN_B) as b:
+        jobs = [a.submit(scripts=[texts[0]]), b.submit(scripts=[texts[1]])]
+        tables = [job.wait(timeout=120) for job in jobs]
+    assert tables[0].attrs["batch"] == tables[1].attrs["batch"]
+    assert tables[0].attrs["merged_with"] == tables[1].attrs["merged_with"]
+    outcomes = [t.attrs["scripts"][0] for t in tables]
+    assert [o["status"] for o in outcomes] == ["ok", "error"]
+    assert "ZeroDivisionError" in outcomes[1]["stderr"]
+    for proc, outcome in zip(plain, outcomes):
+        stdout, _ = proc.communicate(timeout=120)
+        assert outcome["requests"] == 1 and outcome["exit_code"] == proc.returncode
+        assert outcome["stdout"] == stdout

@@ -69,7 +69,22 @@ class SubmitRequest(BaseModel):
         description="Python source texts, each defining `pipelines` (dict or "
         "list of DataOps) or `pipeline` (a DataOp)",
     )
+    scripts: list[str] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="agent scripts (Python source texts) run unmodified as by "
+        "`stratum run`: their searches join one shared batch",
+    )
     options: SearchOptions = Field(default_factory=SearchOptions)
+
+
+class ScriptOutcome(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    name: str
+    status: str
+    exit_code: int | None
+    stdout: str
+    stderr: str
 
 
 class Progress(BaseModel):
@@ -106,6 +121,9 @@ class Table(BaseModel):
 class JobResults(JobStatus):
     results: Table = Field(description="stratum.search(...).results_ of the job")
     best: Best | None
+    scripts: list[ScriptOutcome] | None = Field(
+        None, description="what each submitted script did"
+    )
 
 
 class Health(BaseModel):
@@ -172,13 +190,18 @@ def create_app(
                 ) from error
             if not payload:
                 raise HTTPException(422, "`pipelines` is empty")
-        if payload is None and not body.sources:
-            raise HTTPException(422, "nothing to run: give `pipelines` or `sources`")
+        if payload is None and not body.sources and not body.scripts:
+            raise HTTPException(
+                422, "nothing to run: give `pipelines`, `sources` or `scripts`"
+            )
         if any(not s.strip() for s in body.sources):
             raise HTTPException(422, "`sources` holds an empty source text")
+        if any(not s.strip() for s in body.scripts):
+            raise HTTPException(422, "`scripts` holds an empty script")
         _check_scoring(body.options.scoring)
         options = body.options.model_dump()
-        return manager.submit(who, options, payload, body.sources).status()
+        job = manager.submit(who, options, payload, body.sources, body.scripts)
+        return job.status()
 
     @app.get(f"{API}/jobs", response_model=list[JobStatus], responses=_ERRORS)
     def list_jobs(who: str = Depends(owner)) -> list[dict]:
@@ -207,7 +230,12 @@ def create_app(
             raise HTTPException(409, f"job {job_id} is {job.state}: no results yet")
         if job.state != "done":
             raise HTTPException(409, f"job {job_id} is {job.state}: {job.error}")
-        return {**job.status(), "results": job.results, "best": job.best}
+        return {
+            **job.status(),
+            "results": job.results,
+            "best": job.best,
+            "scripts": job.script_results,
+        }
 
     @app.post(
         f"{API}/jobs/{{job_id}}/cancel",

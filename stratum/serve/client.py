@@ -85,6 +85,7 @@ class Client:
         pipelines: Mapping[str, Any] | Sequence[Any] | Any = None,
         *,
         sources: Sequence[str] = (),
+        scripts: Sequence[str] = (),
         cv: int = 5,
         scoring: str | list[str] | None = None,
         n_iter: int | None = None,
@@ -102,6 +103,11 @@ class Client:
         sources : list of str
             Python source texts, each defining ``pipelines`` or ``pipeline``;
             they run on the server's workers.
+        scripts : list of str
+            Agent scripts (Python source texts) run unmodified, as by
+            ``stratum run``: their searches and cross-validations are
+            evaluated in one shared batch. What each printed is in the
+            results' ``attrs["scripts"]``.
         cv, scoring, n_iter, random_state, return_train_score :
             As in :func:`stratum.search` (ignored for skrub searches, which
             carry their own).
@@ -112,6 +118,7 @@ class Client:
         """
         body: dict[str, Any] = {
             "sources": list(sources),
+            "scripts": list(scripts),
             "options": {
                 "cv": cv,
                 "scoring": scoring,
@@ -137,7 +144,8 @@ class Client:
         """The job's results table, as ``stratum.search(...).results_``.
 
         ``attrs`` holds ``best`` (pipeline, params, score, metric), ``job``,
-        ``batch``, ``batch_jobs`` and ``merged_with``.
+        ``batch``, ``batch_jobs``, ``merged_with`` and ``scripts`` (per
+        submitted script: status, exit code, stdout, stderr, ...).
         """
         return results_frame(self._request("GET", f"/v1/jobs/{_id(job)}/results"))
 
@@ -203,6 +211,7 @@ def results_frame(payload: dict) -> pd.DataFrame:
         batch=payload.get("batch"),
         batch_jobs=payload.get("batch_jobs", []),
         merged_with=payload.get("merged_with", []),
+        scripts=payload.get("scripts"),
     )
     return frame
 

@@ -35,6 +35,7 @@ class Job:
     options: dict
     payload: bytes | None
     sources: list[str]
+    scripts: list[str] = field(default_factory=list)
     submitted: float = field(default_factory=time.time)
     state: str = "queued"  # queued, running, done, failed, cancelled, timeout
     batch: str | None = None
@@ -46,6 +47,7 @@ class Job:
     results: dict | None = None
     best: dict | None = None
     progress: dict = field(default_factory=dict)
+    script_results: list | None = None
     deadline: float | None = None  # monotonic, while running
     attempts: int = 0
 
@@ -114,9 +116,20 @@ class _Worker:
         self.manager._on_worker_exit(self)
 
     def kill(self, reason: str) -> None:
+        """Stop the worker: SIGTERM (it then stops the scripts it runs), and
+        SIGKILL if it is still there a moment later."""
         self.kill_reason = reason
-        if self.process.is_alive():
-            self.process.kill()
+        process = self.process
+        if not process.is_alive():
+            return
+        process.terminate()
+
+        def force() -> None:
+            process.join(2.0)
+            if process.is_alive():
+                process.kill()
+
+        threading.Thread(target=force, daemon=True).start()
 
     def restart(self) -> None:
         self.batch, self.jobs, self.current, self.kill_reason = None, [], set(), None
@@ -218,13 +231,21 @@ class JobManager:
         options: dict,
         payload: bytes | None = None,
         sources: list[str] | None = None,
+        scripts: list[str] | None = None,
     ) -> Job:
         timeout = options.get("timeout")
         options = dict(options)
         options["timeout"] = (
             self.job_timeout if timeout is None else min(timeout, self.job_timeout)
         )
-        job = Job(secrets.token_hex(8), owner, options, payload, list(sources or []))
+        job = Job(
+            secrets.token_hex(8),
+            owner,
+            options,
+            payload,
+            list(sources or []),
+            list(scripts or []),
+        )
         with self._lock:
             if self._closed:
                 raise RuntimeError("the server is shutting down")
@@ -314,7 +335,13 @@ class JobManager:
             "type": "batch",
             "batch": batch_id,
             "jobs": [
-                {"id": j.id, "options": j.options, "sources": j.sources} for j in jobs
+                {
+                    "id": j.id,
+                    "options": j.options,
+                    "sources": j.sources,
+                    "scripts": j.scripts,
+                }
+                for j in jobs
             ],
         }
         blobs = [j.payload or b"" for j in jobs]
@@ -363,6 +390,7 @@ class JobManager:
                 if message.get("state") == "done":
                     job.results = message.get("results")
                     job.best = message.get("best")
+                    job.script_results = message.get("scripts")
                     self._finish(job, "done")
                 else:
                     self._finish(
@@ -407,7 +435,7 @@ class JobManager:
 
     def _finish(self, job: Job, state: str, error: str | None = None) -> None:
         job.state, job.error, job.finished = state, error, time.time()
-        job.payload, job.sources = None, []
+        job.payload, job.sources, job.scripts = None, [], []
 
     def _forget_old(self) -> None:
         excess = len(self.jobs) - self.keep_jobs

@@ -26,8 +26,8 @@ class LocalBackend:
     def __init__(self, **options: Any):
         self.manager = JobManager(**options).start()
 
-    def submit(self, options: dict, payload: bytes | None, sources: list[str]) -> dict:
-        return self.manager.submit(_LOCAL, options, payload, sources).status()
+    def submit(self, options, payload, sources, scripts) -> dict:
+        return self.manager.submit(_LOCAL, options, payload, sources, scripts).status()
 
     def status(self, job_id: str) -> dict:
         job = self.manager.get(job_id, _LOCAL)
@@ -39,7 +39,12 @@ class LocalBackend:
         job = self.manager.get(job_id, _LOCAL)
         if job is None:
             raise KeyError(f"no job {job_id}")
-        return {**job.status(), "results": job.results, "best": job.best}
+        return {
+            **job.status(),
+            "results": job.results,
+            "best": job.best,
+            "scripts": job.script_results,
+        }
 
     def cancel(self, job_id: str) -> dict:
         job = self.manager.cancel(job_id, _LOCAL)
@@ -59,8 +64,12 @@ class RemoteBackend:
 
         self.client = Client(url, token)
 
-    def submit(self, options: dict, payload: bytes | None, sources: list[str]) -> dict:
-        body: dict[str, Any] = {"sources": sources, "options": options}
+    def submit(self, options, payload, sources, scripts) -> dict:
+        body: dict[str, Any] = {
+            "sources": sources,
+            "scripts": scripts,
+            "options": options,
+        }
         if payload is not None:
             body["pipelines"] = base64.b64encode(payload).decode()
         return self.client._request("POST", "/v1/jobs", json=body)
@@ -86,7 +95,16 @@ def _records(payload: dict, limit: int | None) -> dict:
     table = payload.get("results")
     out = {
         k: payload.get(k)
-        for k in ("id", "state", "error", "batch", "batch_jobs", "merged_with", "best")
+        for k in (
+            "id",
+            "state",
+            "error",
+            "batch",
+            "batch_jobs",
+            "merged_with",
+            "best",
+            "scripts",
+        )
     }
     if table is not None:
         rows = [dict(zip(table["columns"], row)) for row in table["rows"]]
@@ -146,6 +164,7 @@ def build_server(backend, profiler: Profiler | None = None):
     @tool
     async def evaluate(
         sources: list[str] | None = None,
+        scripts: list[str] | None = None,
         pipelines_base64: str | None = None,
         cv: int = 5,
         scoring: str | list[str] | None = None,
@@ -159,7 +178,10 @@ def build_server(backend, profiler: Profiler | None = None):
 
         `sources`: Python source texts, each defining `pipelines` (dict name ->
         DataOp, or list) or `pipeline` (one DataOp). `pipelines_base64`:
-        base64 cloudpickle of such a dict or list. Returns the results table
+        base64 cloudpickle of such a dict or list. `scripts`: whole agent
+        scripts (Python texts using skrub's searches) run unmodified, their
+        searches batched; each one's stdout, stderr and exit code are in
+        `scripts` of the answer. Returns the results table
         (one row per pipeline and configuration: params, scores, status,
         error), the best configuration, and the job id for `get_results` if
         the job is still running after `wait_seconds`.
@@ -169,8 +191,8 @@ def build_server(backend, profiler: Profiler | None = None):
             if pipelines_base64
             else None
         )
-        if payload is None and not sources:
-            raise ValueError("give `sources` or `pipelines_base64`")
+        if payload is None and not sources and not scripts:
+            raise ValueError("give `sources`, `scripts` or `pipelines_base64`")
         options = {
             "cv": cv,
             "scoring": scoring,
@@ -181,7 +203,7 @@ def build_server(backend, profiler: Profiler | None = None):
             "timeout": timeout,
         }
         status = await anyio.to_thread.run_sync(
-            backend.submit, options, payload, list(sources or [])
+            backend.submit, options, payload, list(sources or []), list(scripts or [])
         )
         status = await wait_for(status["id"], wait_seconds)
         if status["state"] != "done":

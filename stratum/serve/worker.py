@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import sys
 import threading
 import time
@@ -57,6 +58,8 @@ def main(conn, config: dict) -> None:
         with lock:
             conn.send_bytes(data)
 
+    # SIGTERM unwinds (stopping the scripts a batch runs); SIGKILL follows.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     send({"type": "ready", "pid": os.getpid()})
     with session:
         while True:
@@ -71,19 +74,30 @@ def main(conn, config: dict) -> None:
 
 
 def run_batch(header: dict, blobs: list[bytes], send: Callable[[dict], None]):
-    """Run one batch: every job's pipelines, merged by search options."""
+    """Run one batch: every job's pipelines, merged by search options, then
+    every job's scripts, together."""
     from ..runtime.progress import subscribe
 
     batch_id = header["batch"]
     start = time.monotonic()
     items: list[tuple[str, str, Any, dict, float | None]] = []
     ranking: dict[str, Any] = {}
+    with_scripts = {j["id"]: j for j in header["jobs"] if j.get("scripts")}
+    held: dict[str, dict] = {}
+
+    def emit(message: dict) -> None:
+        # A job with scripts answers once its scripts have run too.
+        if message["job"] in with_scripts:
+            held[message["job"]] = message
+        else:
+            send(message)
+
     for job, blob in zip(header["jobs"], blobs):
         send({"type": "current", "batch": batch_id, "jobs": [job["id"]]})
         try:
             loaded = load_job(job, blob)
         except Exception as error:
-            send(_job_error(batch_id, job["id"], error))
+            emit(_job_error(batch_id, job["id"], error))
             continue
         ranking[job["id"]] = job["options"].get("refit", True)
         timeout = job["options"].get("timeout")
@@ -105,12 +119,84 @@ def run_batch(header: dict, blobs: list[bytes], send: Callable[[dict], None]):
         for members in groups:
             current = list(dict.fromkeys(m[0] for m in members))
             send({"type": "current", "batch": batch_id, "jobs": current})
-            _run_group(batch_id, members, ranking, start, send)
+            _run_group(batch_id, members, ranking, start, emit)
             state["groups_done"] += 1
             send({"type": "progress", "batch": batch_id, "progress": dict(state)})
+        runnable = {
+            job_id: job
+            for job_id, job in with_scripts.items()
+            if held.get(job_id, {}).get("state", "done") == "done"
+        }
+        if runnable:
+            send({"type": "current", "batch": batch_id, "jobs": list(runnable)})
+            _run_scripts(batch_id, runnable, held, start)
     finally:
         unsubscribe()
+    for job_id in with_scripts:
+        send(held[job_id])
     send({"type": "done", "batch": batch_id})
+
+
+def _run_scripts(batch_id: str, jobs: dict[str, dict], held: dict, start) -> None:
+    """Run the scripts of ``jobs`` together (as ``stratum run``), their
+    searches in shared batches that reuse this worker's session."""
+    import dataclasses
+    import tempfile
+
+    from ..agents.runner import Runner, script_names
+    from ..session import current_session
+
+    texts = {
+        f"{job_id}-{i}": text
+        for job_id, job in jobs.items()
+        for i, text in enumerate(job["scripts"])
+    }
+    limits = [job["options"].get("timeout") for job in jobs.values()]
+    timeout = None
+    if all(limit is not None for limit in limits):
+        timeout = max(limits) - (time.monotonic() - start)
+    from .._config import get_config
+
+    try:
+        with tempfile.TemporaryDirectory(prefix="stratum-serve-") as workdir:
+            runner = Runner(
+                script_names(texts, workdir),
+                n_jobs=get_config()["n_jobs"],
+                timeout=max(timeout, 0.1) if timeout is not None else None,
+            )
+            session = current_session()
+            if session is not None:
+                runner.session = session  # reuse earlier batches' work
+            outcomes = runner.run()
+    except Exception as error:
+        for job_id in jobs:
+            held[job_id] = _job_error(batch_id, job_id, error)
+        return
+    for job_id in jobs:
+        mine = [
+            {
+                **{
+                    k: v
+                    for k, v in dataclasses.asdict(o).items()
+                    if k not in ("batches", "path")
+                },
+                "name": o.name.split("-", 1)[1],
+                "batches": len(o.batches),
+            }
+            for o in outcomes
+            if o.name.startswith(job_id + "-")
+        ]
+        message = held.get(job_id) or {
+            "type": "job",
+            "batch": batch_id,
+            "job": job_id,
+            "state": "done",
+            "merged_with": list(jobs),
+            "results": {"columns": [], "rows": []},
+            "best": None,
+        }
+        message["scripts"] = jsonable(mine)
+        held[job_id] = message
 
 
 def load_job(job: dict, blob: bytes) -> list[tuple[str, Any, dict]]:
@@ -130,7 +216,7 @@ def load_job(job: dict, blob: bytes) -> list[tuple[str, Any, dict]]:
         named += _named(obj, "pipeline")
     for i, text in enumerate(job.get("sources") or []):
         named += _named(_exec_source(text, i), f"source{i}")
-    if not named:
+    if not named and not job.get("scripts"):
         raise ValueError("the job has no pipelines")
     names = [n for n, _ in named]
     duplicates = sorted({n for n in names if names.count(n) > 1})
