@@ -362,6 +362,13 @@ def serve(
             file=sys.stderr,
             flush=True,
         )
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        print(
+            f"stratum serve: listening on {host}, beyond this machine; requests "
+            "are not encrypted: put the service behind TLS",
+            file=sys.stderr,
+            flush=True,
+        )
     manager = JobManager(**manager_options)
     app = create_app(manager, tokens, max_payload=max_payload)
     print(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import warnings
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -64,12 +65,14 @@ def profile_frame(frame: pd.DataFrame) -> dict[str, Any]:
         values = series.dropna()
         if entry["kind"] == "numeric" and len(values):
             numbers = values.astype(float)
-            entry.update(
-                min=_number(numbers.min()),
-                max=_number(numbers.max()),
-                mean=_number(numbers.mean()),
-                std=_number(numbers.std()) if len(numbers) > 1 else None,
-            )
+            with warnings.catch_warnings():  # infinities: std is NaN, said so
+                warnings.simplefilter("ignore", RuntimeWarning)
+                entry.update(
+                    min=_number(numbers.min()),
+                    max=_number(numbers.max()),
+                    mean=_number(numbers.mean()),
+                    std=_number(numbers.std()) if len(numbers) > 1 else None,
+                )
         elif entry["kind"] in ("categorical", "text", "bool") and len(values):
             counts = values.astype(str).value_counts().head(TOP_VALUES)
             entry["top_values"] = [[str(k), int(v)] for k, v in counts.items()]
