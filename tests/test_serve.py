@@ -364,7 +364,23 @@ def test_sources_are_pipelines_too(server, references):
         "pipelines = {'ridge': X.skb.apply(Ridge(alpha=1.0), y=y)}\n"
     )
     with stratum.Client(url, TOKEN_A) as client:
-        table = client.submit(sources=[source], cv=3).wait(timeout=60)
+        job = client.submit(sources=[source], cv=3)
+        table = job.wait(timeout=60)
+        progress = job.status()["progress"]
+        assert progress["tasks_done"] == progress["tasks"] > 0
+        # The MCP tools' remote backend goes through the same API.
+        from stratum.serve.mcp_server import RemoteBackend
+
+        remote = RemoteBackend(url, TOKEN_A)
+        status = remote.submit({"cv": 3}, None, [source], [])
+        while remote.status(status["id"])["state"] not in ("done", "failed"):
+            time.sleep(0.05)
+        via_mcp = remote.results(status["id"])
+        assert via_mcp["results"]["columns"] == list(table.columns)
+        assert (
+            via_mcp["results"]["rows"][0][table.columns.get_loc("mean_test_score")]
+            == table["mean_test_score"][0]
+        )
     data = skrub.var("data", pd.read_json(io.StringIO(DATA.to_json())))
     expected = stratum.search(
         {
