@@ -183,6 +183,7 @@ _EXECUTION = (
     "config_timeout",
     "progress",
     "memory_budget",
+    "native",
 )
 
 
