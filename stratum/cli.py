@@ -276,6 +276,12 @@ def _add_run(sub) -> None:
     run.add_argument(
         "--max-live", type=int, help="scripts running at once (default: all)"
     )
+    run.add_argument(
+        "--no-preload",
+        action="store_true",
+        help="start each script as a new python process (by default they are "
+        "forked from a process that has already imported stratum and skrub)",
+    )
 
 
 def _run(args) -> int:
@@ -293,6 +299,7 @@ def _run(args) -> int:
             out=args.out,
             stream=not args.quiet,
             max_live=args.max_live,
+            preload=not args.no_preload,
         )
     except FileNotFoundError as error:
         print(error, file=sys.stderr)

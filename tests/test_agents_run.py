@@ -178,6 +178,7 @@ def scenario(tmp_path_factory):
             zip(sharing, pool.map(_plain, [paths[plain_dir, n] for n in sharing]))
         )
     order = ["grid", "crash", "random", "hang", "cv", "twice"]
+    path_before = list(sys.path)
     results = run_scripts(
         [paths[run_dir, n] for n in order],
         n_jobs=1,
@@ -191,6 +192,8 @@ def scenario(tmp_path_factory):
         "fits": {d: _fits(d / "fits.log") for d in (plain_dir, run_dir)},
         "dirs": (plain_dir, run_dir),
         "out": root / "out",
+        "path_restored": sys.path == path_before,
+        "helper_forgotten": "counting" not in sys.modules,
     }
 
 
@@ -257,6 +260,13 @@ def test_a_script_asking_twice_joins_two_batches(scenario):
         assert results[name].local == []
 
 
+def test_coordinator_forgets_the_scripts_modules(scenario):
+    # The fits ran here, importing the scripts' helper module; a later run
+    # may bring another module of the same name.
+    assert scenario["path_restored"]
+    assert scenario["helper_forgotten"]
+
+
 def test_out_directory(scenario):
     out = scenario["out"]
     for name, result in scenario["results"].items():
@@ -270,7 +280,9 @@ def test_cli_run(tmp_path, capsys):
     script.write_text("import skrub\nprint('hello', 6 * 7)\n")
     other = tmp_path / "bad.py"
     other.write_text("import sys\nsys.exit(3)\n")
-    code = cli_main(["run", str(script), str(other), "--out", str(tmp_path / "o")])
+    # Each script a new interpreter (the scenario above uses the launcher).
+    argv = ["run", str(script), str(other), "--out", str(tmp_path / "o")]
+    code = cli_main(argv + ["--no-preload", "--timeout", "120"])
     printed = capsys.readouterr().out
     assert code == 1  # one script did not exit with 0
     assert "[hello] hello 42" in printed

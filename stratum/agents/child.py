@@ -76,10 +76,16 @@ class RemoteDelegate:
 def main() -> None:
     """Run ``sys.argv[1]`` as ``python sys.argv[1] ...`` would."""
     read_fd, write_fd = map(int, os.environ.pop(protocol.FDS_VARIABLE).split(","))
+    run(sys.argv[1], sys.argv[1:], read_fd, write_fd)
+
+
+def run(path: str, argv: list[str], read_fd: int, write_fd: int) -> None:
+    """Run the script ``path`` as ``__main__`` with ``sys.argv = argv``, its
+    requests going through the channel ``read_fd`` / ``write_fd``; exit with
+    its status."""
     os.set_inheritable(read_fd, False)
     os.set_inheritable(write_fd, False)
-    path = sys.argv[1]
-    sys.argv = sys.argv[1:]
+    sys.argv = list(argv)
     sys.path[0] = os.path.dirname(os.path.abspath(path))
 
     import stratum  # noqa: F401  (installs the skrub drop-in)
