@@ -66,7 +66,12 @@ class Client:
     """
 
     def __init__(self, url: str, token: str | None = None, timeout: float = 60.0):
-        import httpx
+        try:
+            import httpx
+        except ImportError as error:
+            raise ImportError(
+                "stratum.Client needs httpx: pip install 'stratum[serve]'"
+            ) from error
 
         token = token or os.environ.get("STRATUM_SERVE_TOKEN")
         if not token:
