@@ -406,17 +406,19 @@ class JobManager:
                 self._wake.notify_all()
 
     def _on_worker_exit(self, worker: _Worker) -> None:
+        worker.process.join(timeout=3)
         with self._lock:
             if self._closed:
                 return
             reason = worker.kill_reason
-            worker.process.join(timeout=2)
             code = worker.process.exitcode
+            now = time.monotonic()
             requeue = []
             for job in worker.jobs:
                 if job.state in FINISHED:
                     continue
-                if reason == "timeout" and job.id in worker.current:
+                overdue = job.deadline is not None and now >= job.deadline
+                if reason == "timeout" and job.id in worker.current and overdue:
                     self._finish(job, "timeout", error=_time_limit(job))
                 elif reason is not None and job.attempts < 2:
                     # Stopped because of another job: run it again.
