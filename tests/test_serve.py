@@ -459,19 +459,36 @@ def test_openapi_spec_has_no_server_errors(server):
         check()
 
 
-def test_job_time_limit_stops_the_batch(server):
+def test_time_limit_and_cancel_stop_running_batches(server):
     url, _ = server
-    with stratum.Client(url, TOKEN_B) as client:
-        job = client.submit(sources=["import time\ntime.sleep(60)"], timeout=1)
-        deadline = time.monotonic() + 40
-        while client.status(job)["state"] in ("queued", "running"):
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
-        status = client.status(job)
+    sleep = ["import time\ntime.sleep(60)\npipeline = None"]
+    with stratum.Client(url, TOKEN_B) as b, stratum.Client(url, TOKEN_A) as a:
+        late = b.submit(sources=sleep, timeout=1)
+        other = a.submit(sources=sleep)  # same batch, no time limit of its own
+
+        def wait_while(client, job, states, seconds=60):
+            deadline = time.monotonic() + seconds
+            while (status := client.status(job))["state"] in states:
+                assert time.monotonic() < deadline, status
+                time.sleep(0.1)
+            return status
+
+        status = wait_while(b, late, ("queued", "running"))
         assert status["state"] == "timeout" and "time limit" in status["error"]
-        # The worker was replaced: later jobs still run.
-        table = client.submit({"p": variant(3)}, cv=3).wait(timeout=60)
+        assert other.id in status["batch_jobs"]
+        # The worker was killed for `late`; `other` runs again on a new one.
+        status = wait_while(a, other, ("queued",))
+        assert (
+            status["state"] == "running" and status["batch"] != late.status()["batch"]
+        )
+        assert a.cancel(other)["state"] == "cancelled"
+        with pytest.raises(ServeError) as info:
+            other.results()
+        assert info.value.status == 409
+        # Its batch had nothing else to do: stopped, and later jobs still run.
+        table = a.submit({"p": variant(3)}, cv=3).wait(timeout=60)
         assert table["status"].eq("ok").all()
+        assert a.status(other)["state"] == "cancelled"
 
 
 SCRIPT = """
