@@ -268,7 +268,8 @@ class JobManager:
 
     def cancel(self, job_id: str, owner: str) -> Job | None:
         """Cancel a job: a waiting one never runs; a running one's results are
-        dropped, and its batch is stopped when no other job still needs it."""
+        dropped, and its worker is stopped when it is running that job now or
+        has nothing else to do (the other jobs of the batch then run again)."""
         with self._lock:
             job = self.get(job_id, owner)
             if job is None or job.state in FINISHED:
@@ -277,9 +278,13 @@ class JobManager:
                 self.queue.remove(job)
             self._finish(job, "cancelled", error="cancelled by its client")
             for worker in self._workers:
-                if worker.batch is not None and job in worker.jobs:
-                    if all(j.state in FINISHED for j in worker.jobs):
-                        worker.kill("cancelled")
+                if worker.batch is None or job not in worker.jobs:
+                    continue
+                busy_with = [j for j in worker.jobs if j.id in worker.current]
+                if all(j.state in FINISHED for j in worker.jobs) or (
+                    busy_with and all(j.state in FINISHED for j in busy_with)
+                ):
+                    worker.kill("cancelled")
             return job
 
     def info(self) -> dict[str, Any]:
@@ -425,6 +430,12 @@ class JobManager:
                     job.state, job.batch, job.batch_jobs = "queued", None, []
                     job.merged_with, job.started, job.deadline = [], None, None
                     requeue.append(job)
+                elif reason is not None:
+                    self._finish(
+                        job,
+                        "failed",
+                        error="stopped twice because of other jobs of its batches",
+                    )
                 else:
                     self._finish(
                         job,
