@@ -334,6 +334,7 @@ def test_bad_pipelines_fail_their_job_only(server):
     with stratum.Client(url, TOKEN_A) as client:
         bad = client.submit(["not a pipeline"], cv=3)
         garbage = client.submit(sources=["raise ValueError('boom in source')"])
+        leaving = client.submit(sources=["import sys\nsys.exit(3)"])
         good = client.submit({"p": variant(1)}, cv=3)
         table = good.wait(timeout=60)
         assert table["status"].eq("ok").all()
@@ -342,6 +343,8 @@ def test_bad_pipelines_fail_their_job_only(server):
         assert "not a skrub DataOp" in status["error"]
         status = client.status(garbage)
         assert status["state"] == "failed" and "boom in source" in status["error"]
+        status = client.status(leaving)
+        assert status["state"] == "failed" and "SystemExit" in status["error"]
         with pytest.raises(ServeError) as info:
             client.results(bad)
         assert info.value.status == 409

@@ -402,11 +402,10 @@ class JobManager:
                         job, message.get("state", "failed"), message.get("error")
                     )
             elif kind == "done":
+                error = message.get("error") or "the worker returned no result"
                 for job in worker.jobs:
                     if job.state not in FINISHED:
-                        self._finish(
-                            job, "failed", error="the worker returned no result"
-                        )
+                        self._finish(job, "failed", error=error)
                 worker.batch, worker.jobs, worker.current = None, [], set()
                 self._wake.notify_all()
 

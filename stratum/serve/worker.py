@@ -29,6 +29,14 @@ import pandas as pd
 SEPARATOR = "/"
 
 
+class _Terminated(BaseException):
+    """SIGTERM: leave the batch (its scripts are stopped on the way out)."""
+
+
+def _terminate(*_) -> None:
+    raise _Terminated()
+
+
 def main(conn, config: dict) -> None:
     """Entry point of a worker process (``multiprocessing`` target)."""
     # Submitted code may print: keep stdout (a protocol channel for `stratum
@@ -59,18 +67,26 @@ def main(conn, config: dict) -> None:
             conn.send_bytes(data)
 
     # SIGTERM unwinds (stopping the scripts a batch runs); SIGKILL follows.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGTERM, _terminate)
     send({"type": "ready", "pid": os.getpid()})
-    with session:
-        while True:
-            try:
-                header = json.loads(conn.recv_bytes())
-            except (EOFError, OSError):
-                return
-            if header.get("type") == "stop":
-                return
-            blobs = [conn.recv_bytes() for _ in header["jobs"]]
-            run_batch(header, blobs, send)
+    try:
+        with session:
+            while True:
+                try:
+                    header = json.loads(conn.recv_bytes())
+                except (EOFError, OSError):
+                    return
+                if header.get("type") == "stop":
+                    return
+                blobs = [conn.recv_bytes() for _ in header["jobs"]]
+                try:
+                    run_batch(header, blobs, send)
+                except (Exception, SystemExit) as error:
+                    traceback.print_exc()
+                    message = f"{type(error).__name__}: {error}"
+                    send({"type": "done", "batch": header["batch"], "error": message})
+    except _Terminated:
+        sys.exit(143)
 
 
 def run_batch(header: dict, blobs: list[bytes], send: Callable[[dict], None]):
@@ -96,7 +112,7 @@ def run_batch(header: dict, blobs: list[bytes], send: Callable[[dict], None]):
         send({"type": "current", "batch": batch_id, "jobs": [job["id"]]})
         try:
             loaded = load_job(job, blob)
-        except Exception as error:
+        except (Exception, SystemExit) as error:
             emit(_job_error(batch_id, job["id"], error))
             continue
         ranking[job["id"]] = job["options"].get("refit", True)
@@ -230,7 +246,7 @@ def _exec_source(text: str, index: int) -> Any:
     namespace: dict[str, Any] = {"__name__": f"stratum_source_{index}"}
     try:
         exec(compile(text, f"<source {index}>", "exec"), namespace)
-    except Exception as error:
+    except (Exception, SystemExit) as error:
         raise ValueError(
             f"source {index} raised {type(error).__name__}: {error}\n"
             + traceback.format_exc(limit=-3)
