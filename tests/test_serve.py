@@ -235,6 +235,16 @@ def test_load_twenty_clients_five_rounds(server, references):
     assert len(job_ids) == n_clients * n_rounds
     merged = [b for b in batches.values() if len(b) > 1]
     assert merged, "no submissions were merged"
+    # Equal pipelines of a batch are evaluated once, and later rounds reuse
+    # what the worker's session kept from earlier ones.
+    by_round = {}
+    for (i, r), (chosen, table, _) in outcomes.items():
+        stats = table.attrs["stats"]
+        assert stats["pipelines_evaluated"] <= min(
+            N_VARIANTS, stats["pipelines_submitted"]
+        )
+        by_round.setdefault(r, []).append(stats["results_reused"])
+    assert max(by_round[n_rounds - 1]) > 0
     # Each job appears in exactly one batch.
     assert sum(len(b) for b in batches.values()) == len(job_ids)
     latencies = np.array([o[2] for o in outcomes.values()])

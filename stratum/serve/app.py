@@ -104,6 +104,11 @@ class JobStatus(BaseModel):
     finished: float | None
     error: str | None
     progress: dict[str, Any]
+    stats: dict[str, Any] = Field(
+        default_factory=dict,
+        description="of the search the job was part of: pipelines submitted "
+        "and evaluated, tasks executed, results reused from earlier batches",
+    )
 
 
 class Best(BaseModel):

@@ -149,7 +149,8 @@ class Client:
         """The job's results table, as ``stratum.search(...).results_``.
 
         ``attrs`` holds ``best`` (pipeline, params, score, metric), ``job``,
-        ``batch``, ``batch_jobs``, ``merged_with`` and ``scripts`` (per
+        ``batch``, ``batch_jobs``, ``merged_with``, ``stats`` (of the search
+        the job was part of) and ``scripts`` (per
         submitted script: status, exit code, stdout, stderr, ...).
         """
         return results_frame(self._request("GET", f"/v1/jobs/{_id(job)}/results"))
@@ -216,6 +217,7 @@ def results_frame(payload: dict) -> pd.DataFrame:
         batch=payload.get("batch"),
         batch_jobs=payload.get("batch_jobs", []),
         merged_with=payload.get("merged_with", []),
+        stats=payload.get("stats", {}),
         scripts=payload.get("scripts"),
     )
     return frame

@@ -48,6 +48,7 @@ class Job:
     best: dict | None = None
     progress: dict = field(default_factory=dict)
     script_results: list | None = None
+    stats: dict = field(default_factory=dict)
     deadline: float | None = None  # monotonic, while running
     attempts: int = 0
 
@@ -64,6 +65,7 @@ class Job:
             "finished": self.finished,
             "error": self.error,
             "progress": dict(self.progress),
+            "stats": dict(self.stats),
         }
 
 
@@ -392,6 +394,7 @@ class JobManager:
                 if job is None or job.state in FINISHED:
                     return
                 job.merged_with = list(message.get("merged_with") or [])
+                job.stats = message.get("stats") or {}
                 if message.get("state") == "done":
                     job.results = message.get("results")
                     job.best = message.get("best")

@@ -349,8 +349,8 @@ def _run_group(batch_id, members, ranking, start, send) -> None:
                     )
                 )
             return
-    # Pipelines submitted more than once (equal pickles, data by content
-    # fingerprint) are evaluated once under the first submitter's name.
+    # Pipelines submitted more than once (the same computation on the same
+    # data) are evaluated once, under the first submitter's name.
     fingerprints: dict = {}
     canonical: dict[bytes, str] = {}
     pipelines, alias = {}, []
@@ -376,6 +376,13 @@ def _run_group(batch_id, members, ranking, start, send) -> None:
         send(_job_error(batch_id, job_ids[0], error))
         return
     table = result.results_.reset_index(drop=True)
+    store = getattr(getattr(result, "_batch", None), "store", None)
+    stats = {
+        "pipelines_submitted": len(members),
+        "pipelines_evaluated": len(pipelines),
+        "tasks_executed": len(result.stats_),
+        "results_reused": getattr(store, "reused", None),
+    }
     for job_id in job_ids:
         parts = []
         for owner, name, full in alias:
@@ -397,6 +404,7 @@ def _run_group(batch_id, members, ranking, start, send) -> None:
                 "job": job_id,
                 "state": "done",
                 "merged_with": job_ids,
+                "stats": stats,
                 "results": table_to_json(rows),
                 "best": best_row(rows, ranking.get(job_id, True)),
             }
@@ -404,28 +412,11 @@ def _run_group(batch_id, members, ranking, start, send) -> None:
 
 
 def pipeline_key(op: Any, fingerprints: dict) -> bytes | None:
-    """Equal for pipelines that pickle to the same bytes, data objects (frames,
-    arrays) replaced by their content fingerprint; None if not picklable."""
-    import hashlib
-    import io
+    """Equal for pipelines describing the same computation (see
+    :func:`stratum.frontend.identity.content_key`)."""
+    from ..frontend.identity import content_key
 
-    import cloudpickle
-
-    from ..plan.fingerprint import fingerprint
-
-    class _Pickler(cloudpickle.Pickler):
-        def persistent_id(self, obj):
-            if isinstance(obj, type):
-                return None
-            found = fingerprint(obj, fingerprints)
-            return None if found is None else ("data", found)
-
-    buffer = io.BytesIO()
-    try:
-        _Pickler(buffer).dump(op)
-    except Exception:
-        return None
-    return hashlib.blake2b(buffer.getvalue(), digest_size=20).digest()
+    return content_key(op, fingerprints)
 
 
 def _job_error(batch_id, job_id, error: BaseException, state: str = "failed"):
