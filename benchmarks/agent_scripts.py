@@ -176,7 +176,9 @@ def run_base(paths: list[Path]) -> tuple[float, dict]:
     return time.perf_counter() - start, outputs
 
 
-def run_stratum(paths: list[Path], out: Path, jobs: int) -> tuple[float, dict, str]:
+def run_stratum(
+    paths: list[Path], out: Path, jobs: int, preload: bool = True
+) -> tuple[float, dict, str]:
     env = _env()
     env["PYTHONPATH"] = os.pathsep.join(
         [str(ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
@@ -192,7 +194,7 @@ def run_stratum(paths: list[Path], out: Path, jobs: int) -> tuple[float, dict, s
         str(out),
         "-j",
         str(jobs),
-    ]
+    ] + ([] if preload else ["--no-preload"])
     start = time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - start
@@ -210,34 +212,42 @@ def main(argv=None) -> int:
     parser.add_argument("-j", "--jobs", type=int, default=1)
     parser.add_argument("--workdir", help="keep the scripts and outputs here")
     parser.add_argument("--json", help="write the figures as JSON")
+    parser.add_argument(
+        "--no-preload",
+        action="store_true",
+        help="also time `stratum run --no-preload` (a new interpreter per script)",
+    )
     args = parser.parse_args(argv)
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="stratum-agent-scripts-"))
     paths = generate(workdir, args.scripts, args.rows, args.cv)
     print(f"{len(paths)} scripts, {args.rows} rows, {args.cv}-fold, in {workdir}")
     base_seconds, base_out = run_base(paths)
     print(f"python, one by one: {base_seconds:.1f}s", flush=True)
-    run_seconds, run_out, table = run_stratum(paths, workdir / "out", args.jobs)
-    print(f"stratum run -j {args.jobs}: {run_seconds:.1f}s", flush=True)
-    print(table)
-    different = [name for name in base_out if base_out[name] != run_out[name]]
-    ratio = base_seconds / run_seconds
-    print(f"speedup: {ratio:.2f}x; outputs identical: {not different}")
-    if args.json:
-        Path(args.json).write_text(
-            json.dumps(
-                {
-                    "scripts": len(paths),
-                    "rows": args.rows,
-                    "cv": args.cv,
-                    "jobs": args.jobs,
-                    "base_seconds": base_seconds,
-                    "stratum_run_seconds": run_seconds,
-                    "speedup": ratio,
-                    "identical": not different,
-                },
-                indent=1,
-            )
+    figures = {
+        "scripts": len(paths),
+        "rows": args.rows,
+        "cv": args.cv,
+        "jobs": args.jobs,
+        "base_seconds": base_seconds,
+    }
+    different = []
+    variants = [("", True)] + ([("_no_preload", False)] if args.no_preload else [])
+    for suffix, preload in variants:
+        seconds, outputs, table = run_stratum(
+            paths, workdir / f"out{suffix}", args.jobs, preload
         )
+        flag = "" if preload else " --no-preload"
+        print(f"stratum run -j {args.jobs}{flag}: {seconds:.1f}s", flush=True)
+        print(table)
+        ratio = base_seconds / seconds
+        same = [n for n in base_out if base_out[n] == outputs[n]]
+        different += [n for n in base_out if n not in same]
+        print(f"speedup: {ratio:.2f}x; outputs identical: {len(same) == len(paths)}")
+        figures[f"stratum_run{suffix}_seconds"] = seconds
+        figures[f"speedup{suffix}"] = ratio
+    figures["identical"] = not different
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=1))
     if different:
         print(f"outputs differ: {different}", file=sys.stderr)
         return 1
