@@ -24,6 +24,7 @@ _install()
 
 _STRATUM_API = [
     "BatchSearch",
+    "Client",
     "Session",
     "StratumFallbackWarning",
     "config_context",
@@ -39,6 +40,10 @@ __all__ = _STRATUM_API + _SKRUB_API
 
 
 def __getattr__(name: str):
+    if name == "Client":  # the serve client; imported on first use
+        from .serve.client import Client
+
+        return Client
     # Anything else skrub exposes (submodules, private helpers users rely on).
     return getattr(_skrub, name)
 

@@ -21,6 +21,8 @@ def main(argv: list[str] | None = None) -> int:
         "--dot", action="store_true", help="print Graphviz DOT instead"
     )
     _add_bench(sub)
+    _add_serve(sub)
+    _add_mcp(sub)
     _add_run(sub)
     cache = sub.add_parser("cache", help="inspect or clear the disk cache")
     cache.add_argument("action", choices=["info", "clear"])
@@ -46,6 +48,10 @@ def main(argv: list[str] | None = None) -> int:
         return _bench(args)
     if args.command == "cache":
         return _cache(args)
+    if args.command == "serve":
+        return _serve(args)
+    if args.command == "mcp":
+        return _mcp(args)
     if args.command == "run":
         return _run(args)
     return 1
@@ -137,6 +143,105 @@ def _add_bench(sub) -> None:
         help="engine runs at a time (default 1, or 2 with --quick); above 1 the "
         "timings are not comparable",
     )
+
+
+def _add_serve(sub) -> None:
+    serve = sub.add_parser(
+        "serve",
+        help="HTTP service evaluating many clients' pipelines in shared batches",
+        description=(
+            "Serve stratum over HTTP: clients (stratum.Client) submit pipelines; "
+            "submissions arriving within the batching window run as one batch "
+            "in worker processes that share their results. Every request needs "
+            "'Authorization: Bearer <token>' (tokens from STRATUM_SERVE_TOKENS, "
+            "comma-separated, or one generated and printed at start)."
+        ),
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="default: loopback only")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--workers", type=int, default=1, help="worker processes")
+    serve.add_argument(
+        "--window", type=float, default=0.5, help="batching window, seconds"
+    )
+    serve.add_argument(
+        "--job-timeout", type=float, default=600.0, help="most seconds per job"
+    )
+    serve.add_argument(
+        "--max-payload", default="64MB", help="largest request body (e.g. 64MB)"
+    )
+    serve.add_argument("--max-batch-jobs", type=int, default=64)
+    serve.add_argument(
+        "--n-jobs", type=int, default=1, help="stratum's n_jobs in each worker"
+    )
+    serve.add_argument("--memory-budget", default=None, help="per worker, e.g. 4GB")
+    serve.add_argument(
+        "--cache-dir", default=None, help="disk cache shared by the workers"
+    )
+
+
+def _serve(args) -> int:
+    from .runtime.spill import parse_bytes
+
+    try:
+        from .serve.app import serve
+    except ImportError as error:
+        print(
+            f"stratum serve needs the 'serve' extra (pip install 'stratum[serve]'): "
+            f"{error}",
+            file=sys.stderr,
+        )
+        return 2
+    serve(
+        host=args.host,
+        port=args.port,
+        max_payload=parse_bytes(args.max_payload),
+        workers=args.workers,
+        window=args.window,
+        job_timeout=args.job_timeout,
+        max_batch_jobs=args.max_batch_jobs,
+        n_jobs=args.n_jobs,
+        memory_budget=args.memory_budget,
+        cache_dir=args.cache_dir,
+    )
+    return 0
+
+
+def _add_mcp(sub) -> None:
+    mcp = sub.add_parser(
+        "mcp",
+        help="MCP tools over stdio: evaluate pipelines, fetch results, profile tables",
+        description=(
+            "Run an MCP server over stdio. Pipelines run in local worker "
+            "processes, or on a `stratum serve` with --url (token from "
+            "STRATUM_SERVE_TOKEN)."
+        ),
+    )
+    mcp.add_argument("--url", default=None, help="a stratum serve to submit to")
+    mcp.add_argument(
+        "--window", type=float, default=0.2, help="batching window, seconds"
+    )
+    mcp.add_argument("--job-timeout", type=float, default=600.0)
+    mcp.add_argument("--n-jobs", type=int, default=1)
+    mcp.add_argument("--cache-dir", default=None)
+
+
+def _mcp(args) -> int:
+    try:
+        from .serve.mcp_server import run
+    except ImportError as error:
+        print(
+            f"stratum mcp needs the 'mcp' extra (pip install 'stratum[mcp]'): {error}",
+            file=sys.stderr,
+        )
+        return 2
+    run(
+        url=args.url,
+        window=args.window,
+        job_timeout=args.job_timeout,
+        n_jobs=args.n_jobs,
+        cache_dir=args.cache_dir,
+    )
+    return 0
 
 
 def _add_run(sub) -> None:

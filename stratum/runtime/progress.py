@@ -3,7 +3,29 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
+from collections.abc import Callable
+
+_listeners: list[Callable[[dict], None]] = []
+_listeners_lock = threading.Lock()
+
+
+def subscribe(listener: Callable[[dict], None]) -> Callable[[], None]:
+    """Call ``listener(state)`` after every finished task of every batch.
+
+    ``state`` holds ``tasks_done``, ``tasks``, ``configurations_done``,
+    ``configurations`` and ``failed``. Returns a function that unsubscribes.
+    """
+    with _listeners_lock:
+        _listeners.append(listener)
+
+    def unsubscribe() -> None:
+        with _listeners_lock:
+            if listener in _listeners:
+                _listeners.remove(listener)
+
+    return unsubscribe
 
 
 class Progress:
@@ -39,6 +61,16 @@ class Progress:
         self.configurations_done += finished
         if status not in ("ok",):
             self.failed += 1
+        if _listeners:
+            state = {
+                "tasks_done": self.done,
+                "tasks": self.total,
+                "configurations_done": self.configurations_done,
+                "configurations": self.configurations,
+                "failed": self.failed,
+            }
+            for listener in list(_listeners):
+                listener(state)
         if not self.enabled:
             return
         now = time.monotonic()
