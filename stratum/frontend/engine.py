@@ -48,6 +48,18 @@ class Config:
     nodes: dict = field(default_factory=dict)
     root: str = ""
 
+    # ``nodes`` is keyed by ``id(DataOp)``: a pickled copy re-keys it by the
+    # identities of its own (unpickled) DataOps.
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        ops = {id(op): op for op in GraphCompiler._post_order(self.data_op)}
+        state["nodes"] = [(ops[i], node) for i, node in self.nodes.items()]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        state["nodes"] = {id(op): node for op, node in state["nodes"]}
+        self.__dict__.update(state)
+
 
 class Unplannable(Exception):
     """The pipeline uses something the planner does not handle: use skrub."""
@@ -193,6 +205,7 @@ class Batch:
         state = dict(self.__dict__)
         state["store"] = None
         state["executor"] = None
+        state["compiler"] = None  # compiling happens on the driver only
         return state
 
     def _compile(self, run: PipelineRun, config: Config) -> None:

@@ -19,8 +19,11 @@ also on errors and Ctrl-C.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import signal
+import threading
+from multiprocessing import spawn
 from multiprocessing.connection import wait as wait_any
 
 import cloudpickle
@@ -44,6 +47,34 @@ from .transfer import SharedValue, decode, encode, new_owner, remove_files
 def _context_method() -> str:
     methods = multiprocessing.get_all_start_methods()
     return "forkserver" if "forkserver" in methods else "spawn"
+
+
+_start_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _without_main():
+    """Start workers without re-running the user's ``__main__`` in them.
+
+    ``spawn`` and ``forkserver`` children normally re-import the main script
+    (which then needs an ``if __name__ == "__main__"`` guard). A worker needs
+    nothing from it: the batch is pickled by value (cloudpickle), so the main
+    module is left out of what the child prepares.
+    """
+    original = spawn.get_preparation_data
+
+    def preparation_data(name):
+        data = original(name)
+        data.pop("init_main_from_path", None)
+        data.pop("init_main_from_name", None)
+        return data
+
+    with _start_lock:
+        spawn.get_preparation_data = preparation_data
+        try:
+            yield
+        finally:
+            spawn.get_preparation_data = original
 
 
 def _worker_main(conn, blob: bytes, n_threads: int, owner: str) -> None:
@@ -88,7 +119,8 @@ class _Worker:
             daemon=True,
             name="stratum-worker",
         )
-        self.process.start()
+        with _without_main():
+            self.process.start()
         child.close()
 
     @property

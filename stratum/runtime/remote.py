@@ -78,8 +78,11 @@ def execute(context: Any, key: tuple, inputs: dict) -> Outcome:
     except Exception as error:  # the failure belongs to the dependants
         failure = _sendable(Failure.capture(error, task.label))
         return Outcome(
-            "error", failure=failure, seconds=time.perf_counter() - start,
-            stats=store.stats, where=where(),
+            "error",
+            failure=failure,
+            seconds=time.perf_counter() - start,
+            stats=store.stats,
+            where=where(),
         )
     seconds = time.perf_counter() - start
     outputs = {key: value}
@@ -89,7 +92,11 @@ def execute(context: Any, key: tuple, inputs: dict) -> Outcome:
     sizes = {k: store.sizes.get(k, 0) for k in outputs}
     sizes[key] = store.sizes.get(key) or _size(value)
     return Outcome(
-        "ok", outputs=outputs, seconds=seconds, stats=store.stats, where=where(),
+        "ok",
+        outputs=outputs,
+        seconds=seconds,
+        stats=store.stats,
+        where=where(),
         sizes=sizes,
     )
 
