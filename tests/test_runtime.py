@@ -110,11 +110,19 @@ def test_config_timeout_skips_the_rest_of_that_configuration_only():
     tasks = {
         ("slow",): Task(key=("slow",), fn=slow, label="slow", users={"A"}),
         ("after",): Task(
-            key=("after",), fn=lambda store: 2, deps=(("slow",),), label="after", users={"A"}
+            key=("after",),
+            fn=lambda store: 2,
+            deps=(("slow",),),
+            label="after",
+            users={"A"},
         ),
         ("fast",): Task(key=("fast",), fn=lambda store: 3, label="fast", users={"B"}),
         ("fast2",): Task(
-            key=("fast2",), fn=lambda store: 4, deps=(("fast",),), label="fast2", users={"B"}
+            key=("fast2",),
+            fn=lambda store: 4,
+            deps=(("fast",),),
+            label="fast2",
+            users={"B"},
         ),
     }
     store = Store()
@@ -139,7 +147,9 @@ def test_running_task_past_the_batch_timeout_is_abandoned():
 
     tasks = {
         ("hang",): Task(key=("hang",), fn=hang, label="hang", users={"A"}),
-        ("quick",): Task(key=("quick",), fn=lambda store: 2, label="quick", users={"B"}),
+        ("quick",): Task(
+            key=("quick",), fn=lambda store: 2, label="quick", users={"B"}
+        ),
     }
     store = Store()
     start = t.monotonic()

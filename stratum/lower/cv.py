@@ -111,7 +111,9 @@ class Lowering:
                     dk = visit(dep, child_r)
                     if dk is not None:
                         deps.append(dk)
-                if node.flags.stateful and not fit:
+                # A dynamic node (if_else/match) fits its chosen branch inline
+                # when fitting: applying it needs that fit done first.
+                if (node.flags.stateful or node.flags.dynamic) and not fit:
                     deps.append(self._task(node, split.train(), "fit", r, user))
             if fetched or (skip_exact and level(node, r) == EXACT):
                 done[(key, r)] = None

@@ -158,6 +158,7 @@ class ProcessWorkers:
             preload = ["stratum.runtime.processes", type(context).__module__]
             self.ctx.set_forkserver_preload(preload)
         self.blob = cloudpickle.dumps(context)
+        self.task_of = context.task
         self.n_threads = threads_per_worker(n_jobs)
         self.idle: list[_Worker] = []
         self.busy: dict[_Worker, Task] = {}
@@ -187,7 +188,8 @@ class ProcessWorkers:
         self.busy[worker] = task
         try:
             inputs = {
-                k: self._payload(k, v) for k, v in gather_inputs(task, store).items()
+                k: self._payload(k, v)
+                for k, v in gather_inputs(task, store, self.task_of).items()
             }
             worker.conn.send((task.key, inputs))
         except (OSError, EOFError):

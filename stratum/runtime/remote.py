@@ -45,14 +45,27 @@ class Outcome:
     sizes: dict = field(default_factory=dict)  # key -> bytes of the outputs
 
 
-def gather_inputs(task: Task, store: Store) -> dict:
+def input_keys(task: Task, task_of=None) -> tuple:
+    """``task.inputs``, plus what its dependencies were seen writing when they
+    ran (a dynamic node's chosen branch is only known then)."""
+    keys = list(task.inputs)
+    if task_of is not None:
+        for dep in task.deps:
+            try:
+                keys.extend(task_of(dep).writes)
+            except KeyError:
+                pass
+    return tuple(dict.fromkeys(keys))
+
+
+def gather_inputs(task: Task, store: Store, task_of=None) -> dict:
     """The values (or handles) of ``task``'s inputs held by ``store``.
 
     Keys the store does not hold (never computed, or not reusable) are left
     out: the task then computes them inline, which is correct, only slower.
     """
     out = {}
-    for key in task.inputs:
+    for key in input_keys(task, task_of):
         if key not in store:
             continue
         value = store.values[key]
@@ -60,6 +73,11 @@ def gather_inputs(task: Task, store: Store) -> dict:
             value = store.get(key)
         out[key] = value
     return out
+
+
+def is_state(key: tuple) -> bool:
+    """Whether ``key`` is the fitted state of a step (``lower.state_key``)."""
+    return len(key) == 4 and key[2] == "state"
 
 
 def where() -> str:
@@ -88,6 +106,9 @@ def execute(context: Any, key: tuple, inputs: dict) -> Outcome:
     outputs = {key: value}
     for extra in task.writes:
         if extra in store.values:
+            outputs[extra] = store.get(extra)
+    for extra in list(store.values):  # fitted inline, e.g. a dynamic branch
+        if is_state(extra) and extra not in inputs and extra not in outputs:
             outputs[extra] = store.get(extra)
     sizes = {k: store.sizes.get(k, 0) for k in outputs}
     sizes[key] = store.sizes.get(key) or _size(value)
@@ -133,6 +154,9 @@ def store_outcome(
     if outcome.status == "ok":
         for key, value in outcome.outputs.items():
             store.put(key, value)
+        extra = [k for k in outcome.outputs if k not in task.outputs]
+        if extra:  # consumers of this task read them too (``input_keys``)
+            task.writes = (*task.writes, *extra)
     else:
         for key in task.outputs:
             store.put(key, outcome.failure)
@@ -191,6 +215,7 @@ __all__ = [
     "crashed",
     "execute",
     "gather_inputs",
+    "input_keys",
     "store_outcome",
     "unsendable",
 ]
