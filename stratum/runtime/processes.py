@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import signal
 import threading
 from multiprocessing import spawn
@@ -77,12 +78,15 @@ def _without_main():
             spawn.get_preparation_data = original
 
 
-def _worker_main(conn, blob: bytes, n_threads: int, owner: str) -> None:
+def _worker_main(conn, blob: bytes, n_threads: int, owner: str, env: dict) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's
+    os.environ.clear()  # the driver's environment now, not the fork server's
+    os.environ.update(env)
     limit_library_threads(n_threads)
     contexts = ContextCache(keep=1)
     context = contexts.get(owner, blob)
     del blob
+    conn.send("ready")
     while True:
         try:
             message = conn.recv()
@@ -115,13 +119,24 @@ class _Worker:
         self.conn, child = ctx.Pipe()
         self.process = ctx.Process(
             target=_worker_main,
-            args=(child, blob, n_threads, owner),
+            args=(child, blob, n_threads, owner, dict(os.environ)),
             daemon=True,
             name="stratum-worker",
         )
         with _without_main():
             self.process.start()
         child.close()
+
+    def ready(self) -> None:
+        """Wait until the worker holds the batch."""
+        try:
+            self.conn.recv()
+        except (EOFError, OSError):
+            self.process.join(timeout=1)
+            raise RuntimeError(
+                "a worker process could not start (exit code "
+                f"{self.process.exitcode}); is the batch picklable?"
+            ) from None
 
     @property
     def placement(self) -> str:
@@ -163,15 +178,26 @@ class ProcessWorkers:
         self.idle: list[_Worker] = []
         self.busy: dict[_Worker, Task] = {}
         self.exported: dict[tuple, tuple] = {}  # driver-side values, shared once
+        starting: list[_Worker] = []
         try:
             for _ in range(n_jobs):
-                self.idle.append(self._start())
+                starting.append(self._start())
+            for worker in starting:  # the clock starts once they are ready
+                worker.ready()
         except BaseException:
-            self.close()
+            for worker in starting:
+                worker.stop(kill=True)
+            remove_files(self.owner)
             raise
+        self.idle = starting
 
     def _start(self) -> _Worker:
         return _Worker(self.ctx, self.blob, self.n_threads, self.owner)
+
+    def _replacement(self) -> _Worker:
+        worker = self._start()
+        worker.ready()
+        return worker
 
     def _payload(self, key: tuple, value) -> tuple:
         if isinstance(value, SharedValue):
@@ -216,7 +242,7 @@ class ProcessWorkers:
                 detail = f"killed by signal {-code}"
             status = crashed(task, detail, worker.placement, store)
             worker.stop(kill=True)
-            self.idle.append(self._start())
+            self.idle.append(self._replacement())
             return status
         if outcome.status == "ok":
             outcome.outputs = {
@@ -230,10 +256,7 @@ class ProcessWorkers:
         """Stop a task: its worker is killed and replaced."""
         self.busy.pop(worker, None)
         worker.stop(kill=True)
-        try:
-            self.idle.append(self._start())
-        except Exception:
-            pass
+        self.idle.append(self._replacement())
 
     def close(self) -> None:
         for worker in list(self.busy):
