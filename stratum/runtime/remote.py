@@ -43,6 +43,7 @@ class Outcome:
     stats: list[TaskStat] = field(default_factory=list)  # computed inline
     where: str = ""  # host and pid that ran it
     sizes: dict = field(default_factory=dict)  # key -> bytes of the outputs
+    written: list = field(default_factory=list)  # keys returned apart (Ray)
 
 
 def input_keys(task: Task, task_of=None) -> tuple:
