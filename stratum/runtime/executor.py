@@ -48,6 +48,8 @@ class Workers(Protocol):
 
     def complete(self, task: Task, handle: object, store: Store) -> str: ...
 
+    # ``complete`` may also return (status, seconds the task ran on its worker)
+
     def abandon(self, handle: object) -> None: ...
 
     def close(self) -> None: ...
@@ -321,7 +323,10 @@ class Scheduler:
                     for handle in pool.wait(list(running), 0.2):
                         key = running.pop(handle)
                         status = pool.complete(todo[key], handle, store)
-                        finish(key, status, time.monotonic() - started.pop(key))
+                        seconds = time.monotonic() - started.pop(key)
+                        if isinstance(status, tuple):  # the worker's own time
+                            status, seconds = status
+                        finish(key, status, seconds)
                     if store.budget is not None and store.bytes_in_use > store.budget:
                         store.spill({d for k in running.values() for d in todo[k].deps})
                     self._abandon_late(

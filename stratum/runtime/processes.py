@@ -230,7 +230,7 @@ class ProcessWorkers:
         ready = wait_any(list(by_fd), timeout=timeout)
         return list(dict.fromkeys(by_fd[r] for r in ready))
 
-    def complete(self, task: Task, worker: _Worker, store: Store) -> str:
+    def complete(self, task: Task, worker: _Worker, store: Store):
         del self.busy[worker]
         try:
             outcome: Outcome = worker.conn.recv()

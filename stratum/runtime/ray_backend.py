@@ -173,7 +173,7 @@ class RayWorkers:
             ready += more
         return ready
 
-    def complete(self, task: Task, meta, store: Store) -> str:
+    def complete(self, task: Task, meta, store: Store):
         value_ref, extras_ref = self.pending.pop(meta)
         try:
             outcome: Outcome = self.ray.get(meta)

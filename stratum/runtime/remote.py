@@ -150,7 +150,7 @@ def unsendable(task: Task, error: BaseException) -> Outcome:
 
 def store_outcome(
     task: Task, outcome: Outcome, store: Store, placement: str, thread: str = ""
-) -> str:
+) -> tuple[str, float]:
     """Put a worker's outcome for ``task`` into the driver's store."""
     if outcome.status == "ok":
         for key, value in outcome.outputs.items():
@@ -176,10 +176,10 @@ def store_outcome(
         thread=thread or outcome.where,
         placement=placement,
     )
-    return outcome.status
+    return outcome.status, outcome.seconds
 
 
-def crashed(task: Task, detail: str, placement: str, store: Store) -> str:
+def crashed(task: Task, detail: str, placement: str, store: Store) -> tuple[str, float]:
     """Fail ``task`` because its worker died."""
     error = WorkerDied(f"the worker running {task.label} died ({detail})")
     outcome = Outcome("error", failure=Failure.capture(error, task.label))
