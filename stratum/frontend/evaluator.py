@@ -164,8 +164,16 @@ class MemoEvaluator(_Evaluator):
 
 # Attributes every node has that are not fitted state.
 _BOOKKEEPING = {
-    "results", "errors", "metadata", "_creation_stack", "uuid", "name",
-    "description", "is_X", "is_y", "checked",
+    "results",
+    "errors",
+    "metadata",
+    "_creation_stack",
+    "uuid",
+    "name",
+    "description",
+    "is_X",
+    "is_y",
+    "checked",
 }
 
 

@@ -90,6 +90,14 @@ _contexts = ContextCache(keep=2)
 _threads = {"n": None}
 
 
+def _load_on_ray(box: list, token: str) -> None:
+    """A Ray task: make this worker hold the batch."""
+    import ray
+
+    if token not in _contexts.items:
+        _contexts.get(token, ray.get(box[0]))
+
+
 def _run_on_ray(box: list, token: str, n_threads: int, key, keys, parts, *values):
     """A Ray task: run ``key`` of the batch in ``box`` on ``values``
     (``parts[i]``: the entry of ``values[i]`` to take, for fitted states)."""
@@ -138,6 +146,12 @@ class RayWorkers:
         self.task_of = context.task
         self.remote = ray.remote(num_returns=3, max_retries=3, retry_exceptions=False)(
             _run_on_ray
+        )
+        # Workers start and load the batch before the clock starts, as the
+        # worker processes of backend="processes" do.
+        load = ray.remote(num_cpus=1)(_load_on_ray)
+        ray.get(
+            [load.remote(self.box, self.token) for _ in range(min(self.slots, cpus))]
         )
         self.exported: dict[tuple, Any] = {}  # driver-side values, put once
         self.pending: dict[Any, tuple] = {}  # meta ref -> (value ref, extras ref)
@@ -189,6 +203,8 @@ class RayWorkers:
         return store_outcome(task, outcome, store, outcome.where, thread="ray")
 
     def abandon(self, meta) -> None:
+        """Cancel a task; a running one is stopped by killing its worker
+        (Ray starts another, which loads the batch again)."""
         self.pending.pop(meta, None)
         try:
             self.ray.cancel(meta, force=True)
