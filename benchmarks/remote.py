@@ -53,7 +53,6 @@ def spin(store, loops: int) -> int:
     return total
 
 
-@functools.cache
 def loops_per_ms() -> int:
     start = time.perf_counter()
     spin(None, 1_000_000)
@@ -63,11 +62,11 @@ def loops_per_ms() -> int:
 class Tasks:
     """The smallest context a remote backend needs: ``task(key)``."""
 
-    def __init__(self, n: int, ms: float):
+    def __init__(self, n: int, loops: int):
         self.tasks = {
             ("t", i): Task(
                 key=("t", i),
-                fn=functools.partial(spin, loops=int(ms * loops_per_ms())),
+                fn=functools.partial(spin, loops=loops),
                 label="t",
             )
             for i in range(n)
@@ -84,10 +83,11 @@ def overhead(n_tasks: int, ray_address=None) -> dict:
         "ray": lambda: RayScheduler(n_jobs=2, ray_address=ray_address),
     }
     out: dict = {}
+    per_ms = loops_per_ms()
     for ms in SIZES_MS:
         row = {}
         for name, make in schedulers.items():
-            context = Tasks(n_tasks, ms)
+            context = Tasks(n_tasks, int(ms * per_ms))
             scheduler = make()
             start = time.perf_counter()
             scheduler.run(context.tasks, Store(), context=context)
@@ -108,7 +108,7 @@ def startup(ray_address=None) -> dict:
         "processes": lambda: ProcessScheduler(n_jobs=2),
         "ray": lambda: RayScheduler(n_jobs=2, ray_address=ray_address),
     }.items():
-        context = Tasks(1, 0.0)
+        context = Tasks(1, 0)
         start = time.perf_counter()
         make().run(context.tasks, Store(), context=context)
         out[name] = time.perf_counter() - start

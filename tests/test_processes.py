@@ -190,3 +190,15 @@ def test_ctrl_c_returns_partial_results_and_removes_the_pool(monkeypatch):
     assert (res.results_["status"] == "cancelled").all(), res.results_["error"][0]
     assert not any(_alive(pid) for pid in _worker_pids(res))
     assert _no_files_left()
+
+
+def test_ray_backend_without_ray_says_how_to_install_it(monkeypatch):
+    import sys
+
+    from stratum.runtime import get_executor
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed
+    with pytest.raises(ImportError, match=r"stratum\[ray\]"):
+        get_executor("ray", n_jobs=1)
+    with pytest.raises(ImportError, match=r"stratum\[ray\]"):
+        stratum.search({"ok": _with(StandardScaler())}, cv=2, backend="ray")

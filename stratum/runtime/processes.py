@@ -24,6 +24,7 @@ import multiprocessing
 import os
 import signal
 import threading
+import traceback
 from multiprocessing import spawn
 from multiprocessing.connection import wait as wait_any
 
@@ -83,8 +84,11 @@ def _worker_main(conn, blob: bytes, n_threads: int, owner: str, env: dict) -> No
     os.environ.clear()  # the driver's environment now, not the fork server's
     os.environ.update(env)
     limit_library_threads(n_threads)
-    contexts = ContextCache(keep=1)
-    context = contexts.get(owner, blob)
+    try:
+        context = ContextCache(keep=1).get(owner, blob)
+    except BaseException:
+        conn.send(traceback.format_exc())
+        return
     del blob
     conn.send("ready")
     while True:
@@ -130,13 +134,16 @@ class _Worker:
     def ready(self) -> None:
         """Wait until the worker holds the batch."""
         try:
-            self.conn.recv()
+            answer = self.conn.recv()
         except (EOFError, OSError):
             self.process.join(timeout=1)
+            answer = f"exit code {self.process.exitcode}"
+        if answer != "ready":
             raise RuntimeError(
-                "a worker process could not start (exit code "
-                f"{self.process.exitcode}); is the batch picklable?"
-            ) from None
+                "a worker process could not load the batch (every module "
+                "defining a step must be importable, or the step defined in "
+                f"__main__):\n{answer}"
+            )
 
     @property
     def placement(self) -> str:
