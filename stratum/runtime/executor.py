@@ -60,6 +60,7 @@ class ThreadWorkers:
 
     def __init__(self, n_jobs: int):
         self.slots = n_jobs
+        self.library_threads = threads_per_worker(n_jobs)
         self.pool = ThreadPoolExecutor(
             n_jobs,
             thread_name_prefix="stratum",
@@ -239,6 +240,7 @@ class Scheduler:
         running: dict = {}
         started: dict = {}
         pool = None
+        slots = self.n_jobs
 
         def finish(key: tuple, status: str, seconds: float) -> None:
             task = todo[key]
@@ -346,8 +348,10 @@ class Scheduler:
             progress.close()
             store.schedules.append(
                 {
-                    "n_jobs": self.n_jobs,
-                    "library_threads": threads_per_worker(self.n_jobs),
+                    "n_jobs": slots,
+                    "library_threads": getattr(
+                        pool, "library_threads", threads_per_worker(self.n_jobs)
+                    ),
                     "tasks": len(todo),
                     "wall": time.monotonic() - self.wall_start,
                 }

@@ -181,7 +181,7 @@ class ProcessWorkers:
             self.ctx.set_forkserver_preload(preload)
         self.blob = cloudpickle.dumps(context)
         self.task_of = context.task
-        self.n_threads = threads_per_worker(n_jobs)
+        self.n_threads = self.library_threads = threads_per_worker(n_jobs)
         self.idle: list[_Worker] = []
         self.busy: dict[_Worker, Task] = {}
         self.exported: dict[tuple, tuple] = {}  # driver-side values, shared once

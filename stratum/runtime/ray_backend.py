@@ -141,6 +141,7 @@ class RayWorkers:
         self.ray = ray = connect(address)
         cpus = int(ray.cluster_resources().get("CPU", 1)) or 1
         self.slots = n_jobs if n_jobs > 1 else cpus
+        self.library_threads = 1  # each task reserves one CPU
         self.token = uuid.uuid4().hex
         self.box = [ray.put(cloudpickle.dumps(context))]
         self.task_of = context.task
