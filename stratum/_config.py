@@ -191,6 +191,7 @@ _EXECUTION = (
     "config_timeout",
     "progress",
     "memory_budget",
+    "native",
 )
 
 

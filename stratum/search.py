@@ -85,9 +85,11 @@ class BatchSearch:
             "placement",
         ]
         for row in rows:
-            # Every step runs its reference implementation (the user's object)
-            # until native implementations are registered.
-            row["implementation"] = "reference" if row["kind"] == "node" else "scorer"
+            # Steps without an estimator run skrub's own code: the reference.
+            if not row["implementation"]:
+                row["implementation"] = (
+                    "reference" if row["kind"] == "node" else "scorer"
+                )
         return pd.DataFrame(rows, columns=cols)
 
     def explain(self) -> str:
@@ -308,4 +310,7 @@ def _explain(batch, fallbacks: dict, stats=None) -> str:
         memory["cache"] = store.reuse.memory.stats.as_dict()
         if store.reuse.disk is not None:
             memory["disk"] = store.reuse.disk.stats.as_dict()
-    return explain_plan(batch.plan, batch.lowering.tasks, pipelines, stats, memory)
+    planned = batch.planned_implementations() if stats is None else None
+    return explain_plan(
+        batch.plan, batch.lowering.tasks, pipelines, stats, memory, planned
+    )

@@ -16,7 +16,7 @@ import numpy as np
 from sklearn.base import is_classifier
 from sklearn.model_selection import ParameterGrid, ParameterSampler, check_cv
 from sklearn.utils._indexing import _safe_indexing
-from skrub._data_ops._data_ops import DataOp
+from skrub._data_ops._data_ops import Apply, DataOp
 from skrub._data_ops._estimator import _Splitter, _XyPipeline
 from skrub._data_ops._evaluation import (
     clone,
@@ -28,6 +28,7 @@ from skrub._data_ops._evaluation import (
 from skrub._data_ops._utils import X_NAME, Y_NAME
 
 from ..lower import PREP, Lowering, Split, Task, state_key
+from ..lower.registry import Registry, default_registry, describe
 from ..plan import Plan
 from ..plan.keys import digest
 from ..runtime import Store, TaskFailed, get_executor
@@ -84,6 +85,7 @@ class PipelineRun:
         self.score_keys: dict[tuple, tuple] = {}
         self.fit_keys: dict[tuple, list] = {}
         self.test_keys: dict[tuple, list] = {}
+        self.registry: Registry | None = None  # set by the Batch
 
     # -- environments -------------------------------------------------------
     def env_for(self, split: Split) -> dict:
@@ -146,6 +148,7 @@ class PipelineRun:
             env_for=self.env_for,
             outer_running_apply=running_apply,
             target=target,
+            registry=self.registry,
         )
 
 
@@ -164,6 +167,7 @@ class Batch:
         options = dict(options or {})
         backend = options.pop("backend", "threads")
         budget = options.pop("memory_budget", None)
+        registry = default_registry() if options.pop("native", True) else None
         if backend == "sequential":
             options["n_jobs"] = 1
         self.runs = runs
@@ -178,6 +182,7 @@ class Batch:
         self.split_data: dict[tuple, tuple] = {}
         for run in runs:
             run.split_data = self.split_data
+            run.registry = registry
 
     def _reusable(self, key: tuple) -> bool:
         """Whether a value may be reused by, or taken from, other batches."""
@@ -358,6 +363,25 @@ class Batch:
                 score_time = sum(seconds.get(k, 0.0) for k in test_set)
                 score_time += seconds.get(key, 0.0)
                 run.times[ck] = (fit_time, score_time)
+
+    def planned_implementations(self) -> dict[str, str]:
+        """Per estimator step (by label), the implementation selection would
+        pick from its parameters (what runs may still differ by input)."""
+        registry = next((r.registry for r in self.runs), None)
+        planned: dict[str, list[str]] = {}
+        for node in self.plan.nodes.values():
+            impl = getattr(node.payload[0], "_skrub_impl", None)
+            estimator = getattr(impl, "estimator", None)
+            if not isinstance(impl, Apply) or isinstance(estimator, DataOp):
+                continue
+            if registry is None:
+                choice = "reference (native kernels disabled)"
+            else:
+                choice = describe(registry.select(estimator)[1])
+            planned.setdefault(node.label, [])
+            if choice not in planned[node.label]:
+                planned[node.label].append(choice)
+        return {label: " | ".join(c) for label, c in planned.items()}
 
     def release(self) -> None:
         """Drop every computed value (keep the plan, tasks and statistics)."""

@@ -26,6 +26,7 @@ from skrub._data_ops._utils import X_NAME, Y_NAME
 
 from ..lower import Split, state_key, task_key
 from ..lower.contexts import is_fit_mode
+from ..lower.registry import Registry, describe, ran
 from ..plan import Node
 from ..runtime import Failure, Store
 
@@ -40,6 +41,8 @@ class MemoEvaluator(_Evaluator):
     outer_running_apply : whether the evaluation starts below a running
         ``.skb.apply`` (when one node is evaluated on its own as a task).
     target : the DataOp whose computation is the task itself (not "inline").
+    registry : native kernels to substitute for the estimators of fitted
+        steps (None: always the user's objects).
     """
 
     def __init__(
@@ -52,6 +55,7 @@ class MemoEvaluator(_Evaluator):
         env_for: Callable[[Split], dict],
         outer_running_apply: bool = False,
         target: Any = None,
+        registry: Registry | None = None,
     ):
         super().__init__(mode=mode, environment=env_for(split))
         self.split = split
@@ -60,6 +64,8 @@ class MemoEvaluator(_Evaluator):
         self.env_for = env_for
         self.outer_running_apply = outer_running_apply
         self.target = target
+        self.registry = registry
+        self._choices: dict[int, list] = {}
 
     def handle_data_op(self, data_op):
         running_apply = (yield HasRunningApplyAncestor()) or self.outer_running_apply
@@ -68,7 +74,7 @@ class MemoEvaluator(_Evaluator):
         if key in self.store:
             return self.store.hit(key)
         try:
-            result = yield from self._compute(data_op, node, running_apply)
+            result = yield from self._compute(data_op, node, running_apply, key)
         except BaseException as error:
             self.store.put(key, Failure.capture(error, node.label))
             raise
@@ -79,7 +85,7 @@ class MemoEvaluator(_Evaluator):
             self.store.record(key, "node", node.label, split, seconds, "ok", "inline")
         return result
 
-    def _compute(self, data_op, node: Node, running_apply: bool):
+    def _compute(self, data_op, node: Node, running_apply: bool, key: tuple):
         impl = data_op._skrub_impl
         env = self.environment
         if impl.is_X and X_NAME in env:
@@ -100,9 +106,14 @@ class MemoEvaluator(_Evaluator):
         if is_fit_mode(self.mode):
             result = yield from self._run(work, running_apply)
             self.store.put(state_key(node, self.split), fitted_attributes(work, impl))
-            return result
-        work.__dict__.update(self._fitted(data_op, node, running_apply))
-        return (yield from self._run(work, running_apply))
+        else:
+            work.__dict__.update(self._fitted(data_op, node, running_apply))
+            result = yield from self._run(work, running_apply)
+        if isinstance(impl, Apply):
+            choices = self._choices.pop(id(work), [])
+            reports = ran(getattr(work, "estimator_", None))
+            self.store.implementations[key] = describe(choices, reports)
+        return result
 
     def _fitted(self, data_op, node: Node, running_apply: bool) -> dict:
         """The fitted attributes of a stateful node for this split (fit it if
@@ -117,6 +128,7 @@ class MemoEvaluator(_Evaluator):
                 store=self.store,
                 env_for=self.env_for,
                 outer_running_apply=running_apply,
+                registry=self.registry,
             ).run(data_op)
         return self.store.get(skey)
 
@@ -141,6 +153,8 @@ class MemoEvaluator(_Evaluator):
                     # evaluation, so each fit gets its own object; the memoized
                     # value is shared, so fit a copy of it.
                     value = copy.deepcopy((yield item))
+                    if self.registry is not None:
+                        value, self._choices[id(impl)] = self.registry.select(value)
                 else:
                     value = yield item
         except Exception as error:

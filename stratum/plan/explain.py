@@ -8,12 +8,19 @@ from typing import Any
 
 
 def explain_plan(
-    plan, tasks: dict, pipelines: Iterable[dict], stats=None, memory: dict | None = None
+    plan,
+    tasks: dict,
+    pipelines: Iterable[dict],
+    stats=None,
+    memory: dict | None = None,
+    planned: dict[str, str] | None = None,
 ) -> str:
     """Describe a compiled plan.
 
     ``pipelines`` holds one dict per pipeline: ``name``, ``configurations``,
     ``folds``, ``status`` ("stratum", "skrub: <reason>", "error: <message>").
+    ``planned`` maps estimator steps to the implementation selection would
+    choose (shown before anything ran; afterwards ``stats`` say what ran).
     """
     pipelines = list(pipelines)
     n_configs = sum(p["configurations"] for p in pipelines)
@@ -88,8 +95,14 @@ def explain_plan(
             f"{len(identity)} node(s) keyed by object identity (objects stratum "
             "cannot hash by content); shared only within this batch.",
         ]
+    if planned:
+        lines += ["", "implementations (estimator steps, planned):"]
+        lines += [f"  {label}: {impl}" for label, impl in sorted(planned.items())]
     if stats:
         lines += ["", _time_summary(stats)]
+        impl = _implementation_summary(stats)
+        if impl:
+            lines += ["", impl]
     if stats and memory and memory.get("schedules"):
         lines += ["", _schedule_summary(stats, memory["schedules"])]
     if memory:
@@ -138,6 +151,21 @@ def _schedule_summary(stats, schedules: list[dict]) -> str:
         lines.append(f"  parallel efficiency: {total / (wall * n_jobs):.0%}")
     for thread, seconds in sorted(busy.items()):
         lines.append(f"  {thread}: busy {seconds:.2f}s")
+    return "\n".join(lines)
+
+
+def _implementation_summary(stats) -> str:
+    """Which implementation computed each estimator step, and why the
+    reference code ran where a native kernel exists."""
+    counts: Counter = Counter()
+    for s in stats:
+        if s.implementation:
+            counts[(s.label, s.implementation)] += 1
+    if not counts:
+        return ""
+    lines = ["implementations (estimator steps):"]
+    for (label, impl), n in sorted(counts.items()):
+        lines.append(f"  {label}: {impl} ({n} task(s))")
     return "\n".join(lines)
 
 

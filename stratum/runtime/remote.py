@@ -44,6 +44,7 @@ class Outcome:
     where: str = ""  # host and pid that ran it
     sizes: dict = field(default_factory=dict)  # key -> bytes of the outputs
     written: list = field(default_factory=list)  # keys returned apart (Ray)
+    implementations: dict = field(default_factory=dict)  # key -> what ran
 
 
 def input_keys(task: Task, task_of=None) -> tuple:
@@ -98,6 +99,7 @@ def execute(context: Any, key: tuple, inputs: dict) -> Outcome:
         failure = _sendable(Failure.capture(error, task.label))
         return Outcome(
             "error",
+            implementations=store.implementations,
             failure=failure,
             seconds=time.perf_counter() - start,
             stats=store.stats,
@@ -120,6 +122,7 @@ def execute(context: Any, key: tuple, inputs: dict) -> Outcome:
         stats=store.stats,
         where=where(),
         sizes=sizes,
+        implementations=store.implementations,
     )
 
 
@@ -161,6 +164,7 @@ def store_outcome(
     else:
         for key in task.outputs:
             store.put(key, outcome.failure)
+    store.implementations.update(outcome.implementations)
     for stat in outcome.stats:
         stat.placement = placement
         stat.thread = thread or stat.thread

@@ -73,6 +73,7 @@ class TaskStat:
     how: str  # "scheduled" or "inline"
     nbytes: int = 0
     thread: str = ""
+    implementation: str = ""
     placement: str = "local"
 
 
@@ -86,6 +87,8 @@ class Store:
 
     values: dict[tuple, Any] = field(default_factory=dict)
     stats: list[TaskStat] = field(default_factory=list)
+    # task key -> which implementation computed it (see lower.registry)
+    implementations: dict[tuple, str] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
     sizes: dict[tuple, int] = field(default_factory=dict)
     bytes_in_use: int = 0
@@ -234,6 +237,7 @@ class Store:
         thread = thread or threading.current_thread().name
         if self.reuse is not None and status == "ok":
             self.reuse.cost(key, seconds)
+        impl = self.implementations.get(key, "")
         self.stats.append(
             TaskStat(
                 key,
@@ -247,6 +251,7 @@ class Store:
                 how,
                 size,
                 thread,
+                impl,
                 placement,
             )
         )
