@@ -127,8 +127,9 @@ def set_config(**options: Any) -> None:
         cluster, see ``ray_address``).
     ray_address : str or None
         With ``backend="ray"``: the cluster to connect to ("auto",
-        "host:port", "ray://host:port"); None starts a local Ray (or uses the
-        one this process is already connected to).
+        "host:port", "ray://host:port"); None: the one this process is
+        connected to, else Ray's default (``RAY_ADDRESS``, else a new local
+        Ray).
     n_jobs : int or None
         Tasks run at once (scikit-learn's convention: -1 = all cores). The
         libraries' own threads (BLAS, OpenMP) share the same cores.

@@ -55,8 +55,8 @@ def import_ray():
 
 def connect(address: str | None = None) -> Any:
     """Connect to the Ray cluster at ``address`` ("auto", "host:port",
-    "ray://host:port"); None: the one this process is connected to, else a
-    new local Ray."""
+    "ray://host:port"). A process already connected keeps its connection;
+    None follows Ray's default (``RAY_ADDRESS``, else a new local Ray)."""
     ray = import_ray()
     if not ray.is_initialized():
         ray.init(
