@@ -99,6 +99,7 @@ def _worker_main(conn, blob: bytes, n_threads: int, owner: str, env: dict) -> No
         if message is None:
             return
         key, inputs = message
+        values: dict = {}
         try:
             values = {k: decode(p) for k, p in inputs.items()}
             outcome = execute(context, key, values)
