@@ -202,3 +202,31 @@ def test_ray_backend_without_ray_says_how_to_install_it(monkeypatch):
         get_executor("ray", n_jobs=1)
     with pytest.raises(ImportError, match=r"stratum\[ray\]"):
         stratum.search({"ok": _with(StandardScaler())}, cv=2, backend="ray")
+
+
+def test_spilling_and_session_reuse_with_worker_processes():
+    def pipelines():
+        return {
+            "ridge": _with(StandardScaler()),
+            "text": P.build("rv_text_logreg"),
+        }
+
+    ref = stratum.search(pipelines(), cv=3, refit=False)
+    with stratum.Session() as session:
+        tiny = stratum.search(
+            pipelines(),
+            cv=3,
+            refit=False,
+            n_jobs=2,
+            backend="processes",
+            memory_budget="50KB",
+        )
+        assert tiny._batch.store.spilled > 0  # worker outputs, spilled by the driver
+        again = stratum.search(
+            pipelines(), cv=3, refit=False, n_jobs=2, backend="processes"
+        )
+        assert again._batch.store.reused > 0
+        assert session.info()["memory"]["hits"] > 0
+    for res in (tiny, again):
+        pd.testing.assert_frame_equal(table(ref), table(res))
+    assert _no_files_left()
