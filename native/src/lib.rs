@@ -8,6 +8,7 @@
 pub mod fingerprint;
 #[cfg(feature = "pyo3")]
 mod pybuf;
+pub mod text;
 
 #[cfg(feature = "pyo3")]
 mod python {
@@ -22,6 +23,10 @@ mod python {
             crate::fingerprint::py::fingerprint_buffer,
             m
         )?)?;
+        m.add_function(wrap_pyfunction!(crate::text::py::text_count_fit, m)?)?;
+        m.add_function(wrap_pyfunction!(crate::text::py::text_count_transform, m)?)?;
+        m.add_function(wrap_pyfunction!(crate::text::py::text_hash, m)?)?;
+        m.add_function(wrap_pyfunction!(crate::text::py::murmurhash3_32, m)?)?;
         Ok(())
     }
 }

@@ -1,0 +1,158 @@
+"""Native text kernels vs scikit-learn / skrub, timed in the same process.
+
+Usage::
+
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \\
+        python benchmarks/kernels_text.py [--sizes 10000 100000 1000000] [--repeat 3]
+
+Documents are the free-text ``review`` column of ``stratum.bench.data``'s
+reviews table (words from several languages, accents, emoji, ~2% empty).
+Each case is timed as the best of ``--repeat`` runs (one run at 1M rows),
+wall clock and process CPU time (the fairer single-thread comparison on a
+busy machine), with the reference first, then the native kernel with a
+thread budget of 1 and of 2; every native result is checked equal to the
+reference's before its time is reported. The slowest reference cases are
+skipped at 1M rows (``LARGE_CASES`` lists the ones that run there).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import pandas as pd
+import skrub
+from sklearn.feature_extraction import text as sk
+
+from stratum import kernels
+from stratum._threads import thread_budget_scope
+from stratum.bench.data import make_reviews
+from stratum.kernels.text import char_tables
+
+CASES = {
+    "tfidf word 1-gram": (
+        sk.TfidfVectorizer,
+        kernels.TfidfVectorizer,
+        {},
+    ),
+    "tfidf word 1,2-gram": (
+        sk.TfidfVectorizer,
+        kernels.TfidfVectorizer,
+        {"ngram_range": (1, 2)},
+    ),
+    "tfidf char_wb 3,4-gram": (
+        sk.TfidfVectorizer,
+        kernels.TfidfVectorizer,
+        {"analyzer": "char_wb", "ngram_range": (3, 4)},
+    ),
+    "count word 1-gram": (sk.CountVectorizer, kernels.CountVectorizer, {}),
+    "count word min_df=5 max_features=1000": (
+        sk.CountVectorizer,
+        kernels.CountVectorizer,
+        {"min_df": 5, "max_features": 1000},
+    ),
+    "hashing word 1-gram": (sk.HashingVectorizer, kernels.HashingVectorizer, {}),
+    "hashing char_wb 3,4-gram": (
+        sk.HashingVectorizer,
+        kernels.HashingVectorizer,
+        {"analyzer": "char_wb", "ngram_range": (3, 4)},
+    ),
+    "StringEncoder (tfidf char_wb + SVD 30)": (
+        skrub.StringEncoder,
+        kernels.StringEncoder,
+        {"random_state": 0},
+    ),
+}
+LARGE_CASES = {
+    "tfidf word 1-gram",
+    "tfidf char_wb 3,4-gram",
+    "count word 1-gram",
+    "hashing word 1-gram",
+}
+
+
+def best_time(f, repeat: int):
+    """Best wall-clock and best process CPU time of ``repeat`` runs."""
+    best, best_cpu, out = float("inf"), float("inf"), None
+    for _ in range(repeat):
+        start, start_cpu = time.perf_counter(), time.process_time()
+        out = f()
+        best_cpu = min(best_cpu, time.process_time() - start_cpu)
+        best = min(best, time.perf_counter() - start)
+    return best, best_cpu, out
+
+
+def same(a, b) -> bool:
+    if isinstance(a, pd.DataFrame):
+        return a.equals(b) and list(a.columns) == list(b.columns)
+    return (
+        a.shape == b.shape
+        and np.array_equal(a.indptr, b.indptr)
+        and np.array_equal(a.indices, b.indices)
+        and np.array_equal(a.data, b.data)
+    )
+
+
+def run(sizes: list[int], repeat: int) -> list[dict]:
+    char_tables()  # built once per process; not part of any timing
+    rows = []
+    for n in sizes:
+        reviews = make_reviews(n, seed=0)["review"]
+        docs = reviews.fillna("").tolist()
+        reps = 1 if n >= 1_000_000 else repeat
+        for name, (ref_cls, kernel_cls, params) in CASES.items():
+            if n >= 1_000_000 and name not in LARGE_CASES:
+                continue
+            column = name.startswith("StringEncoder")
+            data = reviews if column else docs
+            ref_t, ref_cpu, ref_out = best_time(
+                lambda: ref_cls(**params).fit_transform(data), reps
+            )
+            row = {
+                "case": name,
+                "rows": n,
+                "reference_s": ref_t,
+                "reference_cpu_s": ref_cpu,
+            }
+            for threads in (1, 2):
+                with thread_budget_scope(threads):
+                    t, cpu, out = best_time(
+                        lambda: kernel_cls(**params).fit_transform(data), reps
+                    )
+                if not same(out, ref_out):
+                    raise AssertionError(f"{name} at {n} rows differs from reference")
+                row[f"native_{threads}t_s"] = t
+                row[f"native_{threads}t_cpu_s"] = cpu
+            rows.append(row)
+            print(format_row(row), flush=True)
+    return rows
+
+
+def format_row(r: dict) -> str:
+    ref, ref_cpu = r["reference_s"], r["reference_cpu_s"]
+    return (
+        f"| {r['case']} | {r['rows']:,} | {ref:.3f} "
+        f"| {r['native_1t_s']:.3f} | {ref / r['native_1t_s']:.1f}x "
+        f"| {ref_cpu / r['native_1t_cpu_s']:.1f}x "
+        f"| {r['native_2t_s']:.3f} | {ref / r['native_2t_s']:.1f}x |"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000]
+    )
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    print(
+        "| case | rows | reference s | native 1 thread s | ratio | CPU-time ratio "
+        "| native 2 threads s | ratio |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    run(args.sizes, args.repeat)
+
+
+if __name__ == "__main__":
+    main()
