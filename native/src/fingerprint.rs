@@ -78,7 +78,7 @@ pub fn fingerprint_parallel(
 }
 
 /// Returns the cached pool with `n_threads` threads, building it on first use.
-fn pool(n_threads: usize) -> Result<Arc<ThreadPool>, ThreadPoolBuildError> {
+pub(crate) fn pool(n_threads: usize) -> Result<Arc<ThreadPool>, ThreadPoolBuildError> {
     static POOLS: OnceLock<Mutex<HashMap<usize, Arc<ThreadPool>>>> = OnceLock::new();
     let mut pools = POOLS
         .get_or_init(Default::default)

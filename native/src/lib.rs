@@ -5,9 +5,12 @@
 //! bindings in a `#[cfg(feature = "pyo3")] pub(crate) mod py` submodule, which
 //! is registered below.
 
+pub mod encoders;
 pub mod fingerprint;
+mod par;
 #[cfg(feature = "pyo3")]
 mod pybuf;
+pub mod scalers;
 pub mod text;
 
 #[cfg(feature = "pyo3")]
@@ -23,6 +26,14 @@ mod python {
             crate::fingerprint::py::fingerprint_buffer,
             m
         )?)?;
+        m.add_function(wrap_pyfunction!(crate::encoders::py::unique_strings, m)?)?;
+        m.add_function(wrap_pyfunction!(crate::encoders::py::encode_strings, m)?)?;
+        m.add_function(wrap_pyfunction!(crate::scalers::py::column_stats, m)?)?;
+        m.add_function(wrap_pyfunction!(crate::scalers::py::centered_sums, m)?)?;
+        m.add_function(wrap_pyfunction!(crate::scalers::py::column_min_max, m)?)?;
+        m.add_function(wrap_pyfunction!(crate::scalers::py::column_medians, m)?)?;
+        m.add_function(wrap_pyfunction!(crate::scalers::py::column_modes, m)?)?;
+        m.add_function(wrap_pyfunction!(crate::scalers::py::affine_transform, m)?)?;
         m.add_function(wrap_pyfunction!(crate::text::py::text_count_fit, m)?)?;
         m.add_function(wrap_pyfunction!(crate::text::py::text_count_transform, m)?)?;
         m.add_function(wrap_pyfunction!(crate::text::py::text_hash, m)?)?;

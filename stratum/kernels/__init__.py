@@ -3,19 +3,29 @@
 Each kernel subclasses its reference estimator (class attribute
 ``reference``), keeps its parameters and produces the same results;
 ``unsupported(estimator)`` says why a reference instance's parameters cannot
-run natively. ``KERNELS`` lists them all.
+run natively. Inputs the native code does not handle run the reference
+implementation (``stratum_impl_`` says which ran). ``KERNELS`` lists them all.
 """
 
+from stratum.kernels.encoders import OneHotEncoder, OrdinalEncoder
+from stratum.kernels.impute import SimpleImputer
+from stratum.kernels.scalers import MinMaxScaler, StandardScaler
 from stratum.kernels.string_encoder import StringEncoder
 from stratum.kernels.text import CountVectorizer, HashingVectorizer, TfidfVectorizer
 
 KERNELS: list[type] = []
 KERNELS += [CountVectorizer, TfidfVectorizer, HashingVectorizer, StringEncoder]
+KERNELS += [OneHotEncoder, OrdinalEncoder, StandardScaler, MinMaxScaler, SimpleImputer]
 
 __all__ = [
     "KERNELS",
     "CountVectorizer",
     "HashingVectorizer",
+    "MinMaxScaler",
+    "OneHotEncoder",
+    "OrdinalEncoder",
+    "SimpleImputer",
+    "StandardScaler",
     "StringEncoder",
     "TfidfVectorizer",
 ]

@@ -1,0 +1,67 @@
+"""Shared helpers of the tabular kernels: the native module, thread budget and
+the memory layout of dense tables."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .._threads import thread_budget
+
+try:
+    from .. import _native
+except ImportError:  # pragma: no cover - source tree without the extension
+    _native = None
+
+__all__ = ["native", "n_threads", "table_buffer", "is_float_table"]
+
+
+def native():
+    """The compiled module, or None when it is not built."""
+    return _native if _native is not None and hasattr(_native, "column_stats") else None
+
+
+def n_threads() -> int:
+    """Threads the calling thread's kernels may use."""
+    return thread_budget()
+
+
+def table_buffer(X: np.ndarray) -> tuple[np.ndarray, str] | None:
+    """A C-contiguous view of a 2-d float64/float32 table and its layout ("C"
+    or "F"), or None when the table is neither C- nor F-contiguous or of
+    another type."""
+    if not isinstance(X, np.ndarray) or X.ndim != 2:
+        return None
+    if X.dtype not in (np.float64, np.float32):
+        return None
+    if not X.dtype.isnative:
+        return None
+    if X.flags.c_contiguous:
+        return X, "C"
+    if X.flags.f_contiguous:
+        return X.T, "F"
+    return None
+
+
+def is_float_table(X, kinds: str = "", float32: bool = False) -> bool:
+    """Whether ``X`` is a numpy array or DataFrame whose validation gives a
+    contiguous float64 table without surprises (``kinds``: other numpy dtype
+    kinds accepted, converted to float64 by validation; ``float32``: float32
+    tables too, all columns of the same type)."""
+    floats = (np.float64, np.float32) if float32 else (np.float64,)
+
+    def ok(dt) -> bool:
+        return isinstance(dt, np.dtype) and (
+            dt in floats or (dt.kind in kinds and dt.kind != "f")
+        )
+
+    if isinstance(X, np.ndarray):
+        if X.ndim != 2 or not (X.flags.c_contiguous or X.flags.f_contiguous):
+            return False
+        return ok(X.dtype)
+    if isinstance(X, pd.DataFrame):
+        dtypes = set(X.dtypes)
+        if np.dtype(np.float32) in dtypes and len(dtypes) > 1:
+            return False  # validation would give float64
+        return X.shape[1] > 0 and all(ok(dt) for dt in dtypes)
+    return False
