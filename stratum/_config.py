@@ -12,7 +12,7 @@ import threading
 from typing import Any
 
 _ENGINES = ("stratum", "skrub")
-_BACKENDS = ("threads", "sequential")
+_BACKENDS = ("threads", "sequential", "processes", "ray")
 
 
 def _env_bool(name: str, default: bool) -> bool:
@@ -36,6 +36,7 @@ def _defaults() -> dict[str, Any]:
     return {
         "engine": os.environ.get("STRATUM_ENGINE", "stratum").strip().lower(),
         "backend": os.environ.get("STRATUM_BACKEND", "threads").strip().lower(),
+        "ray_address": os.environ.get("STRATUM_RAY_ADDRESS") or None,
         "n_jobs": _env_int("STRATUM_N_JOBS", 1),
         "timeout": _env_float("STRATUM_TIMEOUT"),
         "config_timeout": _env_float("STRATUM_CONFIG_TIMEOUT"),
@@ -120,8 +121,15 @@ def set_config(**options: Any) -> None:
     engine : {"stratum", "skrub"}
         Which engine runs ``make_grid_search``, ``make_randomized_search`` and
         ``cross_validate``. ``"skrub"`` restores plain skrub behaviour.
-    backend : {"threads", "sequential"}
-        The executor used by the stratum engine ("sequential" ignores n_jobs).
+    backend : {"threads", "sequential", "processes", "ray"}
+        The executor used by the stratum engine ("sequential" ignores n_jobs;
+        "processes" runs tasks in ``n_jobs`` worker processes; "ray" on a Ray
+        cluster, see ``ray_address``).
+    ray_address : str or None
+        With ``backend="ray"``: the cluster to connect to ("auto",
+        "host:port", "ray://host:port"); None: the one this process is
+        connected to, else Ray's default (``RAY_ADDRESS``, else a new local
+        Ray).
     n_jobs : int or None
         Tasks run at once (scikit-learn's convention: -1 = all cores). The
         libraries' own threads (BLAS, OpenMP) share the same cores.
@@ -178,6 +186,7 @@ def config_context(**options: Any):
 
 _EXECUTION = (
     "backend",
+    "ray_address",
     "n_jobs",
     "timeout",
     "config_timeout",

@@ -50,7 +50,8 @@ class BatchSearch:
     best_ : Best
         The best row, with its learner fitted on all rows (if ``refit``).
     stats_ : pandas.DataFrame
-        One row per executed task: what ran, on which fold, how long.
+        One row per executed task: what ran, on which fold, how long, and
+        where (``placement``: "local", "process <pid>" or a Ray node).
     searches_ : dict
         The fitted skrub-compatible search object of each pipeline.
     """
@@ -81,6 +82,7 @@ class BatchSearch:
             "how",
             "nbytes",
             "thread",
+            "placement",
         ]
         for row in rows:
             # Steps without an estimator run skrub's own code: the reference.
@@ -119,6 +121,8 @@ def search(
     timeout: float | None = None,
     config_timeout: float | None = None,
     memory_budget: int | str | None = None,
+    backend: str | None = None,
+    ray_address: str | None = None,
 ) -> BatchSearch:
     """Evaluate a batch of skrub DataOps, sharing their common work.
 
@@ -143,6 +147,10 @@ def search(
         at once, seconds for the batch, seconds of task time per configuration,
         bytes of intermediates kept in memory before spilling to disk.
         A configuration past its time gets ``status="timeout"``.
+    backend, ray_address :
+        Where tasks run: "threads", "sequential", "processes" (``n_jobs``
+        worker processes) or "ray" (a Ray cluster at ``ray_address``, or a
+        local one); see :func:`stratum.set_config`.
 
     Returns
     -------
@@ -171,6 +179,8 @@ def search(
         timeout=timeout,
         config_timeout=config_timeout,
         memory_budget=memory_budget,
+        backend=backend,
+        ray_address=ray_address,
     )
     batch, outcomes = fit_searches(
         items, options=options, refit=False, raise_errors=False

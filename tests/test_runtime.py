@@ -11,7 +11,7 @@ def make_tasks(spec, log, fail=()):
     tasks = {}
     for name, deps in spec.items():
 
-        def fn(name=name):
+        def fn(store, name=name):
             log.append(name)
             if name in fail:
                 raise RuntimeError(f"{name} broke")
@@ -71,9 +71,9 @@ def test_parallel_runs_everything_once_in_dependency_order():
     for task in tasks.values():
         inner = task.fn
 
-        def fn(inner=inner):
+        def fn(store, inner=inner):
             with lock:
-                return inner()
+                return inner(store)
 
         task.fn = fn
     store = Store()
@@ -103,18 +103,26 @@ def test_config_timeout_skips_the_rest_of_that_configuration_only():
 
     from stratum.runtime import ConfigurationTimeout
 
-    def slow():
+    def slow(store):
         t.sleep(0.3)
         return 1
 
     tasks = {
         ("slow",): Task(key=("slow",), fn=slow, label="slow", users={"A"}),
         ("after",): Task(
-            key=("after",), fn=lambda: 2, deps=(("slow",),), label="after", users={"A"}
+            key=("after",),
+            fn=lambda store: 2,
+            deps=(("slow",),),
+            label="after",
+            users={"A"},
         ),
-        ("fast",): Task(key=("fast",), fn=lambda: 3, label="fast", users={"B"}),
+        ("fast",): Task(key=("fast",), fn=lambda store: 3, label="fast", users={"B"}),
         ("fast2",): Task(
-            key=("fast2",), fn=lambda: 4, deps=(("fast",),), label="fast2", users={"B"}
+            key=("fast2",),
+            fn=lambda store: 4,
+            deps=(("fast",),),
+            label="fast2",
+            users={"B"},
         ),
     }
     store = Store()
@@ -133,13 +141,15 @@ def test_running_task_past_the_batch_timeout_is_abandoned():
 
     gate = th.Event()
 
-    def hang():
+    def hang(store):
         gate.wait(5)
         return 1
 
     tasks = {
         ("hang",): Task(key=("hang",), fn=hang, label="hang", users={"A"}),
-        ("quick",): Task(key=("quick",), fn=lambda: 2, label="quick", users={"B"}),
+        ("quick",): Task(
+            key=("quick",), fn=lambda store: 2, label="quick", users={"B"}
+        ),
     }
     store = Store()
     start = t.monotonic()
@@ -161,7 +171,7 @@ def test_library_threads_are_limited_in_workers():
     np.ones(10) @ np.ones(10)  # make sure BLAS is loaded
     seen = []
 
-    def probe():
+    def probe(store):
         seen.append(max((i["num_threads"] for i in threadpool_info()), default=1))
         return 1
 

@@ -49,6 +49,18 @@ class Config:
     nodes: dict = field(default_factory=dict)
     root: str = ""
 
+    # ``nodes`` is keyed by ``id(DataOp)``: a pickled copy re-keys it by the
+    # identities of its own (unpickled) DataOps.
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        ops = {id(op): op for op in GraphCompiler._post_order(self.data_op)}
+        state["nodes"] = [(ops[i], node) for i, node in self.nodes.items()]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        state["nodes"] = {id(op): node for op, node in state["nodes"]}
+        self.__dict__.update(state)
+
 
 class Unplannable(Exception):
     """The pipeline uses something the planner does not handle: use skrub."""
@@ -178,14 +190,28 @@ class Batch:
         return node is not None and node.reusable
 
     # -- node tasks -----------------------------------------------------------
-    def _run_node(self, node, split: Split, mode: str, running_apply: bool):
+    def _run_node(self, store, node, split: Split, mode: str, running_apply: bool):
         run, config = self._payload[node.key]
         data_op = node.payload[0]
         # The payload's DataOp belongs to the configuration that inserted the
         # node first; any configuration with the same key computes the same.
         return run.evaluator(
-            self.store, config, split, mode, running_apply, target=data_op
+            store, config, split, mode, running_apply, target=data_op
         ).run(data_op)
+
+    # -- shipping to workers ----------------------------------------------------
+    def task(self, key: tuple) -> Task:
+        """The task ``key`` (what a worker holding a copy of the batch runs)."""
+        return self.lowering.tasks[key]
+
+    def __getstate__(self) -> dict:
+        # A worker gets the runs, plan, configurations and data, never the
+        # driver's values, executor or session.
+        state = dict(self.__dict__)
+        state["store"] = None
+        state["executor"] = None
+        state["compiler"] = None  # compiling happens on the driver only
+        return state
 
     def _compile(self, run: PipelineRun, config: Config) -> None:
         config.root, config.nodes = self.compiler.compile(
@@ -273,11 +299,13 @@ class Batch:
                         key = ("score", p, config.index, split.fold, side)
                         run.score_keys[(config.index, split.number, side)] = key
                         scorer = scorer_factory(run, config, side_split)
+                        deps = tuple(dict.fromkeys(tuple(fit) + tuple(pre)))
                         self.lowering.add(
                             Task(
                                 key=key,
                                 fn=scorer,
-                                deps=tuple(fit) + tuple(pre),
+                                deps=deps,
+                                reads=self.lowering.reads_of(deps),
                                 kind="score",
                                 label=(
                                     f"score {run.name}#{config.index} "
@@ -289,7 +317,7 @@ class Batch:
                         )
 
     def execute(self) -> None:
-        self.executor.run(self.lowering.tasks, self.store)
+        self.executor.run(self.lowering.tasks, self.store, context=self)
 
     def collect(self) -> None:
         """Scores, fit errors and times per (configuration, fold, side)."""
@@ -376,7 +404,7 @@ class Batch:
         tasks_before = set(self.lowering.tasks)
         self.lowering.evaluation(config.root, split, "fit", user)
         new = {k: t for k, t in self.lowering.tasks.items() if k not in tasks_before}
-        self.executor.run(new, self.store)
+        self.executor.run(new, self.store, context=self)
         run.evaluator(self.store, config, split, "fit").run(config.data_op)
         install_fitted_state(config, self.store, split)
         learner = SkrubLearner(config.data_op)

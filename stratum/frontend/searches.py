@@ -8,6 +8,7 @@ error / fallback reason, sharing all common work across pipelines.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,19 +42,17 @@ def _real_scorers(run: PipelineRun, search: Any):
     return probe._get_scorers()[0]
 
 
-def _scorer_task(batch: Batch):
-    def factory(run: PipelineRun, config, split):
-        def score():
-            learner = EngineLearner(config.data_op, run.environment)
-            learner._bind(run, config, split, batch.store)
-            X, y = run.split_data[(split.fold, split.side)]
-            if y is None:
-                return run.scorers(learner, X)
-            return run.scorers(learner, X, y)
+def _score(store, run: PipelineRun, config, split):
+    learner = EngineLearner(config.data_op, run.environment)
+    learner._bind(run, config, split, store)
+    X, y = run.split_data[(split.fold, split.side)]
+    if y is None:
+        return run.scorers(learner, X)
+    return run.scorers(learner, X, y)
 
-        return score
 
-    return factory
+def _scorer_task(run: PipelineRun, config, split):
+    return functools.partial(_score, run=run, config=config, split=split)
 
 
 def prepare_batch(items: list[tuple[str, Any, dict, Any]], options: dict) -> Batch:
@@ -73,7 +72,7 @@ def prepare_batch(items: list[tuple[str, Any, dict, Any]], options: dict) -> Bat
                 run.scorers = _real_scorers(run, run.search)
             except Exception as error:
                 run.error = error
-    batch.lower(_scorer_task(batch), lambda run: bool(run.search.return_train_score))
+    batch.lower(_scorer_task, lambda run: bool(run.search.return_train_score))
     return batch
 
 

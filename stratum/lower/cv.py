@@ -11,29 +11,50 @@ configurations and pipelines is one task.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..plan import Node, Plan
-from .contexts import EXACT, Split, is_fit_mode, level, task_key
+from .contexts import EXACT, Split, is_fit_mode, level, state_key, task_key
 
 
 @dataclass
 class Task:
-    """A unit of work: ``fn()`` computes the value stored under ``key``."""
+    """A unit of work: ``fn(store)`` computes the value stored under ``key``.
+
+    Its inputs and outputs are explicit, so that it can run against any store
+    holding its inputs (a worker process's, a remote node's): ``fn`` reads the
+    values of ``deps`` and the extra keys ``reads`` (the fitted state the
+    dependencies wrote) from the store it is given, and puts its value under
+    ``key`` and the extra keys ``writes`` (a fit of a stateful step also
+    stores the fitted state). Anything else it needs is computed inline.
+    """
 
     key: tuple
-    fn: Callable[[], Any]
+    fn: Callable[[Any], Any]
     deps: tuple = ()
     kind: str = "node"  # "node" or "score"
     label: str = ""
     split: Split | None = None
     users: set = field(default_factory=set)
+    reads: tuple = ()
+    writes: tuple = ()
+
+    @property
+    def inputs(self) -> tuple:
+        """Every key ``fn`` reads: its dependencies' values and ``reads``."""
+        return tuple(dict.fromkeys(self.deps + self.reads))
+
+    @property
+    def outputs(self) -> tuple:
+        """Every key ``fn`` puts: ``key`` and ``writes``."""
+        return (self.key, *self.writes)
 
 
-# evaluate(node, split, mode, running_apply) -> value, supplied by the frontend
-NodeRunner = Callable[[Node, Split, str, bool], Any]
+# evaluate(store, node, split, mode, running_apply) -> value, from the frontend
+NodeRunner = Callable[[Any, Node, Split, str, bool], Any]
 
 
 class Lowering:
@@ -48,12 +69,18 @@ class Lowering:
         tk = task_key(node, split, mode, r)
         task = self.tasks.get(tk)
         if task is None:
+            writes = ()
+            if node.flags.stateful and is_fit_mode(mode):
+                writes = (state_key(node, split),)
             task = Task(
                 key=tk,
-                fn=lambda n=node, s=split, m=mode, rr=r: self.run_node(n, s, m, rr),
+                fn=functools.partial(
+                    self.run_node, node=node, split=split, mode=mode, running_apply=r
+                ),
                 kind="node",
                 label=node.label,
                 split=split if node.flags.dep_xy else None,
+                writes=writes,
             )
             self.tasks[tk] = task
         task.users.add(user)
@@ -84,7 +111,9 @@ class Lowering:
                     dk = visit(dep, child_r)
                     if dk is not None:
                         deps.append(dk)
-                if node.flags.stateful and not fit:
+                # A dynamic node (if_else/match) fits its chosen branch inline
+                # when fitting: applying it needs that fit done first.
+                if (node.flags.stateful or node.flags.dynamic) and not fit:
                     deps.append(self._task(node, split.train(), "fit", r, user))
             if fetched or (skip_exact and level(node, r) == EXACT):
                 done[(key, r)] = None
@@ -93,6 +122,7 @@ class Lowering:
             tk = self._task(node, split, mode, r, user)
             task = self.tasks[tk]
             task.deps = tuple(dict.fromkeys(task.deps + tuple(deps)))
+            task.reads = self.reads_of(task.deps)
             done[(key, r)] = tk
             return tk
 
@@ -100,6 +130,14 @@ class Lowering:
         if top is not None:
             tops.append(top)
         return list(dict.fromkeys(tops))
+
+    def reads_of(self, deps: tuple) -> tuple:
+        """The extra keys a task with these dependencies reads: what they
+        write besides their value (the fitted state of stateful steps)."""
+        tasks = self.tasks
+        return tuple(
+            dict.fromkeys(k for d in deps if d in tasks for k in tasks[d].writes)
+        )
 
     def add(self, task: Task) -> tuple:
         existing = self.tasks.get(task.key)

@@ -137,8 +137,9 @@ def _schedule_summary(stats, schedules: list[dict]) -> str:
     n_jobs = max(s["n_jobs"] for s in schedules)
     busy: Counter = Counter()
     for s in stats:
-        if s.how == "scheduled":
-            busy[s.thread] += s.seconds
+        if s.how == "scheduled":  # a thread, or a worker process / Ray worker
+            where = getattr(s, "placement", "local")
+            busy[s.thread if where == "local" else where] += s.seconds
     total = sum(busy.values())
     lines = [
         f"schedule: {sum(s['tasks'] for s in schedules)} task(s) "

@@ -23,8 +23,66 @@ from .store import Failure, Store, Timer
 
 
 class Executor(Protocol):
-    def run(self, tasks: dict[tuple, Task], store: Store) -> None:
-        """Compute every task of ``tasks`` not already in ``store``."""
+    def run(self, tasks: dict[tuple, Task], store: Store, context=None) -> None:
+        """Compute every task of ``tasks`` not already in ``store``.
+
+        ``context`` is what a task needs to run elsewhere: a picklable object
+        whose ``task(key)`` returns the task (see ``runtime.remote``).
+        """
+
+
+class Workers(Protocol):
+    """Where a scheduler's tasks run: threads, processes, a cluster.
+
+    The scheduler decides what runs when; ``submit`` starts a task whose
+    inputs are in ``store`` and returns a handle, ``wait`` returns the handles
+    that are done, and ``complete`` puts a done task's outputs into ``store``
+    and returns its status.
+    """
+
+    slots: int
+
+    def submit(self, task: Task, store: Store) -> object: ...
+
+    def wait(self, handles: list, timeout: float) -> list: ...
+
+    def complete(self, task: Task, handle: object, store: Store) -> str: ...
+
+    # ``complete`` may also return (status, seconds the task ran on its worker)
+
+    def abandon(self, handle: object) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class ThreadWorkers:
+    """``n_jobs`` threads sharing the driver's store."""
+
+    def __init__(self, n_jobs: int):
+        self.slots = n_jobs
+        self.library_threads = threads_per_worker(n_jobs)
+        self.pool = ThreadPoolExecutor(
+            n_jobs,
+            thread_name_prefix="stratum",
+            initializer=limit_library_threads,
+            initargs=(threads_per_worker(n_jobs),),
+        )
+
+    def submit(self, task: Task, store: Store):
+        return self.pool.submit(run_task, task, store)
+
+    def wait(self, handles: list, timeout: float) -> list:
+        done, _ = wait(handles, timeout=timeout, return_when=FIRST_COMPLETED)
+        return list(done)
+
+    def complete(self, task: Task, handle, store: Store) -> str:
+        return handle.result()
+
+    def abandon(self, handle) -> None:
+        handle.cancel()  # a running thread cannot be stopped: it is left to finish
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
 
 
 class BatchTimeout(TimeoutError):
@@ -85,23 +143,33 @@ def critical_path(tasks: dict[tuple, Task], order: list[tuple]) -> dict[tuple, f
     return length
 
 
+def skip_if_failed(task: Task, store: Store) -> bool:
+    """Fail ``task`` without running it if one of its dependencies failed."""
+    failed = next((f for d in task.deps if (f := store.failure(d)) is not None), None)
+    if failed is None:
+        return False
+    store.put(task.key, failed)
+    store.record(
+        task.key, task.kind, task.label, task.split, 0.0, "skipped", "scheduled"
+    )
+    return True
+
+
 def run_task(task: Task, store: Store) -> str:
     """Run one task whose dependencies are done, storing its value or failure."""
-    failed = next((f for d in task.deps if (f := store.failure(d)) is not None), None)
-    if failed is not None:
-        store.put(task.key, failed)
-        store.record(
-            task.key, task.kind, task.label, task.split, 0.0, "skipped", "scheduled"
-        )
+    if skip_if_failed(task, store):
         return "skipped"
     with Timer() as t:
         try:
-            value = task.fn()
+            value = task.fn(store)
             status = "ok"
         except Exception as error:  # the failure belongs to the dependants
             value = Failure.capture(error, task.label)
             status = "error"
     store.put(task.key, value)
+    if status != "ok":  # what the task would have written fails with it
+        for key in task.writes:
+            store.put(key, value)
     store.record(
         task.key, task.kind, task.label, task.split, t.seconds, status, "scheduled"
     )
@@ -137,7 +205,11 @@ class Scheduler:
         self.release = release
         self.progress = progress
 
-    def run(self, tasks: dict[tuple, Task], store: Store) -> None:
+    def workers(self, context, store: Store) -> Workers | None:
+        """The workers of one ``run`` (None: run tasks in the calling thread)."""
+        return ThreadWorkers(self.n_jobs) if self.n_jobs > 1 else None
+
+    def run(self, tasks: dict[tuple, Task], store: Store, context=None) -> None:
         todo = {k: t for k, t in tasks.items() if k not in store}
         if not todo:
             return
@@ -168,14 +240,7 @@ class Scheduler:
         running: dict = {}
         started: dict = {}
         pool = None
-        if self.n_jobs > 1:
-            per_worker = threads_per_worker(self.n_jobs)
-            pool = ThreadPoolExecutor(
-                self.n_jobs,
-                thread_name_prefix="stratum",
-                initializer=limit_library_threads,
-                initargs=(per_worker,),
-            )
+        slots = self.n_jobs
 
         def finish(key: tuple, status: str, seconds: float) -> None:
             task = todo[key]
@@ -222,9 +287,11 @@ class Scheduler:
             return None
 
         try:
+            pool = self.workers(context, store)
+            slots = self.n_jobs if pool is None else pool.slots
             with limit_library_threads(threads_per_worker(self.n_jobs), scoped=True):
                 while ready or running:
-                    while ready and len(running) < self.n_jobs:
+                    while ready and len(running) < slots:
                         _, _, key = heapq.heappop(ready)
                         reason = blocked(key)
                         if reason is not None:
@@ -248,25 +315,28 @@ class Scheduler:
                                 and store.bytes_in_use > store.budget
                             ):
                                 store.spill(set())
+                        elif skip_if_failed(todo[key], store):
+                            finish(key, "skipped", 0.0)
                         else:
-                            running[pool.submit(run_task, todo[key], store)] = key
+                            running[pool.submit(todo[key], store)] = key
                             started[key] = time.monotonic()
                     if not running:
                         continue
-                    done, _ = wait(
-                        list(running), timeout=0.2, return_when=FIRST_COMPLETED
-                    )
-                    for future in done:
-                        key = running.pop(future)
-                        finish(
-                            key, future.result(), time.monotonic() - started.pop(key)
-                        )
+                    for handle in pool.wait(list(running), 0.2):
+                        key = running.pop(handle)
+                        status = pool.complete(todo[key], handle, store)
+                        seconds = time.monotonic() - started.pop(key)
+                        if isinstance(status, tuple):  # the worker's own time
+                            status, seconds = status
+                        finish(key, status, seconds)
                     if store.budget is not None and store.bytes_in_use > store.budget:
                         store.spill({d for k in running.values() for d in todo[k].deps})
                     self._abandon_late(
-                        running, started, todo, cost, timed_out, deadline, fail
+                        pool, running, started, todo, cost, timed_out, deadline, fail
                     )
         except KeyboardInterrupt:
+            for handle in running:
+                pool.abandon(handle)
             for key in list(todo):
                 if key not in store:
                     store.put(
@@ -274,12 +344,14 @@ class Scheduler:
                     )
         finally:
             if pool is not None:
-                pool.shutdown(wait=False, cancel_futures=True)
+                pool.close()
             progress.close()
             store.schedules.append(
                 {
-                    "n_jobs": self.n_jobs,
-                    "library_threads": threads_per_worker(self.n_jobs),
+                    "n_jobs": slots,
+                    "library_threads": getattr(
+                        pool, "library_threads", threads_per_worker(self.n_jobs)
+                    ),
                     "tasks": len(todo),
                     "wall": time.monotonic() - self.wall_start,
                 }
@@ -290,7 +362,9 @@ class Scheduler:
         """Estimated output size before running: the size of its inputs."""
         return sum(store.sizes.get(dep, 0) for dep in task.deps)
 
-    def _abandon_late(self, running, started, todo, cost, timed_out, deadline, fail):
+    def _abandon_late(
+        self, pool, running, started, todo, cost, timed_out, deadline, fail
+    ):
         """Stop waiting for tasks that only serve configurations past their time."""
         if self.config_timeout is None and deadline is None:
             return
@@ -308,6 +382,7 @@ class Scheduler:
             )
             over_batch = deadline is not None and now > deadline
             if over_config or over_batch:
+                pool.abandon(future)
                 running.pop(future)
                 started.pop(key)
                 timed_out.update(users if over_config else ())
@@ -350,7 +425,17 @@ def effective_n_jobs(n_jobs) -> int:
 
 def get_executor(name: str, **options) -> Executor:
     if name in ("sequential", "threads"):
+        options.pop("ray_address", None)
         return Scheduler(**options)
+    if name == "processes":
+        from .processes import ProcessScheduler
+
+        options.pop("ray_address", None)
+        return ProcessScheduler(**options)
+    if name == "ray":
+        from .ray_backend import RayScheduler
+
+        return RayScheduler(**options)
     raise ValueError(f"Unknown backend {name!r}")
 
 

@@ -41,6 +41,25 @@ class Failure:
         return cls(error=error, label=label, traceback=tb)
 
 
+class Handle:
+    """A value held outside the driver's heap: in shared memory written by a
+    worker process, or in a cluster's object store.
+
+    The store keeps the handle and loads the value when asked (``get``).
+    ``local`` handles occupy this machine's memory and count toward the
+    memory budget; ``discard`` frees what the handle holds.
+    """
+
+    nbytes: int = 0
+    local: bool = True
+
+    def load(self) -> Any:
+        raise NotImplementedError
+
+    def discard(self) -> None:
+        """Free the value (it is no longer needed by the driver)."""
+
+
 @dataclass
 class TaskStat:
     key: tuple
@@ -55,6 +74,7 @@ class TaskStat:
     nbytes: int = 0
     thread: str = ""
     implementation: str = ""
+    placement: str = "local"
 
 
 @dataclass
@@ -101,6 +121,8 @@ class Store:
             raise TaskFailed(value)
         if isinstance(value, Spilled):
             return SpillDir.read(value)
+        if isinstance(value, Handle):
+            return value.load()
         return value
 
     def hit(self, key: tuple) -> Any:
@@ -116,11 +138,19 @@ class Store:
             if key in self.values:
                 return self.sizes.get(key, 0)
             self.values[key] = value
-            size = 0 if isinstance(value, Failure) else nbytes(value)
+            if isinstance(value, Handle):
+                size = value.nbytes
+                self.bytes_in_use += size if value.local else 0
+            else:
+                size = 0 if isinstance(value, Failure) else nbytes(value)
+                self.bytes_in_use += size
             self.sizes[key] = size
-            self.bytes_in_use += size
             self.peak_bytes = max(self.peak_bytes, self.bytes_in_use)
         if offer and self.reuse is not None and not isinstance(value, Failure):
+            if isinstance(value, Handle):
+                if not value.local:  # fetching from a cluster only to cache: no
+                    return size
+                value = value.load()
             self.reuse.offer(key, value, size)
         return size
 
@@ -134,6 +164,9 @@ class Store:
             size = self.sizes.pop(key, 0)
             if isinstance(value, Spilled):
                 os.remove(value.path)
+            elif isinstance(value, Handle):
+                value.discard()
+                self.bytes_in_use -= size if value.local else 0
             else:
                 self.bytes_in_use -= size
             self.released += 1
@@ -154,19 +187,29 @@ class Store:
                     for key, size in self.sizes.items()
                     if key not in protect
                     and size > 0
-                    and not isinstance(self.values.get(key), (Failure, Spilled))
                     and key in self.values
+                    and not isinstance(self.values[key], (Failure, Spilled))
+                    and getattr(self.values[key], "local", True)
                 ),
                 reverse=True,
             )
             for size, key in candidates:
                 if self.bytes_in_use + need <= self.budget:
                     break
-                self.values[key] = self.spill_dir.write(self.values[key], size)
+                value = self.values[key]
+                if isinstance(value, Handle):
+                    handle, value = value, value.load()
+                    self.values[key] = self.spill_dir.write(value, size)
+                    handle.discard()
+                else:
+                    self.values[key] = self.spill_dir.write(value, size)
                 self.bytes_in_use -= size
                 self.spilled += 1
 
     def close(self) -> None:
+        for value in self.values.values():
+            if isinstance(value, Handle):
+                value.discard()
         if self.spill_dir is not None:
             self.spill_dir.close()
             self.spill_dir = None
@@ -175,12 +218,23 @@ class Store:
         value = self.values.get(key)
         return value if isinstance(value, Failure) else None
 
-    def record(self, key, kind, label, split, seconds, status, how) -> None:
+    def record(
+        self,
+        key,
+        kind,
+        label,
+        split,
+        seconds,
+        status,
+        how,
+        thread: str | None = None,
+        placement: str = "local",
+    ) -> None:
         fold = getattr(split, "number", None)
         side = getattr(split, "side", None)
         mode = key[3] if len(key) > 3 and kind == "node" else None
         size = self.sizes.get(key, 0)
-        thread = threading.current_thread().name
+        thread = thread or threading.current_thread().name
         if self.reuse is not None and status == "ok":
             self.reuse.cost(key, seconds)
         impl = self.implementations.get(key, "")
@@ -198,6 +252,7 @@ class Store:
                 size,
                 thread,
                 impl,
+                placement,
             )
         )
 
