@@ -309,13 +309,21 @@ def test_killing_the_second_nodes_workers_mid_batch(cluster):
                         pass
             time.sleep(0.05)
 
-    killer = threading.Thread(target=kill_workers_once)
-    killer.start()
-    try:
-        res = stratum.search(pipelines, cv=3, refit=False, backend="ray")
-    finally:
-        done.set()
-        killer.join()
+    # Where Ray places tasks depends on timing; run the batch again (at most
+    # three times) until one run lost workers on the second node.
+    for _ in range(3):
+        done.clear()
+        killer = threading.Thread(target=kill_workers_once)
+        killer.start()
+        try:
+            res = stratum.search(
+                pipelines, cv=3, refit=False, backend="ray", ray_address=address
+            )
+        finally:
+            done.set()
+            killer.join()
+        pd.testing.assert_frame_equal(table(ref), table(res))
+        if killed:
+            break
     assert killed, "no task ran on the second node"
-    pd.testing.assert_frame_equal(table(ref), table(res))
     assert (res.results_["status"] == "ok").all()
