@@ -35,8 +35,12 @@ from sklearn.preprocessing import normalize
 from sklearn.utils._sparse import _align_api_if_sparse
 from sklearn.utils.validation import check_is_fitted
 
-from stratum import _native
 from stratum._threads import thread_budget
+
+try:
+    from stratum import _native
+except ImportError:  # a source tree without the compiled extension
+    _native = None
 
 __all__ = ["CountVectorizer", "TfidfVectorizer", "HashingVectorizer"]
 
@@ -96,6 +100,8 @@ def _dtype_name(dtype: Any) -> str | None:
 
 def analysis_reason(est: Any) -> str | None:
     """Why ``est``'s analysis parameters cannot run natively (None: they can)."""
+    if _native is None or not hasattr(_native, "text_count_fit"):
+        return "the native extension is not built"
     if est.input != "content":
         return f"input={est.input!r}"
     if callable(est.analyzer):
