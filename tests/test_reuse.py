@@ -63,6 +63,31 @@ def test_second_batch_in_a_session_only_computes_what_is_new():
     )
 
 
+def test_evicted_fitted_state_is_refitted_not_an_error():
+    """A fit's output can outlive its fitted state in the session (the state
+    was evicted): the step is fitted again and the scores do not change."""
+    with stratum.Session() as session:
+        first = stratum.search({"ridge": build(Ridge())}, cv=3, refit=False)
+        states = [k for k in session.memory.entries if k[2] == "state"]
+        assert states
+        for key in states:
+            del session.memory.entries[key]
+        P.CountingScaler.reset()
+        second = stratum.search(
+            {"ridge": build(Ridge()), "ridge10": build(Ridge(alpha=10.0))},
+            cv=3,
+            refit=False,
+        )
+    assert (second.results_["status"] == "ok").all()
+    # refitted where its state was needed, at most once per fold (shared by
+    # both pipelines)
+    assert 1 <= P.CountingScaler.n_fits <= 3
+    np.testing.assert_array_equal(
+        second.results_.set_index("pipeline").loc[["ridge"], "mean_test_score"],
+        first.results_["mean_test_score"],
+    )
+
+
 def test_changed_data_or_seed_is_not_reused():
     df = P.houses()
     with stratum.Session():

@@ -43,6 +43,8 @@ class MemoEvaluator(_Evaluator):
     target : the DataOp whose computation is the task itself (not "inline").
     registry : native kernels to substitute for the estimators of fitted
         steps (None: always the user's objects).
+    refit : a DataOp to compute even if its value is stored (its fitted
+        state is needed and missing).
     """
 
     def __init__(
@@ -56,6 +58,7 @@ class MemoEvaluator(_Evaluator):
         outer_running_apply: bool = False,
         target: Any = None,
         registry: Registry | None = None,
+        refit: Any = None,
     ):
         super().__init__(mode=mode, environment=env_for(split))
         self.split = split
@@ -65,13 +68,14 @@ class MemoEvaluator(_Evaluator):
         self.outer_running_apply = outer_running_apply
         self.target = target
         self.registry = registry
+        self.refit = refit
         self._choices: dict[int, list] = {}
 
     def handle_data_op(self, data_op):
         running_apply = (yield HasRunningApplyAncestor()) or self.outer_running_apply
         node = self.nodes[id(data_op)]
         key = task_key(node, self.split, self.mode, running_apply)
-        if key in self.store:
+        if data_op is not self.refit and key in self.store:
             return self.store.hit(key)
         try:
             result = yield from self._compute(data_op, node, running_apply, key)
@@ -129,6 +133,9 @@ class MemoEvaluator(_Evaluator):
                 env_for=self.env_for,
                 outer_running_apply=running_apply,
                 registry=self.registry,
+                # The fit's output may be known (from an earlier batch) while
+                # its fitted state is not (evicted): fit it again.
+                refit=data_op,
             ).run(data_op)
         return self.store.get(skey)
 
