@@ -275,8 +275,15 @@ class Reuse:
             self.disk.put(key, value)
 
     def cost(self, key: tuple, seconds: float) -> None:
-        if self.memory is not None:
-            entry = self.memory.entries.get(key)
+        """Record what computing ``key`` took; a fit's fitted state (stored
+        under the same node and fold) costs as much as the fit."""
+        if self.memory is None:
+            return
+        keys = [key]
+        if len(key) == 4 and key[2] in ("train", None):
+            keys.append((key[0], key[1], "state", None))
+        for k in keys:
+            entry = self.memory.entries.get(k)
             if entry is not None:
                 entry.cost = max(entry.cost, seconds)
 
