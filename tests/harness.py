@@ -292,3 +292,11 @@ def results_rows_params(results: pd.DataFrame, score_cols) -> list[dict]:
         normalized_params({c: row[c] for c in param_cols})
         for _, row in results.iterrows()
     ]
+
+
+def results_table(res) -> pd.DataFrame:
+    """A batch's scores and statuses, in a stable row order."""
+    cols = ["pipeline", "_candidate", "mean_test_score", "std_test_score", "status"]
+    return res.results_.sort_values(["pipeline", "_candidate"])[cols].reset_index(
+        drop=True
+    )

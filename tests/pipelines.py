@@ -1065,3 +1065,18 @@ def batch_models() -> dict[str, Any]:
         "lgbm": lgbm_regressor(),
         "xgb": xgb_regressor(),
     }
+
+
+# Grid cases covering a shared prefix, choices, if_else, boosting and text: the
+# batch the remote backends (processes, Ray) are checked on.
+SAMPLE = [
+    "hp_tv_ridge",
+    "hp_model_dict_choice",
+    "hp_choice_if_else",
+    "hp_lgbm",
+    "rv_text_logreg",
+]
+
+
+def sample_batch(names=tuple(SAMPLE)) -> dict:
+    return {name: build(name) for name in names}

@@ -5,6 +5,7 @@ import os
 import signal
 import time
 
+import harness as H
 import numpy as np
 import pandas as pd
 import pipelines as P
@@ -17,24 +18,8 @@ from sklearn.preprocessing import StandardScaler
 import stratum
 from stratum.runtime import transfer
 
-GRID_SAMPLE = [
-    "hp_tv_ridge",
-    "hp_model_dict_choice",
-    "hp_choice_if_else",
-    "hp_lgbm",
-    "rv_text_logreg",
-]
-
-
-def batch():
-    return {name: P.build(name) for name in GRID_SAMPLE}
-
-
-def table(res):
-    cols = ["pipeline", "_candidate", "mean_test_score", "std_test_score", "status"]
-    return res.results_.sort_values(["pipeline", "_candidate"])[cols].reset_index(
-        drop=True
-    )
+batch = P.sample_batch
+table = H.results_table
 
 
 def _alive(pid: int) -> bool:

@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 
+import harness as H
 import numpy as np
 import pandas as pd
 import pipelines as P
@@ -23,24 +24,8 @@ import stratum
 
 ray = pytest.importorskip("ray")
 
-GRID_SAMPLE = [
-    "hp_tv_ridge",
-    "hp_model_dict_choice",
-    "hp_choice_if_else",
-    "hp_lgbm",
-    "rv_text_logreg",
-]
-
-
-def batch():
-    return {name: P.build(name) for name in GRID_SAMPLE}
-
-
-def table(res):
-    cols = ["pipeline", "_candidate", "mean_test_score", "std_test_score", "status"]
-    return res.results_.sort_values(["pipeline", "_candidate"])[cols].reset_index(
-        drop=True
-    )
+batch = P.sample_batch
+table = H.results_table
 
 
 @pytest.fixture(scope="module", autouse=True)
