@@ -7,6 +7,7 @@
 
 pub mod encoders;
 pub mod fingerprint;
+pub mod nulls;
 mod par;
 #[cfg(feature = "pyo3")]
 mod pybuf;
@@ -28,6 +29,7 @@ mod python {
         )?)?;
         m.add_function(wrap_pyfunction!(crate::encoders::py::unique_strings, m)?)?;
         m.add_function(wrap_pyfunction!(crate::encoders::py::encode_strings, m)?)?;
+        m.add_function(wrap_pyfunction!(crate::nulls::py::null_string_mask, m)?)?;
         m.add_function(wrap_pyfunction!(crate::scalers::py::column_stats, m)?)?;
         m.add_function(wrap_pyfunction!(crate::scalers::py::centered_sums, m)?)?;
         m.add_function(wrap_pyfunction!(crate::scalers::py::column_min_max, m)?)?;

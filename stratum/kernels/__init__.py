@@ -11,14 +11,17 @@ from stratum.kernels.encoders import OneHotEncoder, OrdinalEncoder
 from stratum.kernels.impute import SimpleImputer
 from stratum.kernels.scalers import MinMaxScaler, StandardScaler
 from stratum.kernels.string_encoder import StringEncoder
+from stratum.kernels.table_vectorizer import CleanNullStrings, TableVectorizer
 from stratum.kernels.text import CountVectorizer, HashingVectorizer, TfidfVectorizer
 
 KERNELS: list[type] = []
 KERNELS += [CountVectorizer, TfidfVectorizer, HashingVectorizer, StringEncoder]
 KERNELS += [OneHotEncoder, OrdinalEncoder, StandardScaler, MinMaxScaler, SimpleImputer]
+KERNELS += [TableVectorizer, CleanNullStrings]
 
 __all__ = [
     "KERNELS",
+    "CleanNullStrings",
     "CountVectorizer",
     "HashingVectorizer",
     "MinMaxScaler",
@@ -27,5 +30,6 @@ __all__ = [
     "SimpleImputer",
     "StandardScaler",
     "StringEncoder",
+    "TableVectorizer",
     "TfidfVectorizer",
 ]
