@@ -26,6 +26,7 @@ from numbers import Integral
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 from sklearn import get_config
 from sklearn.base import _fit_context
@@ -142,6 +143,9 @@ def documents(raw: Any) -> tuple[list | None, list, str | None]:
         return None, raw, "a single string was passed"
     if isinstance(raw, np.ndarray) and raw.ndim == 1:
         docs = raw.tolist()
+    elif isinstance(raw, pd.Series) and isinstance(raw.dtype, pd.StringDtype):
+        # The same objects as iterating the Series, without a Python call each.
+        docs = raw.to_numpy(dtype=object).tolist()
     else:
         docs = list(raw)
     if not docs:
