@@ -88,8 +88,11 @@ def w2(rows: int, n: int) -> dict:
         runs = []
         for _ in range(2):
             out = subprocess.run(
-                [sys.executable, "-c", code], capture_output=True, text=True,
-                check=True, env=os.environ,
+                [sys.executable, "-c", code],
+                capture_output=True,
+                text=True,
+                check=True,
+                env=os.environ,
             )
             runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
     cold, warm = runs
