@@ -262,7 +262,7 @@ pub(crate) mod py {
         }
     }
 
-    fn read_cells<'a>(
+    pub(crate) fn read_cells<'a>(
         py: Python<'_>,
         buf: &'a ContiguousBuffer,
     ) -> PyResult<Option<(Vec<Cell<'a>>, Held)>> {

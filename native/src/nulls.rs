@@ -49,73 +49,57 @@ impl NullStrings {
 
 #[cfg(feature = "pyo3")]
 pub(crate) mod py {
-    use std::ffi::c_char;
-
-    use pyo3::ffi::{self, PyObject};
+    use pyo3::exceptions::PyValueError;
     use pyo3::prelude::*;
 
     use super::NullStrings;
+    use crate::encoders::py::{read_cells, run};
+    use crate::encoders::Cell;
+    use crate::par;
     use crate::pybuf::ContiguousBuffer;
 
+    /// null_string_mask(values, null_strings, out, n_threads) -> bool
+    ///
     /// Writes into `out` (a bool array as long as `values`) whether each cell
     /// of the object array `values` is a string that `null_strings` cleans to
-    /// a null. Returns False, leaving `out` unspecified, when a cell is
-    /// neither an exact `str` nor None, a float, an int or a bool (types that
-    /// never equal a string); the caller then runs skrub's code.
+    /// a null, with the GIL released. Returns False, leaving `out`
+    /// unspecified, when a cell is not a `str`, None or a float NaN (or a
+    /// string cannot be encoded as UTF-8); the caller then runs skrub's code.
     #[pyfunction]
+    #[pyo3(signature = (values, null_strings, out, n_threads = 1))]
     pub fn null_string_mask(
+        py: Python<'_>,
         values: &Bound<'_, PyAny>,
         null_strings: Vec<String>,
         out: &Bound<'_, PyAny>,
+        n_threads: usize,
     ) -> PyResult<bool> {
         let what = "null_string_mask";
         let buf = ContiguousBuffer::get(values, what)?;
-        if buf.format() != Some("O") {
+        let Some((cells, _held)) = read_cells(py, &buf)? else {
             return Ok(false);
-        }
+        };
         let mut out_buf = ContiguousBuffer::get_writable(out, what)?;
         let mask = out_buf.as_mut_bool(what)?;
-        let bytes = buf.as_bytes();
-        let n = bytes.len() / std::mem::size_of::<*mut PyObject>();
-        if mask.len() != n {
-            return Err(pyo3::exceptions::PyValueError::new_err(format!(
-                "{what}: out has {} cells, values {n}",
-                mask.len()
+        if mask.len() != cells.len() {
+            return Err(PyValueError::new_err(format!(
+                "{what}: out has {} cells, values {}",
+                mask.len(),
+                cells.len()
             )));
         }
         let nulls = NullStrings::new(null_strings);
-        let ptrs = bytes.as_ptr().cast::<*mut PyObject>();
-        let py = values.py();
-        for (i, cell) in mask.iter_mut().enumerate() {
-            // SAFETY: an object array's buffer holds `n` object pointers, kept
-            // alive by the array while `buf` is held; we stay attached.
-            let obj = unsafe { ptrs.add(i).read_unaligned() };
-            if obj.is_null() {
-                return Ok(false);
-            }
-            *cell = unsafe {
-                if ffi::PyUnicode_CheckExact(obj) != 0 {
-                    let mut size: ffi::Py_ssize_t = 0;
-                    let data: *const c_char = ffi::PyUnicode_AsUTF8AndSize(obj, &mut size);
-                    if data.is_null() {
-                        // Lone surrogates: neither blank nor in the (UTF-8) list.
-                        PyErr::take(py);
-                        false
-                    } else {
-                        let s = std::slice::from_raw_parts(data.cast::<u8>(), size as usize);
-                        nulls.is_null(std::str::from_utf8_unchecked(s))
-                    }
-                } else if obj == ffi::Py_None()
-                    || ffi::PyFloat_CheckExact(obj) != 0
-                    || ffi::PyLong_CheckExact(obj) != 0
-                    || ffi::PyBool_Check(obj) != 0
-                {
-                    false
-                } else {
-                    return Ok(false);
+        run(py, n_threads, cells.len(), |t| {
+            let size = cells.len().div_ceil(t);
+            par::for_each_chunk_mut(t > 1, mask, size, |i, chunk| {
+                for (m, cell) in chunk.iter_mut().zip(&cells[i * size..]) {
+                    // SAFETY: `read_cells` only keeps strings CPython encoded
+                    // as UTF-8.
+                    *m = matches!(cell, Cell::Str(k)
+                        if nulls.is_null(unsafe { std::str::from_utf8_unchecked(k.bytes) }));
                 }
-            };
-        }
+            });
+        })?;
         Ok(true)
     }
 }

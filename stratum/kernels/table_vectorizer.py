@@ -21,7 +21,7 @@ import pandas as pd
 import skrub
 from skrub._clean_null_strings import CleanNullStrings as _SkrubCleanNullStrings
 
-from ._dense import native
+from ._dense import n_threads, native
 
 __all__ = ["CleanNullStrings", "TableVectorizer"]
 
@@ -69,8 +69,9 @@ class CleanNullStrings(_SkrubCleanNullStrings):
             na = {} if column.dtype == object else {"na_value": None}
             values = np.ascontiguousarray(column.to_numpy(dtype=object, **na))
             mask = np.empty(len(values), dtype=bool)
-            if not mod.null_string_mask(values, list(self.null_strings_), mask):
-                reason = "cells that are neither str, None, numbers nor bools"
+            nulls = list(self.null_strings_)
+            if not mod.null_string_mask(values, nulls, mask, n_threads()):
+                reason = "cells other than str, None and NaN, or lone surrogates"
         if reason is not None:
             self.stratum_impl_ = f"reference: {reason}"
             return super().transform(column)
