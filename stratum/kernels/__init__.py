@@ -9,18 +9,21 @@ implementation (``stratum_impl_`` says which ran). ``KERNELS`` lists them all.
 
 from stratum.kernels.encoders import OneHotEncoder, OrdinalEncoder
 from stratum.kernels.impute import SimpleImputer
+from stratum.kernels.minhash import MinHashEncoder
 from stratum.kernels.scalers import MinMaxScaler, StandardScaler
 from stratum.kernels.string_encoder import StringEncoder
 from stratum.kernels.text import CountVectorizer, HashingVectorizer, TfidfVectorizer
 
 KERNELS: list[type] = []
 KERNELS += [CountVectorizer, TfidfVectorizer, HashingVectorizer, StringEncoder]
+KERNELS += [MinHashEncoder]
 KERNELS += [OneHotEncoder, OrdinalEncoder, StandardScaler, MinMaxScaler, SimpleImputer]
 
 __all__ = [
     "KERNELS",
     "CountVectorizer",
     "HashingVectorizer",
+    "MinHashEncoder",
     "MinMaxScaler",
     "OneHotEncoder",
     "OrdinalEncoder",
