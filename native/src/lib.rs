@@ -7,6 +7,7 @@
 
 pub mod encoders;
 pub mod fingerprint;
+pub mod minhash;
 pub mod nulls;
 mod par;
 #[cfg(feature = "pyo3")]
@@ -40,6 +41,8 @@ mod python {
         m.add_function(wrap_pyfunction!(crate::text::py::text_count_transform, m)?)?;
         m.add_function(wrap_pyfunction!(crate::text::py::text_hash, m)?)?;
         m.add_function(wrap_pyfunction!(crate::text::py::murmurhash3_32, m)?)?;
+        m.add_function(wrap_pyfunction!(crate::minhash::py::minhash_fast, m)?)?;
+        m.add_function(wrap_pyfunction!(crate::minhash::py::minhash_murmur, m)?)?;
         Ok(())
     }
 }

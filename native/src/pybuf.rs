@@ -145,6 +145,16 @@ impl ContiguousBuffer {
         Ok(unsafe { std::slice::from_raw_parts(self.view.buf.cast::<f32>(), n) })
     }
 
+    /// The items as `i32` (format "i").
+    pub(crate) fn as_i32(&self, what: &str) -> PyResult<&[i32]> {
+        let n = self.check_item::<i32>("i", what)?;
+        if n == 0 {
+            return Ok(&[]);
+        }
+        // SAFETY: format, size and alignment checked; see `as_bytes`.
+        Ok(unsafe { std::slice::from_raw_parts(self.view.buf.cast::<i32>(), n) })
+    }
+
     /// The items as mutable `f32` (format "f").
     pub(crate) fn as_mut_f32(&mut self, what: &str) -> PyResult<&mut [f32]> {
         self.as_mut_items::<f32>("f", what)

@@ -652,32 +652,54 @@ fn concat_rows<V: Copy>(parts: Vec<Rows<V>>) -> Rows<V> {
 /// MurmurHash3 x86 32-bit of `key` (scikit-learn's `murmurhash3_32`,
 /// signed result).
 pub fn murmurhash3_32(key: &[u8], seed: u32) -> i32 {
-    const C1: u32 = 0xcc9e_2d51;
-    const C2: u32 = 0x1b87_3593;
     let mut h = seed;
     let mut blocks = key.chunks_exact(4);
     for b in &mut blocks {
-        let mut k = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-        k = k.wrapping_mul(C1).rotate_left(15).wrapping_mul(C2);
-        h ^= k;
-        h = h.rotate_left(13).wrapping_mul(5).wrapping_add(0xe654_6b64);
+        h = murmur3_round(h, murmur3_mix(u32::from_le_bytes([b[0], b[1], b[2], b[3]])));
     }
     let tail = blocks.remainder();
-    let mut k: u32 = 0;
-    for (i, &b) in tail.iter().enumerate() {
-        k |= u32::from(b) << (8 * i);
-    }
     if !tail.is_empty() {
-        k = k.wrapping_mul(C1).rotate_left(15).wrapping_mul(C2);
-        h ^= k;
+        h ^= murmur3_mix(murmur3_tail(tail));
     }
-    h ^= key.len() as u32;
+    murmur3_finish(h, key.len()) as i32
+}
+
+/// MurmurHash3's scrambling of a 4-byte block (or of the tail): the part of
+/// the hash that does not depend on the seed.
+#[inline(always)]
+pub fn murmur3_mix(k: u32) -> u32 {
+    k.wrapping_mul(0xcc9e_2d51)
+        .rotate_left(15)
+        .wrapping_mul(0x1b87_3593)
+}
+
+/// The last 1 to 3 bytes of a key as one little-endian word.
+#[inline(always)]
+pub fn murmur3_tail(tail: &[u8]) -> u32 {
+    tail.iter()
+        .enumerate()
+        .fold(0, |k, (i, &b)| k | u32::from(b) << (8 * i))
+}
+
+/// Folds a scrambled 4-byte block into the state `h`.
+#[inline(always)]
+pub fn murmur3_round(h: u32, k: u32) -> u32 {
+    (h ^ k)
+        .rotate_left(13)
+        .wrapping_mul(5)
+        .wrapping_add(0xe654_6b64)
+}
+
+/// The final avalanche of the state `h` of a `len`-byte key.
+#[inline(always)]
+pub fn murmur3_finish(mut h: u32, len: usize) -> u32 {
+    h ^= len as u32;
     h ^= h >> 16;
     h = h.wrapping_mul(0x85eb_ca6b);
     h ^= h >> 13;
     h = h.wrapping_mul(0xc2b2_ae35);
     h ^= h >> 16;
-    h as i32
+    h
 }
 
 /// Column and sign of a feature, as `sklearn.feature_extraction._hashing_fast`.

@@ -9,6 +9,7 @@ implementation (``stratum_impl_`` says which ran). ``KERNELS`` lists them all.
 
 from stratum.kernels.encoders import OneHotEncoder, OrdinalEncoder
 from stratum.kernels.impute import SimpleImputer
+from stratum.kernels.minhash import MinHashEncoder
 from stratum.kernels.scalers import MinMaxScaler, StandardScaler
 from stratum.kernels.string_encoder import StringEncoder
 from stratum.kernels.table_vectorizer import CleanNullStrings, TableVectorizer
@@ -16,6 +17,7 @@ from stratum.kernels.text import CountVectorizer, HashingVectorizer, TfidfVector
 
 KERNELS: list[type] = []
 KERNELS += [CountVectorizer, TfidfVectorizer, HashingVectorizer, StringEncoder]
+KERNELS += [MinHashEncoder]
 KERNELS += [OneHotEncoder, OrdinalEncoder, StandardScaler, MinMaxScaler, SimpleImputer]
 KERNELS += [TableVectorizer, CleanNullStrings]
 
@@ -24,6 +26,7 @@ __all__ = [
     "CleanNullStrings",
     "CountVectorizer",
     "HashingVectorizer",
+    "MinHashEncoder",
     "MinMaxScaler",
     "OneHotEncoder",
     "OrdinalEncoder",
