@@ -7,6 +7,7 @@
 
 pub mod encoders;
 pub mod fingerprint;
+pub mod mode;
 mod par;
 #[cfg(feature = "pyo3")]
 mod pybuf;
