@@ -658,7 +658,7 @@ def test_fused_fit_transform_large(case, order, threads):
     X = np.asarray(X, order=order)
     with thread_budget_scope(threads):
         _, ker = fit_transform_both(*case, X)
-    assert ker.stratum_impl_ == "native"
+    assert ker.stratum_impl_.startswith("native")
 
 
 def test_mode_of_long_skewed_column():
@@ -716,3 +716,28 @@ def test_set_output_pandas_fused():
         ref = ref_cls(**params).set_output(transform="pandas")
         ker = ker_cls(**params).set_output(transform="pandas")
         pd.testing.assert_frame_equal(ref.fit_transform(X), ker.fit_transform(X))
+
+
+def test_both_zero_extremes_and_modes_are_reported():
+    X = np.array([[0.0, 1.0], [-0.0, 1.0], [2.0, 3.0]])
+    _, ker = fit_transform_both(preprocessing.MinMaxScaler, K.MinMaxScaler, {}, X)
+    assert ker.stratum_impl_.startswith("native, extremes by numpy")
+    params = {"strategy": "most_frequent"}
+    _, ker = fit_transform_both(impute.SimpleImputer, K.SimpleImputer, params, X)
+    assert ker.stratum_impl_.endswith("columns [0] (a zero mode with both signs)")
+    _, ker = fit_transform_both(impute.SimpleImputer, K.SimpleImputer, params, X[1:])
+    assert ker.stratum_impl_ == "native"
+
+
+@pytest.mark.filterwarnings("ignore:X has feature names")
+@pytest.mark.parametrize("case", SCALERS + FUSED)
+def test_infinity_reported_before_feature_count(case):
+    # scikit-learn's validation checks finiteness before the number of
+    # features: a table with both problems must raise the first error
+    ref_cls, ker_cls, params = case
+    X = np.array([[1.0, 2.0], [3.0, np.nan], [0.5, 4.0]])
+    bad = np.array([[1.0, np.inf, 2.0]])
+    for X_tr in (bad, pd.DataFrame(bad, columns=list("abc"))):
+        fit_both(ref_cls, ker_cls, params, X, X_tr, FUSED_ATTRS)
+        with pytest.raises(ValueError, match="infinity"):
+            ker_cls(**params).fit(X).transform(X_tr)

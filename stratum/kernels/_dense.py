@@ -21,6 +21,7 @@ __all__ = [
     "is_float_table",
     "frame_dtypes",
     "check_finite",
+    "features_differ",
     "new_array_for",
 ]
 
@@ -114,3 +115,14 @@ def new_array_for(X: np.ndarray, X_in, dtypes: frozenset | None = None) -> np.nd
     if fresh and X.flags.writeable and table_buffer(X) is not None:
         return X
     return np.empty_like(X)
+
+
+def features_differ(estimator, X) -> bool:
+    """Whether a table has another number of columns than at fit time.
+
+    scikit-learn's validation rejects infinite values before it compares
+    the number of features; validating without the finiteness check would
+    raise the second error where scikit-learn raises the first, so such
+    input goes to scikit-learn's transform.
+    """
+    return X.shape[1] != getattr(estimator, "n_features_in_", X.shape[1])

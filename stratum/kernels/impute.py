@@ -28,6 +28,7 @@ from sklearn.utils.validation import FLOAT_DTYPES, check_is_fitted, validate_dat
 
 from ._dense import (
     check_finite,
+    features_differ,
     frame_dtypes,
     is_float_table,
     n_threads,
@@ -63,6 +64,7 @@ class SimpleImputer(impute.SimpleImputer):
         buf, order = table_buffer(X)
         n, m = X.shape
         mod, threads = native(), n_threads()
+        impl = "native"
         if strategy == "mean":
             counts, sums = mod.column_stats(buf, n, m, order, threads)
             counts = n - np.asarray(counts, dtype=np.int64)
@@ -86,14 +88,20 @@ class SimpleImputer(impute.SimpleImputer):
         else:
             stats, mixed_zeros, has_inf = mod.column_modes(buf, n, m, order, threads)
             stats = np.asarray(stats, dtype=np.float64)
-            for j in np.flatnonzero(mixed_zeros):
+            zeros = np.flatnonzero(mixed_zeros)
+            for j in zeros:
                 # -0.0 and +0.0 tie as the mode: the sign scipy returns
                 # depends on numpy's sort, so let scikit-learn's code choose.
                 col = X[:, j]
                 stats[j] = _most_frequent(col[~np.isnan(col)], np.nan, 0)
             empty = np.isnan(stats)
+            if len(zeros):
+                impl = (
+                    "native, scikit-learn's mode for columns "
+                    f"{zeros.tolist()} (a zero mode with both signs)"
+                )
         stats[empty] = 0 if self.keep_empty_features else np.nan
-        self.stratum_impl_ = "native"
+        self.stratum_impl_ = impl
         return stats, has_inf
 
     def _dense_fit(self, X, strategy, missing_values, fill_value):
@@ -199,6 +207,7 @@ class SimpleImputer(impute.SimpleImputer):
             or not is_scalar_nan(self.missing_values)
             or not is_float_table(X, float32=True)
             or self._fill_dtype not in (np.float64, np.float32)
+            or features_differ(self, X)
         ):
             return super().transform(X)
         X_in = X

@@ -26,6 +26,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._dense import (
     check_finite,
+    features_differ,
     frame_dtypes,
     is_float_table,
     n_threads,
@@ -69,6 +70,7 @@ def _dense_output(self, X, copy: bool):
     Infinite values are checked for by the kernel when writing into a new
     array, and by scikit-learn's validation before changing X in place.
     """
+    X_in = X
     X = validate_data(
         self,
         X,
@@ -81,7 +83,7 @@ def _dense_output(self, X, copy: bool):
     if table_buffer(X) is None:
         X = np.array(X, dtype=X.dtype, order="C")
         return X, X
-    out = np.empty_like(X) if copy else X
+    out = new_array_for(X, X_in) if copy else X
     return X, out
 
 
@@ -204,7 +206,11 @@ class StandardScaler(preprocessing.StandardScaler):
         """See ``sklearn.preprocessing.StandardScaler.transform``."""
         check_is_fitted(self)
         copy = copy if copy is not None else self.copy
-        if native() is None or not is_float_table(X, kinds="iub", float32=True):
+        if (
+            native() is None
+            or not is_float_table(X, kinds="iub", float32=True)
+            or features_differ(self, X)
+        ):
             return super().transform(X, copy=copy)
         X, out = _dense_output(self, X, copy)
         mean = np.ascontiguousarray(self.mean_) if self.with_mean else None
@@ -273,12 +279,14 @@ class MinMaxScaler(preprocessing.MinMaxScaler):
         data_max = np.asarray(data_max, dtype=X.dtype)
         if np.isinf(data_min).any() or np.isinf(data_max).any():
             check_finite(self, X)
+        impl = "native"
         if any(mixed_zeros):
             # A zero extreme in a column holding both -0.0 and +0.0: which
             # zero numpy returns depends on its SIMD lanes, so ask numpy
             # (which also warns about all-NaN columns itself).
             data_min = np.nanmin(X, axis=0)
             data_max = np.nanmax(X, axis=0)
+            impl = "native, extremes by numpy (zero extremes of both signs)"
         elif np.isnan(data_min).any():
             # numpy's nanmin and nanmax each warn
             for _ in range(2):
@@ -292,7 +300,7 @@ class MinMaxScaler(preprocessing.MinMaxScaler):
         self.data_min_ = data_min
         self.data_max_ = data_max
         self.data_range_ = data_range
-        self.stratum_impl_ = "native"
+        self.stratum_impl_ = impl
         return X
 
     def fit_transform(self, X, y=None, **fit_params):
@@ -332,7 +340,11 @@ class MinMaxScaler(preprocessing.MinMaxScaler):
     def transform(self, X):
         """See ``sklearn.preprocessing.MinMaxScaler.transform``."""
         check_is_fitted(self)
-        if native() is None or not is_float_table(X, kinds="iub", float32=True):
+        if (
+            native() is None
+            or not is_float_table(X, kinds="iub", float32=True)
+            or features_differ(self, X)
+        ):
             return super().transform(X)
         if _is_float32(X) and np.asarray(self.scale_).dtype != np.float32:
             # numpy multiplies a float32 table by float64 statistics in
