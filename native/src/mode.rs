@@ -29,12 +29,14 @@ pub struct Mode {
 /// Slots of the single table tried first (12 bytes each: fits in L2).
 const SMALL_SLOTS: usize = 1 << 14;
 
-/// Slots per distinct value at most: sparse tables mean few collisions,
-/// and so few mispredicted branches when probing.
-const LOAD: usize = 4;
+/// Slots per distinct value at least (so tables never fill up): sparse
+/// tables mean few collisions, and so few mispredicted branches when
+/// probing.
+const LOAD: usize = 2;
+const _: () = assert!(LOAD >= 2);
 
 /// Values per partition aimed at when partitioning.
-const PART_TARGET: usize = 2048;
+const PART_TARGET: usize = 1024;
 
 /// The key of a non-NaN value: its bits, with -0.0 counted as +0.0.
 #[inline(always)]
