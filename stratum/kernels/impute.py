@@ -97,8 +97,8 @@ class SimpleImputer(impute.SimpleImputer):
             empty = np.isnan(stats)
             if len(zeros):
                 impl = (
-                    "native, scikit-learn's mode for columns "
-                    f"{zeros.tolist()} (a zero mode with both signs)"
+                    f"reference: most frequent value of columns {zeros.tolist()}"
+                    " from scikit-learn (a zero mode of both signs)"
                 )
         stats[empty] = 0 if self.keep_empty_features else np.nan
         self.stratum_impl_ = impl

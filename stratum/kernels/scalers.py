@@ -286,7 +286,7 @@ class MinMaxScaler(preprocessing.MinMaxScaler):
             # (which also warns about all-NaN columns itself).
             data_min = np.nanmin(X, axis=0)
             data_max = np.nanmax(X, axis=0)
-            impl = "native, extremes by numpy (zero extremes of both signs)"
+            impl = "reference: extremes from numpy (a zero extreme of both signs)"
         elif np.isnan(data_min).any():
             # numpy's nanmin and nanmax each warn
             for _ in range(2):
