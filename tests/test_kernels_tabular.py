@@ -21,6 +21,7 @@ from sklearn.base import clone
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import stratum.kernels as K
+from stratum._threads import thread_budget_scope
 from stratum.kernels._dense import native
 
 pytestmark = pytest.mark.skipif(native() is None, reason="native extension not built")
@@ -76,11 +77,21 @@ def assert_same_attr_value(va, vb, name):
         if va.dtype == object:
             assert all(same_value(x, y) for x, y in zip(va, vb)), (name, va, vb)
         else:
-            np.testing.assert_array_equal(va, vb, err_msg=name)
+            assert_same_floats(va, vb, name)
     elif isinstance(va, float) and np.isnan(va):
         assert np.isnan(vb)
     else:
         assert va == vb, (name, va, vb)
+
+
+def assert_same_floats(a, b, msg=""):
+    """Equal arrays, zeros with the same sign included."""
+    np.testing.assert_array_equal(a, b, err_msg=msg)
+    if a.dtype.kind == "f":
+        zeros = a == 0
+        np.testing.assert_array_equal(
+            np.signbit(a[zeros]), np.signbit(b[zeros]), err_msg=f"{msg}: sign of 0"
+        )
 
 
 def assert_same_output(a, b):
@@ -96,7 +107,7 @@ def assert_same_output(a, b):
     else:
         assert a.dtype == b.dtype and a.shape == b.shape
         assert a.flags.c_contiguous == b.flags.c_contiguous
-        np.testing.assert_array_equal(a, b)
+        assert_same_floats(a, b)
 
 
 def messages(caught) -> list[str]:
@@ -452,3 +463,288 @@ def test_kernels_are_drop_ins():
 @parametrize_with_checks([k() for k in TABULAR])
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
+
+
+# ------------------------------------------------- fused fit_transform paths
+
+FUSED = [
+    (preprocessing.MinMaxScaler, K.MinMaxScaler, {}),
+    (
+        preprocessing.MinMaxScaler,
+        K.MinMaxScaler,
+        {"feature_range": (-2, 3), "clip": True},
+    ),
+    (preprocessing.MinMaxScaler, K.MinMaxScaler, {"feature_range": (-0.0, 0.5)}),
+    (impute.SimpleImputer, K.SimpleImputer, {"strategy": "mean"}),
+    (impute.SimpleImputer, K.SimpleImputer, {"strategy": "median"}),
+    (impute.SimpleImputer, K.SimpleImputer, {"strategy": "most_frequent"}),
+    (
+        impute.SimpleImputer,
+        K.SimpleImputer,
+        {"strategy": "most_frequent", "keep_empty_features": True},
+    ),
+    (
+        impute.SimpleImputer,
+        K.SimpleImputer,
+        {"strategy": "mean", "keep_empty_features": True},
+    ),
+]
+FUSED_ATTRS = SCALER_ATTRS + IMPUTER_ATTRS + ("_fit_dtype",)
+
+
+def fit_transform_both(ref_cls, ker_cls, params, X, attrs=FUSED_ATTRS):
+    """fit_transform on copies of X: errors, warnings, fitted attributes,
+    output (values, zero signs, dtype, layout) and what happened to the
+    input must all agree."""
+    X_ref, X_ker = (X.copy() for _ in range(2))
+    ref, ker = ref_cls(**params), ker_cls(**params)
+    results = []
+    for est, X_in in ((ref, X_ref), (ker, X_ker)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                out, err = est.fit_transform(X_in), None
+            except Exception as e:  # noqa: BLE001 - compared below
+                out, err = None, e
+        results.append((out, err, messages(caught)))
+    (out_ref, err_ref, w_ref), (out_ker, err_ker, w_ker) = results
+    if err_ref is not None:
+        assert type(err_ker) is type(err_ref) and str(err_ker) == str(err_ref)
+        return ref, ker
+    assert err_ker is None, err_ker
+    assert w_ref == w_ker
+    for name in attrs:
+        if hasattr(ref, name):
+            assert_same_attr(ref, ker, name)
+        else:
+            assert not hasattr(ker, name), name
+    if getattr(ref, "indicator_", None) is not None:
+        np.testing.assert_array_equal(
+            ref.indicator_.features_, ker.indicator_.features_
+        )
+    else:
+        assert getattr(ref, "indicator_", 0) is getattr(ker, "indicator_", 0)
+    assert_same_output(out_ref, out_ker)
+    # the input is left alone (or changed) the same way
+    if isinstance(X, pd.DataFrame):
+        pd.testing.assert_frame_equal(X_ref, X_ker)
+    elif sp.issparse(X):
+        assert_same_output(X_ref, X_ker)
+    else:
+        assert_same_floats(X_ref, X_ker)
+    # and the output never aliases what the caller still holds
+    if isinstance(X_ker, np.ndarray) and ker.get_params().get("copy", True):
+        assert not np.shares_memory(out_ker, X_ker)
+    return ref, ker
+
+
+@st.composite
+def nasty_tables(draw):
+    """Small tables with the features that trip reductions: all-NaN and
+    constant columns, both zeros, repeated values (ties), infinities, one
+    row; float64, float32 or int; C, F or DataFrame (of one or more
+    dtypes)."""
+    n = draw(st.integers(1, 30))
+    m = draw(st.integers(1, 4))
+    pool = draw(
+        st.sampled_from(
+            [
+                [0.0, -0.0, np.nan],
+                [0.0, -0.0, 1.0, -1.0, np.nan],
+                [1.0, 2.0, 3.0, np.nan],
+                [0.5, -0.5, 1e300, -1e300, np.nan],
+            ]
+        )
+    )
+    cells = st.one_of(st.sampled_from(pool), finite)
+    X = np.array(draw(st.lists(cells, min_size=n * m, max_size=n * m)))
+    X = X.reshape(n, m)
+    special = draw(st.sampled_from(["none", "nan", "const", "inf"]))
+    j = draw(st.integers(0, m - 1))
+    if special == "nan":
+        X[:, j] = np.nan
+    elif special == "const":
+        X[:, j] = draw(st.sampled_from([0.0, -0.0, 7.0]))
+    elif special == "inf":
+        X[draw(st.integers(0, n - 1)), j] = draw(st.sampled_from([np.inf, -np.inf]))
+    dtype = draw(st.sampled_from(["f8", "f4", "i8"]))
+    if dtype == "f4":
+        X = np.clip(X, -1e30, 1e30).astype(np.float32)
+    elif dtype == "i8":
+        X = np.nan_to_num(X, nan=3.0, posinf=9.0, neginf=-9.0)
+        X = np.clip(X, -1e6, 1e6).astype(np.int64)
+    kind = draw(st.sampled_from(["C", "F", "frame", "mixed frame"]))
+    if kind == "F":
+        return np.asfortranarray(X)
+    if kind == "C":
+        return np.ascontiguousarray(X)
+    df = pd.DataFrame(X, columns=[f"x{k}" for k in range(m)])
+    if kind == "mixed frame":
+        df[f"x{m}"] = np.arange(n, dtype=np.int64) % 3
+    return df
+
+
+@SETTINGS
+@given(nasty_tables(), st.sampled_from(FUSED))
+def test_fused_fit_transform_matches_sklearn(X, case):
+    fit_transform_both(*case, X)
+
+
+@pytest.mark.parametrize("case", FUSED)
+@pytest.mark.parametrize("kind", ["C", "F", "frame"])
+def test_fused_fit_transform_edge_tables(case, kind):
+    def shape(X):
+        if kind == "F":
+            return np.asfortranarray(X)
+        if kind == "frame":
+            return pd.DataFrame(X, columns=[f"c{j}" for j in range(X.shape[1])])
+        return np.ascontiguousarray(X)
+
+    nan = np.nan
+    tables = [
+        np.array([[nan, 1.0, 2.0], [nan, 1.0, -3.0]]),  # all-NaN column
+        np.array([[5.0, 5.0], [5.0, 5.0], [5.0, 5.0]]),  # all identical
+        np.array([[1.5, -2.0, nan]]),  # one row
+        np.array([[0.0], [-0.0], [-0.0], [2.0]]),  # -0.0 most frequent
+        np.array([[0.0, -0.0], [-0.0, 0.0], [3.0, 3.0]]),  # both zeros tie
+        np.array([[-0.0, 0.0], [1.0, 1.0], [0.0, -0.0]]),  # zero extremes
+        np.array([[3.0], [1.0], [3.0], [1.0], [nan]]),  # tie: smallest wins
+        np.array([[1.0, nan], [inf := np.inf, 2.0]]),  # infinity: error
+        np.array([[1.0, 2.0], [3.0, -np.inf]]),
+        np.array([[1e308, -1e308], [1e308, -1e308]]),  # sums overflow
+    ]
+    for X in tables:
+        fit_transform_both(*case, shape(X))
+        if kind != "frame":
+            with np.errstate(over="ignore"):
+                X32 = shape(X).astype(np.float32)
+            fit_transform_both(*case, X32)
+    assert inf == np.inf
+
+
+@pytest.mark.parametrize("case", FUSED)
+def test_fused_fit_transform_dtypes_and_frames(case):
+    rng = np.random.default_rng(7)
+    n = 300
+    ints = rng.integers(-3, 4, (n, 3))
+    floats = rng.choice([0.25, -1.5, 2.0, np.nan, -0.0, 0.0], (n, 3))
+    for X in (
+        ints,
+        np.asfortranarray(ints),
+        ints.astype(np.int32),
+        floats.astype(np.float32),
+        np.asfortranarray(floats.astype(np.float32)),
+        pd.DataFrame(ints, columns=list("abc")),
+        pd.DataFrame({"f": floats[:, 0], "i": ints[:, 0], "g": floats[:, 1]}),
+        pd.DataFrame({"f": floats[:, 0].astype(np.float32), "g": floats[:, 1]}),
+        pd.DataFrame(floats.astype(np.float32), columns=list("abc")),
+        pd.DataFrame({"u": ints[:, 0].astype(np.uint8), "b": ints[:, 1] > 0}),
+    ):
+        fit_transform_both(*case, X)
+
+
+@pytest.mark.parametrize("case", FUSED)
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_fused_fit_transform_large(case, order, threads):
+    # Long columns: partitioned mode counting, row blocks and split columns
+    # in the min/max reductions, several transform tasks.
+    rng = np.random.default_rng(11)
+    n = 70_001
+    X = np.empty((n, 4))
+    X[:, 0] = rng.standard_normal(n) * 1e3  # nearly all distinct
+    X[:, 1] = rng.integers(0, 50, n)  # few distinct, ties likely
+    X[:, 2] = rng.choice([0.0, -0.0, 1.0], n, p=[0.3, 0.4, 0.3])  # both zeros
+    X[:, 3] = np.round(rng.standard_normal(n), 1)  # many repeats
+    X[rng.random(X.shape) < 0.05] = np.nan
+    X = np.asarray(X, order=order)
+    with thread_budget_scope(threads):
+        _, ker = fit_transform_both(*case, X)
+    assert ker.stratum_impl_ == "native" or "zero" in ker.stratum_impl_
+
+
+def test_mode_of_long_skewed_column():
+    # many copies of few values next to many distinct ones: the one-pass
+    # partitioning overflows and the exact route runs
+    rng = np.random.default_rng(5)
+    n = 200_000
+    col = rng.standard_normal(n)
+    col[: n // 2] = 4.25
+    col[n // 2 : n // 2 + 10] = -1.0
+    X = rng.permutation(col).reshape(-1, 1)
+    params = {"strategy": "most_frequent"}
+    fit_transform_both(impute.SimpleImputer, K.SimpleImputer, params, X)
+    col[: n // 2] = -0.0
+    col[n // 2 : n] = 0.0  # a tie between zeros: scikit-learn's choice
+    fit_transform_both(impute.SimpleImputer, K.SimpleImputer, params, col[:, None])
+
+
+def test_all_nan_column_warnings():
+    X = np.array([[1.0, np.nan], [2.0, np.nan]])
+    for case in FUSED[:3]:
+        fit_transform_both(*case, X)
+        fit_both(*case, X, None, FUSED_ATTRS)
+
+
+def test_fused_fallbacks_agree():
+    X = pd.DataFrame({"a": [1.0, np.nan, 3.0], "b": [0.0, 2.0, np.nan]})
+    for params in (
+        {"copy": False},
+        {"add_indicator": True},
+        {"strategy": "constant", "fill_value": -1.0},
+        {"missing_values": 3.0},
+    ):
+        fit_transform_both(impute.SimpleImputer, K.SimpleImputer, params, X)
+    for params in ({"copy": False}, {"feature_range": (1, 0)}):
+        fit_transform_both(preprocessing.MinMaxScaler, K.MinMaxScaler, params, X)
+    A = X.to_numpy(copy=True)
+    fit_transform_both(preprocessing.MinMaxScaler, K.MinMaxScaler, {"copy": False}, A)
+    fit_transform_both(impute.SimpleImputer, K.SimpleImputer, {"copy": False}, A)
+    # sparse input: scikit-learn's error (scaler) or sparse imputation
+    S = sp.csc_matrix(np.nan_to_num(A, nan=0.0) + np.eye(3, 2))
+    for case in FUSED:
+        fit_transform_both(*case, S, attrs=())
+    # no rows: scikit-learn's validation error
+    for case in FUSED:
+        fit_transform_both(*case, np.empty((0, 2)))
+
+
+def test_transform_float32_after_float64_fit():
+    X64 = np.array([[1.0, 2.0], [3.0, np.nan], [0.1, 7.0]])
+    X32 = (X64 / 3).astype(np.float32)
+    for ref_cls, ker_cls, params in FUSED:
+        fit_both(ref_cls, ker_cls, params, X64, X32, FUSED_ATTRS)
+        fit_both(ref_cls, ker_cls, params, X32, X64, FUSED_ATTRS)
+
+
+def test_set_output_pandas_fused():
+    X = pd.DataFrame({"a": [1.0, np.nan, 3.0], "b": [0.0, 5.0, 6.0]})
+    for ref_cls, ker_cls, params in FUSED:
+        ref = ref_cls(**params).set_output(transform="pandas")
+        ker = ker_cls(**params).set_output(transform="pandas")
+        pd.testing.assert_frame_equal(ref.fit_transform(X), ker.fit_transform(X))
+
+
+def test_both_zero_extremes_and_modes_are_reported():
+    X = np.array([[0.0, 1.0], [-0.0, 1.0], [2.0, 3.0]])
+    _, ker = fit_transform_both(preprocessing.MinMaxScaler, K.MinMaxScaler, {}, X)
+    assert ker.stratum_impl_.startswith("reference: extremes from numpy")
+    params = {"strategy": "most_frequent"}
+    _, ker = fit_transform_both(impute.SimpleImputer, K.SimpleImputer, params, X)
+    assert ker.stratum_impl_.startswith("reference: most frequent value of columns [0]")
+    _, ker = fit_transform_both(impute.SimpleImputer, K.SimpleImputer, params, X[1:])
+    assert ker.stratum_impl_ == "native"
+
+
+@pytest.mark.filterwarnings("ignore:X has feature names")
+@pytest.mark.parametrize("case", SCALERS + FUSED)
+def test_infinity_reported_before_feature_count(case):
+    # scikit-learn's validation checks finiteness before the number of
+    # features: a table with both problems must raise the first error
+    ref_cls, ker_cls, params = case
+    X = np.array([[1.0, 2.0], [3.0, np.nan], [0.5, 4.0]])
+    bad = np.array([[1.0, np.inf, 2.0]])
+    for X_tr in (bad, pd.DataFrame(bad, columns=list("abc"))):
+        fit_both(ref_cls, ker_cls, params, X, X_tr, FUSED_ATTRS)
+        with pytest.raises(ValueError, match="infinity"):
+            ker_cls(**params).fit(X).transform(X_tr)

@@ -8,6 +8,7 @@
 pub mod encoders;
 pub mod fingerprint;
 pub mod minhash;
+pub mod mode;
 pub mod nulls;
 mod par;
 #[cfg(feature = "pyo3")]

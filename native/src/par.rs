@@ -53,3 +53,19 @@ pub fn map_range<R: Send>(par: bool, n: usize, f: impl Fn(usize) -> R + Sync + S
         (0..n).map(f).collect()
     }
 }
+
+/// [`map_range`] with a working state made by `init` for each thread's
+/// share of the range (not for each item).
+pub fn map_range_with<S, R: Send>(
+    par: bool,
+    n: usize,
+    init: impl Fn() -> S + Sync + Send,
+    f: impl Fn(&mut S, usize) -> R + Sync + Send,
+) -> Vec<R> {
+    if par {
+        (0..n).into_par_iter().map_init(init, f).collect()
+    } else {
+        let mut state = init();
+        (0..n).map(|i| f(&mut state, i)).collect()
+    }
+}

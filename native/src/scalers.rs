@@ -5,11 +5,14 @@
 //! or column-major (`Layout::F`). Sums reproduce numpy's `sum(axis=0)`
 //! exactly: for a column-major table each column is contiguous and numpy
 //! adds it with its pairwise summation; for a row-major table numpy adds the
-//! rows one after the other. Parallelism is over columns (or, for one long
-//! column, over the independent halves of the pairwise tree), so results do
-//! not depend on the number of threads.
+//! rows one after the other. Parallelism is over columns, row blocks whose
+//! results do not depend on their order (minima and maxima), or the
+//! independent halves of the pairwise tree, so results do not depend on the
+//! number of threads. Inner loops have fixed lanes, separate arrays per
+//! quantity and no early exits, so that the compiler vectorises them.
 
-use crate::par::{for_each_chunk_mut, map_chunks, map_range};
+use crate::mode::Scratch;
+use crate::par::{for_each_chunk_mut, map_chunks, map_range, map_range_with};
 
 /// Memory order of an `n` x `m` table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,6 +21,14 @@ pub enum Layout {
     C,
     /// Column-major: element (i, j) at `j * n + i`.
     F,
+}
+
+impl Layout {
+    /// Whether each column is one contiguous run (column-major, or a
+    /// single column): numpy then reduces it as one inner loop.
+    fn contiguous_columns(self, m: usize) -> bool {
+        self == Layout::F || m == 1
+    }
 }
 
 /// The float types of a table (`f32`, `f64`), with what the kernels need.
@@ -33,37 +44,52 @@ pub trait Real:
     + std::ops::AddAssign
     + 'static
 {
+    /// The unsigned integer of the same width.
+    type Bits: Copy + PartialEq;
     const ZERO: Self;
     const ONE: Self;
     const TWO: Self;
     const NAN: Self;
     const INFINITY: Self;
     const NEG_INFINITY: Self;
+    /// The bits of -0.0.
+    const NEG_ZERO_BITS: Self::Bits;
     fn is_nan(self) -> bool;
     fn is_infinite(self) -> bool;
+    fn to_bits(self) -> Self::Bits;
     fn to_f64(self) -> f64;
     /// Rounds to nearest, as numpy's `astype`.
     fn from_f64(v: f64) -> Self;
 }
 
 macro_rules! impl_real {
-    ($t:ty) => {
+    ($t:ty, $bits:ty) => {
         impl Real for $t {
+            type Bits = $bits;
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
             const TWO: Self = 2.0;
             const NAN: Self = <$t>::NAN;
             const INFINITY: Self = <$t>::INFINITY;
             const NEG_INFINITY: Self = <$t>::NEG_INFINITY;
+            const NEG_ZERO_BITS: $bits = 1 << (<$bits>::BITS - 1);
+            #[inline(always)]
             fn is_nan(self) -> bool {
                 <$t>::is_nan(self)
             }
+            #[inline(always)]
             fn is_infinite(self) -> bool {
                 <$t>::is_infinite(self)
             }
+            #[inline(always)]
+            fn to_bits(self) -> $bits {
+                <$t>::to_bits(self)
+            }
+            #[inline(always)]
             fn to_f64(self) -> f64 {
                 f64::from(self)
             }
+            #[inline(always)]
             #[allow(clippy::cast_possible_truncation)]
             fn from_f64(v: f64) -> Self {
                 v as $t
@@ -72,60 +98,178 @@ macro_rules! impl_real {
     };
 }
 
-impl_real!(f32);
-impl_real!(f64);
+impl_real!(f32, u32);
+impl_real!(f64, u64);
 
 /// numpy's unrolling block for pairwise summation.
 const PW_BLOCKSIZE: usize = 128;
 
-/// numpy's pairwise sum of `f(a[i])` in the accumulator type `A`
-/// (`pairwise_sum_DOUBLE` / `_FLOAT`).
-pub fn pairwise_sum<T: Copy + Sync, A: Real>(
+/// Lanes of numpy's pairwise-sum blocks (and of the other reductions).
+const LANES: usize = 8;
+
+/// Items below which a reduction is not split between threads.
+const PAR_MIN: usize = 1 << 17;
+
+/// Where numpy's pairwise summation splits a run of `n > PW_BLOCKSIZE`
+/// items: after `n / 2` rounded down to a multiple of 8.
+fn pairwise_split(n: usize) -> usize {
+    let half = n / 2;
+    half - half % 8
+}
+
+/// The sum of `f(v)` over a run of at most `PW_BLOCKSIZE` items in numpy's
+/// order (`pairwise_sum_DOUBLE`'s leaves: 8 accumulators added as a tree),
+/// and the number of NaN items.
+#[inline(always)]
+#[allow(clippy::needless_range_loop)]
+fn block_sum<T: Real, A: Real>(a: &[T], f: &impl Fn(T) -> A) -> (A, u64) {
+    let n = a.len();
+    if n < LANES {
+        let mut res = A::ZERO;
+        let mut nan = 0u64;
+        for &v in a {
+            res += f(v);
+            nan += u64::from(v.is_nan());
+        }
+        return (res, nan);
+    }
+    let mut r = [A::ZERO; LANES];
+    let mut c = [0u64; LANES];
+    for k in 0..LANES {
+        r[k] = f(a[k]);
+        c[k] = u64::from(a[k].is_nan());
+    }
+    let whole = n - n % LANES;
+    for chunk in a[LANES..whole].chunks_exact(LANES) {
+        for k in 0..LANES {
+            r[k] += f(chunk[k]);
+            c[k] += u64::from(chunk[k].is_nan());
+        }
+    }
+    let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+    let mut nan: u64 = c.iter().sum();
+    for &v in &a[whole..] {
+        res += f(v);
+        nan += u64::from(v.is_nan());
+    }
+    (res, nan)
+}
+
+/// numpy's pairwise sum of `f(a[i])` in `A`, and the number of NaN items.
+/// Iterative (an explicit stack instead of recursion), so that the leaves
+/// inline into one loop.
+#[inline(always)]
+fn pairwise_sum_count<T: Real, A: Real>(a: &[T], f: &impl Fn(T) -> A) -> (A, u64) {
+    if a.len() <= PW_BLOCKSIZE {
+        return block_sum(a, f);
+    }
+    enum Step {
+        Run(usize, usize),
+        Add,
+    }
+    let mut steps = Vec::with_capacity(64);
+    let mut sums: Vec<(A, u64)> = Vec::with_capacity(64);
+    steps.push(Step::Run(0, a.len()));
+    while let Some(step) = steps.pop() {
+        match step {
+            Step::Run(start, len) if len <= PW_BLOCKSIZE => {
+                sums.push(block_sum(&a[start..start + len], f));
+            }
+            Step::Run(start, len) => {
+                let half = pairwise_split(len);
+                steps.push(Step::Add);
+                steps.push(Step::Run(start + half, len - half));
+                steps.push(Step::Run(start, half));
+            }
+            Step::Add => {
+                if let (Some(hi), Some(lo)) = (sums.pop(), sums.pop()) {
+                    sums.push((lo.0 + hi.0, lo.1 + hi.1));
+                }
+            }
+        }
+    }
+    sums.pop().unwrap_or((A::ZERO, 0))
+}
+
+/// [`pairwise_sum_count`] with the top of the tree split between threads
+/// (`par`) for long runs: the same additions, so the same result.
+pub fn pairwise_sum<T: Real, A: Real>(
     par: bool,
     a: &[T],
     f: &(impl Fn(T) -> A + Sync),
-) -> A {
-    let n = a.len();
-    if n < 8 {
-        let mut res = A::ZERO;
-        for &v in a {
-            res += f(v);
-        }
-        res
-    } else if n <= PW_BLOCKSIZE {
-        let mut r = [A::ZERO; 8];
-        for (k, slot) in r.iter_mut().enumerate() {
-            *slot = f(a[k]);
-        }
-        let whole = n - n % 8;
-        let mut i = 8;
-        while i < whole {
-            for (k, slot) in r.iter_mut().enumerate() {
-                *slot += f(a[i + k]);
-            }
-            i += 8;
-        }
-        let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-        for &v in &a[whole..] {
-            res += f(v);
-        }
-        res
+) -> (A, u64) {
+    if par && a.len() >= PAR_MIN {
+        let (lo, hi) = a.split_at(pairwise_split(a.len()));
+        let (x, y) = rayon::join(|| pairwise_sum(par, lo, f), || pairwise_sum(par, hi, f));
+        (x.0 + y.0, x.1 + y.1)
     } else {
-        let mut n2 = n / 2;
-        n2 -= n2 % 8;
-        let (lo, hi) = a.split_at(n2);
-        if par && n >= 1 << 17 {
-            let (x, y) = rayon::join(|| pairwise_sum(par, lo, f), || pairwise_sum(par, hi, f));
-            x + y
-        } else {
-            pairwise_sum(par, lo, f) + pairwise_sum(par, hi, f)
+        pairwise_sum_count(a, f)
+    }
+}
+
+/// Adds the rows of a row-major block one after the other: `acc[k] +=
+/// f(j0 + k, row[j0 + k])`, and counts NaN items, for the columns
+/// `j0..j0 + acc.len()`.
+#[inline(always)]
+fn add_rows<T: Real, A: Real>(
+    x: &[T],
+    m: usize,
+    j0: usize,
+    acc: &mut [A],
+    nan: &mut [u64],
+    f: &impl Fn(usize, T) -> A,
+) {
+    let w = acc.len();
+    let nan = &mut nan[..w];
+    for row in x.chunks_exact(m) {
+        let row = &row[j0..j0 + w];
+        for k in 0..w {
+            acc[k] += f(j0 + k, row[k]);
+            nan[k] += u64::from(row[k].is_nan());
         }
     }
 }
 
 /// Per-column `sum(f(j, x[i, j]) for i)` in numpy's order for `axis=0`
-/// (accumulated in `A`), on `threads` threads (1: the calling thread only).
-pub fn column_sums<T: Copy + Sync, A: Real>(
+/// (accumulated in `A`), and per-column NaN counts, on `threads` threads
+/// (1: the calling thread only).
+pub fn column_sums_counts<T: Real, A: Real>(
+    threads: usize,
+    x: &[T],
+    n: usize,
+    m: usize,
+    layout: Layout,
+    f: &(impl Fn(usize, T) -> A + Sync),
+) -> (Vec<A>, Vec<u64>) {
+    debug_assert_eq!(x.len(), n * m);
+    let par = threads > 1;
+    if n == 0 || m == 0 {
+        return (vec![A::ZERO; m], vec![0; m]);
+    }
+    if layout.contiguous_columns(m) {
+        return map_chunks(par, x, n, |j, col| {
+            let (s, c) = pairwise_sum(par, col, &|v| f(j, v));
+            (A::ZERO + s, c)
+        })
+        .into_iter()
+        .unzip();
+    }
+    let block = column_block(threads, m);
+    let mut out: Vec<(A, u64)> = vec![(A::ZERO, 0); m];
+    for_each_chunk_mut(par, &mut out, block, |b, part| {
+        let j0 = b * block;
+        let mut acc = vec![A::ZERO; part.len()];
+        let mut nan = vec![0u64; part.len()];
+        add_rows(x, m, j0, &mut acc, &mut nan, f);
+        for (o, (s, c)) in part.iter_mut().zip(acc.into_iter().zip(nan)) {
+            *o = (s, c);
+        }
+    });
+    out.into_iter().unzip()
+}
+
+/// Per-column `sum(f(j, x[i, j]) for i)` in numpy's order for `axis=0`.
+pub fn column_sums<T: Real, A: Real>(
     threads: usize,
     x: &[T],
     n: usize,
@@ -133,212 +277,369 @@ pub fn column_sums<T: Copy + Sync, A: Real>(
     layout: Layout,
     f: &(impl Fn(usize, T) -> A + Sync),
 ) -> Vec<A> {
-    debug_assert_eq!(x.len(), n * m);
-    let par = threads > 1;
-    if n == 0 || m == 0 {
-        return vec![A::ZERO; m];
-    }
-    match layout {
-        Layout::F => map_chunks(par, x, n, |j, col| {
-            A::ZERO + pairwise_sum(par, col, &|v| f(j, v))
-        }),
-        // One column of a row-major table is contiguous too: numpy then
-        // reduces it as a single inner loop, pairwise.
-        Layout::C if m == 1 => vec![A::ZERO + pairwise_sum(par, x, &|v| f(0, v))],
-        Layout::C => {
-            let block = column_block(threads, m);
-            let mut out = vec![A::ZERO; m];
-            for_each_chunk_mut(par, &mut out, block, |b, acc| {
-                let j0 = b * block;
-                for row in x.chunks_exact(m) {
-                    for (k, a) in acc.iter_mut().enumerate() {
-                        *a += f(j0 + k, row[j0 + k]);
-                    }
-                }
-            });
-            out
-        }
-    }
+    column_sums_counts(threads, x, n, m, layout, f).0
 }
 
 fn column_block(threads: usize, m: usize) -> usize {
     m.div_ceil(threads.max(1)).max(8).min(m.max(1))
 }
 
-/// Per-column count of NaNs.
-pub fn nan_counts<T: Real>(
-    threads: usize,
-    x: &[T],
-    n: usize,
-    m: usize,
-    layout: Layout,
-) -> Vec<i64> {
-    let sums = column_sums(threads, x, n, m, layout, &|_, v: T| {
-        if v.is_nan() {
-            1.0f64
-        } else {
-            0.0
-        }
-    });
-    sums.into_iter().map(|s| s as i64).collect()
+/// Running NaN-ignoring minimum and maximum.
+#[derive(Clone, Copy, Debug)]
+struct Extremes<T> {
+    lo: T,
+    hi: T,
 }
 
-/// Min, max and non-NaN count of a strided run, in 8 lanes.
-fn min_max_run<T: Real>(x: &[T], start: usize, step: usize, len: usize) -> (T, T, usize) {
-    let mut lo = [T::INFINITY; 8];
-    let mut hi = [T::NEG_INFINITY; 8];
-    let mut seen = [0usize; 8];
-    let mut fold = |k: usize, v: T| {
-        lo[k] = if v < lo[k] { v } else { lo[k] };
-        hi[k] = if v > hi[k] { v } else { hi[k] };
-        seen[k] += usize::from(!v.is_nan());
-    };
-    if step == 1 {
-        let run = &x[start..start + len];
-        let mut chunks = run.chunks_exact(8);
-        for c in &mut chunks {
-            for (k, &v) in c.iter().enumerate() {
-                fold(k, v);
-            }
-        }
-        for &v in chunks.remainder() {
-            fold(0, v);
-        }
-    } else {
-        for i in 0..len {
-            fold(i % 8, x[start + i * step]);
+impl<T: Real> Extremes<T> {
+    #[inline(always)]
+    fn empty() -> Self {
+        Extremes {
+            lo: T::INFINITY,
+            hi: T::NEG_INFINITY,
         }
     }
-    let l = lo
-        .iter()
-        .copied()
-        .fold(T::INFINITY, |a, b| if b < a { b } else { a });
-    let h = hi
-        .iter()
-        .copied()
-        .fold(T::NEG_INFINITY, |a, b| if b > a { b } else { a });
-    (l, h, seen.iter().sum())
+
+    /// Folds in `v` (NaN compares false, so it changes nothing).
+    #[inline(always)]
+    fn add(&mut self, v: T) {
+        self.lo = if v < self.lo { v } else { self.lo };
+        self.hi = if v > self.hi { v } else { self.hi };
+    }
+
+    #[inline(always)]
+    fn merge(&mut self, o: &Self) {
+        self.lo = if o.lo < self.lo { o.lo } else { self.lo };
+        self.hi = if o.hi > self.hi { o.hi } else { self.hi };
+    }
 }
 
-/// Per-column NaN-ignoring min and max (NaN for an all-NaN column).
+/// [`Extremes`] of a contiguous run, in `LANES` independent lanes (kept
+/// as separate arrays so that they map onto vector registers).
+#[inline(always)]
+#[allow(clippy::needless_range_loop)]
+fn run_extremes<T: Real>(a: &[T]) -> Extremes<T> {
+    let mut lo = [T::INFINITY; LANES];
+    let mut hi = [T::NEG_INFINITY; LANES];
+    let mut chunks = a.chunks_exact(LANES);
+    for c in &mut chunks {
+        for k in 0..LANES {
+            let v = c[k];
+            lo[k] = if v < lo[k] { v } else { lo[k] };
+            hi[k] = if v > hi[k] { v } else { hi[k] };
+        }
+    }
+    let mut all = Extremes::empty();
+    for &v in chunks.remainder() {
+        all.add(v);
+    }
+    for k in 0..LANES {
+        all.merge(&Extremes {
+            lo: lo[k],
+            hi: hi[k],
+        });
+    }
+    all
+}
+
+/// Per-column [`Extremes`] of a row-major table, as separate arrays.
+struct ColumnExtremes<T> {
+    lo: Vec<T>,
+    hi: Vec<T>,
+}
+
+impl<T: Real> ColumnExtremes<T> {
+    fn new(m: usize) -> Self {
+        ColumnExtremes {
+            lo: vec![T::INFINITY; m],
+            hi: vec![T::NEG_INFINITY; m],
+        }
+    }
+
+    /// Folds in the rows of `x` (`m` values each).
+    #[inline(always)]
+    fn add_rows(&mut self, x: &[T], m: usize) {
+        let (lo, hi) = (&mut self.lo[..m], &mut self.hi[..m]);
+        for row in x.chunks_exact(m) {
+            for j in 0..m {
+                let v = row[j];
+                lo[j] = if v < lo[j] { v } else { lo[j] };
+                hi[j] = if v > hi[j] { v } else { hi[j] };
+            }
+        }
+    }
+}
+
+/// Whether `values` holds both -0.0 and +0.0.
+fn both_zeros<T: Real>(mut values: impl Iterator<Item = T>) -> bool {
+    let (mut neg, mut pos) = (false, false);
+    values.any(|v| {
+        if v == T::ZERO {
+            let negative = v.to_bits() == T::NEG_ZERO_BITS;
+            neg |= negative;
+            pos |= !negative;
+        }
+        neg && pos
+    })
+}
+
+/// Per-column NaN-ignoring minima and maxima.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MinMax<T> {
+    /// Minima, NaN for an all-NaN column.
+    pub lo: Vec<T>,
+    /// Maxima, NaN for an all-NaN column.
+    pub hi: Vec<T>,
+    /// Columns whose minimum or maximum is zero while they hold both -0.0
+    /// and +0.0: which zero numpy returns then depends on its SIMD lanes.
+    pub mixed_zeros: Vec<bool>,
+}
+
+/// Rows (or items of a column) per task of the min/max reductions.
+const EXTREMES_TASK: usize = 1 << 16;
+
+/// Per-column NaN-ignoring min and max (see [`MinMax`]).
 pub fn nan_min_max<T: Real>(
     threads: usize,
     x: &[T],
     n: usize,
     m: usize,
     layout: Layout,
-) -> (Vec<T>, Vec<T>) {
+) -> MinMax<T> {
+    debug_assert_eq!(x.len(), n * m);
     let par = threads > 1;
-    let pairs = map_range(par, m, |j| {
-        let (l, h, seen) = match layout {
-            Layout::F => min_max_run(x, j * n, 1, n),
-            Layout::C => min_max_run(x, j, m, n),
-        };
-        if seen == 0 {
-            (T::NAN, T::NAN)
+    let mut acc = vec![Extremes::<T>::empty(); m];
+    if n > 0 && m > 0 {
+        if layout.contiguous_columns(m) {
+            // Pieces of columns, so that one long column is split too.
+            let per = n.div_ceil(EXTREMES_TASK).max(1);
+            let piece = n.div_ceil(per);
+            let parts = map_range(par, m * per, |t| {
+                let (j, p) = (t / per, t % per);
+                let start = j * n + (p * piece).min(n);
+                let end = j * n + ((p + 1) * piece).min(n);
+                run_extremes(&x[start..end])
+            });
+            for (t, e) in parts.iter().enumerate() {
+                acc[t / per].merge(e);
+            }
         } else {
-            (l, h)
+            let rows = (EXTREMES_TASK / m).max(1);
+            let parts = map_chunks(par, x, rows * m, |_, block| {
+                let mut part = ColumnExtremes::new(m);
+                part.add_rows(block, m);
+                part
+            });
+            for part in &parts {
+                for (j, a) in acc.iter_mut().enumerate() {
+                    a.merge(&Extremes {
+                        lo: part.lo[j],
+                        hi: part.hi[j],
+                    });
+                }
+            }
         }
-    });
-    pairs.into_iter().unzip()
+    }
+    let mut out = MinMax {
+        lo: Vec::with_capacity(m),
+        hi: Vec::with_capacity(m),
+        mixed_zeros: Vec::with_capacity(m),
+    };
+    for (j, e) in acc.into_iter().enumerate() {
+        let empty = e.lo == T::INFINITY && e.hi == T::NEG_INFINITY;
+        out.lo.push(if empty { T::NAN } else { e.lo });
+        out.hi.push(if empty { T::NAN } else { e.hi });
+        // Rare enough (a zero minimum or maximum) for a second look.
+        let zero = e.lo == T::ZERO || e.hi == T::ZERO;
+        out.mixed_zeros.push(
+            zero && match layout {
+                Layout::F => both_zeros(x[j * n..(j + 1) * n].iter().copied()),
+                Layout::C => both_zeros(x.iter().skip(j).step_by(m).copied()),
+            },
+        );
+    }
+    out
 }
 
-/// Rows per chunk of an element-wise pass over a row-major table.
-fn row_chunk(m: usize) -> usize {
-    ((1 << 15) / m.max(1) + 1) * m.max(1)
+/// Items per task of an element-wise pass.
+const MAP_TASK: usize = 1 << 16;
+
+/// A piece of a table for an element-wise pass: `len` items from `start`,
+/// all in column `col` (column-major) or whole rows (row-major).
+struct Piece<'a, T> {
+    out: &'a mut [T],
+    start: usize,
+    col: usize,
+    inf: bool,
 }
 
-/// `out[i, j] = g(j, x[i, j])` for tables of the same shape and layout.
-/// Returns whether any input value was infinite.
-pub fn map_elements<T: Real>(
+/// Splits `out` into pieces of about `MAP_TASK` items.
+fn pieces<T>(out: &mut [T], n: usize, m: usize, layout: Layout) -> Vec<Piece<'_, T>> {
+    let mut v = Vec::new();
+    let mut rest = out;
+    let mut start = 0;
+    if layout == Layout::F {
+        for col in 0..m {
+            let mut left = n;
+            while left > 0 {
+                let len = left.min(MAP_TASK);
+                let (a, b) = rest.split_at_mut(len);
+                v.push(Piece {
+                    out: a,
+                    start,
+                    col,
+                    inf: false,
+                });
+                rest = b;
+                start += len;
+                left -= len;
+            }
+        }
+    } else {
+        let step = (MAP_TASK / m + 1) * m;
+        while !rest.is_empty() {
+            let len = rest.len().min(step);
+            let (a, b) = rest.split_at_mut(len);
+            v.push(Piece {
+                out: a,
+                start,
+                col: 0,
+                inf: false,
+            });
+            rest = b;
+            start += len;
+        }
+    }
+    v
+}
+
+/// `out[i] = g(x[i], a[j], b[j])`, with `j` the column of item `i`: one
+/// column (`rows` None, `a` and `b` hold its coefficients), or whole rows
+/// (`rows` Some(l): `a` and `b` hold the coefficients of `l` items, a whole
+/// number of rows). `x` None: `out` is transformed in place. Returns whether
+/// any input item was infinite.
+#[inline(always)]
+fn map_piece<T: Real>(
+    x: Option<&[T]>,
+    out: &mut [T],
+    ab: (&[T], &[T]),
+    rows: Option<usize>,
+    g: &impl Fn(T, T, T) -> T,
+) -> bool {
+    let mut inf = false;
+    match rows {
+        None => {
+            let (a, b) = (ab.0[0], ab.1[0]);
+            match x {
+                Some(x) => {
+                    for (o, &v) in out.iter_mut().zip(x) {
+                        inf |= v.is_infinite();
+                        *o = g(v, a, b);
+                    }
+                }
+                None => {
+                    for o in out.iter_mut() {
+                        let v = *o;
+                        inf |= v.is_infinite();
+                        *o = g(v, a, b);
+                    }
+                }
+            }
+        }
+        Some(l) => {
+            // Whole rows: the coefficients repeat every `l` items.
+            let (a, b) = (&ab.0[..l], &ab.1[..l]);
+            match x {
+                Some(x) => {
+                    for (oc, xc) in out.chunks_mut(l).zip(x.chunks(l)) {
+                        for (k, (o, &v)) in oc.iter_mut().zip(xc).enumerate() {
+                            inf |= v.is_infinite();
+                            *o = g(v, a[k], b[k]);
+                        }
+                    }
+                }
+                None => {
+                    for oc in out.chunks_mut(l) {
+                        for (k, o) in oc.iter_mut().enumerate() {
+                            let v = *o;
+                            inf |= v.is_infinite();
+                            *o = g(v, a[k], b[k]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    inf
+}
+
+/// `f()` compiled with AVX2 enabled where the CPU has it (the crate targets
+/// baseline x86-64). Used for element-wise passes only: their 32-byte
+/// stores fill memory fresh from the allocator markedly faster than 16-byte
+/// ones, while the reductions compile to better code without it. Results
+/// are the same: floating-point operations stay IEEE operations (Rust
+/// never fuses a multiply and an add).
+#[inline(always)]
+fn wide_stores<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx2")]
+        unsafe fn with_avx2<R>(f: impl FnOnce() -> R) -> R {
+            f()
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            return unsafe { with_avx2(f) };
+        }
+    }
+    f()
+}
+
+/// `out[i, j] = g(x[i, j], a[j], b[j])` for tables of the same shape and
+/// layout (`x` None: in place). Returns whether any input value was
+/// infinite.
+#[allow(clippy::too_many_arguments)]
+pub fn map_table<T: Real>(
     threads: usize,
-    x: &[T],
+    x: Option<&[T]>,
     out: &mut [T],
     n: usize,
     m: usize,
     layout: Layout,
-    g: &(impl Fn(usize, T) -> T + Sync),
+    a: &[T],
+    b: &[T],
+    g: &(impl Fn(T, T, T) -> T + Sync),
 ) -> bool {
-    debug_assert_eq!(x.len(), out.len());
+    debug_assert!(x.is_none_or(|x| x.len() == out.len()));
     if n == 0 || m == 0 {
         return false;
     }
-    let par = threads > 1;
-    let size = match layout {
-        Layout::F => n,
-        Layout::C => row_chunk(m),
+    // Row-major: coefficients tiled over several rows, so that the inner
+    // loop runs over a contiguous, vector-friendly run.
+    let reps = (64 / m).max(1);
+    let (ta, tb): (Vec<T>, Vec<T>) = if layout == Layout::C {
+        (a.repeat(reps), b.repeat(reps))
+    } else {
+        (Vec::new(), Vec::new())
     };
-    let mut chunks: Vec<(&mut [T], bool)> = out.chunks_mut(size).map(|c| (c, false)).collect();
-    for_each_chunk_mut(par, &mut chunks, 1, |c, item| {
-        let (o, flag) = &mut item[0];
-        let xs = &x[c * size..c * size + o.len()];
-        let mut inf = false;
-        match layout {
-            Layout::F => {
-                for (o, &v) in o.iter_mut().zip(xs) {
-                    inf |= v.is_infinite();
-                    *o = g(c, v);
-                }
-            }
-            Layout::C => {
-                for (orow, xrow) in o.chunks_exact_mut(m).zip(xs.chunks_exact(m)) {
-                    for (j, (o, &v)) in orow.iter_mut().zip(xrow).enumerate() {
-                        inf |= v.is_infinite();
-                        *o = g(j, v);
-                    }
-                }
-            }
-        }
-        *flag = inf;
+    let mut parts = pieces(out, n, m, layout);
+    for_each_chunk_mut(threads > 1, &mut parts, 1, |_, p| {
+        let p = &mut p[0];
+        let len = p.out.len();
+        let xs = x.map(|x| &x[p.start..p.start + len]);
+        p.inf = if layout == Layout::F {
+            let ab = (&a[p.col..=p.col], &b[p.col..=p.col]);
+            wide_stores(|| map_piece(xs, p.out, ab, None, g))
+        } else {
+            wide_stores(|| map_piece(xs, p.out, (&ta, &tb), Some(m * reps), g))
+        };
     });
-    chunks.into_iter().any(|(_, f)| f)
+    parts.iter().any(|p| p.inf)
 }
 
-/// In-place version of [`map_elements`].
-pub fn map_in_place<T: Real>(
-    threads: usize,
-    x: &mut [T],
-    n: usize,
-    m: usize,
-    layout: Layout,
-    g: &(impl Fn(usize, T) -> T + Sync),
-) -> bool {
-    if n == 0 || m == 0 {
-        return false;
-    }
-    let par = threads > 1;
-    let size = match layout {
-        Layout::F => n,
-        Layout::C => row_chunk(m),
-    };
-    let mut chunks: Vec<(&mut [T], bool)> = x.chunks_mut(size).map(|c| (c, false)).collect();
-    for_each_chunk_mut(par, &mut chunks, 1, |c, item| {
-        let (chunk, flag) = &mut item[0];
-        let mut inf = false;
-        match layout {
-            Layout::F => {
-                for v in chunk.iter_mut() {
-                    inf |= v.is_infinite();
-                    *v = g(c, *v);
-                }
-            }
-            Layout::C => {
-                for row in chunk.chunks_exact_mut(m) {
-                    for (j, v) in row.iter_mut().enumerate() {
-                        inf |= v.is_infinite();
-                        *v = g(j, *v);
-                    }
-                }
-            }
-        }
-        *flag = inf;
-    });
-    chunks.into_iter().any(|(_, f)| f)
-}
-
-/// The non-NaN values of column `j`.
-fn column_values<T: Real>(x: &[T], n: usize, m: usize, layout: Layout, j: usize) -> Vec<T> {
-    match layout {
+/// The non-NaN values of column `j`, and whether any is infinite.
+fn column_values<T: Real>(x: &[T], n: usize, m: usize, layout: Layout, j: usize) -> (Vec<T>, bool) {
+    let v: Vec<T> = match layout {
         Layout::F => x[j * n..(j + 1) * n]
             .iter()
             .copied()
@@ -348,7 +649,9 @@ fn column_values<T: Real>(x: &[T], n: usize, m: usize, layout: Layout, j: usize)
             .map(|i| x[i * m + j])
             .filter(|v| !v.is_nan())
             .collect(),
-    }
+    };
+    let inf = v.iter().any(|v| v.is_infinite());
+    (v, inf)
 }
 
 fn order<T: Real>(a: &T, b: &T) -> std::cmp::Ordering {
@@ -357,13 +660,20 @@ fn order<T: Real>(a: &T, b: &T) -> std::cmp::Ordering {
 
 /// Per-column median of the non-NaN values, as numpy's masked median
 /// computes it: `(low + high) / 2` of the middle pair (the middle value
-/// twice for an odd count), in `T`. NaN for an all-NaN column.
-pub fn nan_medians<T: Real>(threads: usize, x: &[T], n: usize, m: usize, layout: Layout) -> Vec<T> {
-    map_range(threads > 1, m, |j| {
-        let mut v = column_values(x, n, m, layout, j);
+/// twice for an odd count), in `T`. NaN for an all-NaN column. Also returns
+/// whether any value is infinite.
+pub fn nan_medians<T: Real>(
+    threads: usize,
+    x: &[T],
+    n: usize,
+    m: usize,
+    layout: Layout,
+) -> (Vec<T>, bool) {
+    let per_column = map_range(threads > 1, m, |j| {
+        let (mut v, inf) = column_values(x, n, m, layout, j);
         let c = v.len();
         if c == 0 {
-            return T::NAN;
+            return (T::NAN, inf);
         }
         let h = c / 2;
         let (left, high, _) = v.select_nth_unstable_by(h, order);
@@ -375,34 +685,44 @@ pub fn nan_medians<T: Real>(threads: usize, x: &[T], n: usize, m: usize, layout:
                 .copied()
                 .fold(T::NEG_INFINITY, |a, b| if b > a { b } else { a })
         };
-        (T::ZERO + low + high) / T::TWO
-    })
+        ((T::ZERO + low + high) / T::TWO, inf)
+    });
+    let inf = per_column.iter().any(|&(_, inf)| inf);
+    (per_column.into_iter().map(|(v, _)| v).collect(), inf)
 }
 
-/// Per-column most frequent non-NaN value, the smallest one on ties (as
-/// `scipy.stats.mode`). NaN for an all-NaN column.
-pub fn nan_modes<T: Real>(threads: usize, x: &[T], n: usize, m: usize, layout: Layout) -> Vec<T> {
-    map_range(threads > 1, m, |j| {
-        let mut v = column_values(x, n, m, layout, j);
-        if v.is_empty() {
-            return T::NAN;
+/// Rows per block when copying the columns out of a row-major table.
+const GATHER_ROWS: usize = 512;
+
+/// The columns of a row-major table, each as one vector.
+fn gather_columns<T: Real>(x: &[T], n: usize, m: usize) -> Vec<Vec<T>> {
+    let mut cols: Vec<Vec<T>> = (0..m).map(|_| Vec::with_capacity(n)).collect();
+    for block in x.chunks(GATHER_ROWS * m) {
+        for (j, col) in cols.iter_mut().enumerate() {
+            col.extend(block.iter().skip(j).step_by(m));
         }
-        v.sort_unstable_by(order);
-        let (mut best, mut best_count) = (v[0], 0usize);
-        let mut i = 0;
-        while i < v.len() {
-            let mut k = i + 1;
-            while k < v.len() && v[k] == v[i] {
-                k += 1;
-            }
-            if k - i > best_count {
-                best = v[i];
-                best_count = k - i;
-            }
-            i = k;
-        }
-        best
-    })
+    }
+    cols
+}
+
+/// Per-column most frequent non-NaN value (see [`crate::mode`]).
+pub fn nan_modes<T: Real>(
+    threads: usize,
+    x: &[T],
+    n: usize,
+    m: usize,
+    layout: Layout,
+) -> Vec<crate::mode::Mode> {
+    let par = threads > 1;
+    let mode = crate::mode::mode_with;
+    if layout.contiguous_columns(m) || n == 0 {
+        map_range_with(par, m, Scratch::default, |s, j| {
+            mode(&x[j * n..(j + 1) * n], s)
+        })
+    } else {
+        let cols = gather_columns(x, n, m);
+        map_range_with(par, m, Scratch::default, |s, j| mode(&cols[j], s))
+    }
 }
 
 #[cfg(feature = "pyo3")]
@@ -459,13 +779,28 @@ pub(crate) mod py {
         v.into_iter().map(Real::to_f64).collect()
     }
 
+    fn counts(c: Vec<u64>) -> Vec<i64> {
+        c.into_iter()
+            .map(|c| i64::try_from(c).unwrap_or(i64::MAX))
+            .collect()
+    }
+
+    /// NaN taken as zero.
+    fn or_zero<A: Real>(v: A) -> A {
+        if v.is_nan() {
+            A::ZERO
+        } else {
+            v
+        }
+    }
+
     /// column_stats(X, n, m, order, n_threads, wide=False) -> (nan_counts, sums)
     ///
     /// Per-column NaN counts and sums with NaN taken as 0, in numpy's
     /// summation order for `X.sum(axis=0)` (`order`: "C" or "F"; `X` is the
     /// C-contiguous float32/float64 buffer of the n x m table, i.e. its
-    /// transpose for "F"). float32 tables are summed in float32, or in
-    /// float64 with `wide`.
+    /// transpose for "F"), in one pass. float32 tables are summed in
+    /// float32, or in float64 with `wide`.
     #[pyfunction]
     #[pyo3(signature = (x, n, m, order, n_threads, wide = false))]
     pub fn column_stats(
@@ -482,36 +817,19 @@ pub(crate) mod py {
         let work = n.saturating_mul(m);
         match table(&buf, n, m)? {
             Table::F64(x) => run(py, n_threads, work, |t| {
-                let counts = super::nan_counts(t, x, n, m, lay);
-                let sums = super::column_sums(t, x, n, m, lay, &|_, v: f64| {
-                    if v.is_nan() {
-                        0.0
-                    } else {
-                        v
-                    }
-                });
-                (counts, sums)
+                let (sums, nan) =
+                    super::column_sums_counts(t, x, n, m, lay, &|_, v: f64| or_zero(v));
+                (counts(nan), sums)
             }),
             Table::F32(x) => run(py, n_threads, work, |t| {
-                let counts = super::nan_counts(t, x, n, m, lay);
-                let sums = if wide {
-                    super::column_sums(t, x, n, m, lay, &|_, v: f32| {
-                        if v.is_nan() {
-                            0.0
-                        } else {
-                            f64::from(v)
-                        }
-                    })
+                let (sums, nan) = if wide {
+                    super::column_sums_counts(t, x, n, m, lay, &|_, v: f32| or_zero(f64::from(v)))
                 } else {
-                    to_f64(super::column_sums(t, x, n, m, lay, &|_, v: f32| {
-                        if v.is_nan() {
-                            0.0
-                        } else {
-                            v
-                        }
-                    }))
+                    let (s, c) =
+                        super::column_sums_counts(t, x, n, m, lay, &|_, v: f32| or_zero(v));
+                    (to_f64(s), c)
                 };
-                (counts, sums)
+                (counts(nan), sums)
             }),
         }
     }
@@ -524,22 +842,10 @@ pub(crate) mod py {
         lay: Layout,
         t: &[f64],
     ) -> (Vec<f64>, Vec<f64>) {
-        let corr = super::column_sums(threads, x, n, m, lay, &|j, v: T| {
-            let d = v.to_f64() - t[j];
-            if d.is_nan() {
-                0.0
-            } else {
-                d
-            }
-        });
+        let corr = super::column_sums(threads, x, n, m, lay, &|j, v: T| or_zero(v.to_f64() - t[j]));
         let sq = super::column_sums(threads, x, n, m, lay, &|j, v: T| {
             let d = v.to_f64() - t[j];
-            let d2 = d * d;
-            if d2.is_nan() {
-                0.0
-            } else {
-                d2
-            }
+            or_zero(d * d)
         });
         (corr, sq)
     }
@@ -567,8 +873,13 @@ pub(crate) mod py {
         }
     }
 
-    /// column_min_max(X, n, m, order, n_threads) -> (nanmin, nanmax)
+    /// column_min_max(X, n, m, order, n_threads) -> (nanmin, nanmax, mixed_zeros)
+    ///
+    /// NaN for all-NaN columns; `mixed_zeros[j]`: column j's minimum or
+    /// maximum is zero and it holds both -0.0 and +0.0 (numpy's choice of
+    /// zero then depends on its SIMD lanes).
     #[pyfunction]
+    #[allow(clippy::type_complexity)]
     pub fn column_min_max(
         py: Python<'_>,
         x: &Bound<'_, PyAny>,
@@ -576,21 +887,26 @@ pub(crate) mod py {
         m: usize,
         order: &str,
         n_threads: usize,
-    ) -> PyResult<(Vec<f64>, Vec<f64>)> {
+    ) -> PyResult<(Vec<f64>, Vec<f64>, Vec<bool>)> {
         let lay = layout(order)?;
         let buf = ContiguousBuffer::get(x, "column_min_max")?;
         let work = n.saturating_mul(m);
         match table(&buf, n, m)? {
-            Table::F64(x) => run(py, n_threads, work, |t| super::nan_min_max(t, x, n, m, lay)),
+            Table::F64(x) => run(py, n_threads, work, |t| {
+                let r = super::nan_min_max(t, x, n, m, lay);
+                (r.lo, r.hi, r.mixed_zeros)
+            }),
             Table::F32(x) => run(py, n_threads, work, |t| {
-                let (lo, hi) = super::nan_min_max(t, x, n, m, lay);
-                (to_f64(lo), to_f64(hi))
+                let r = super::nan_min_max(t, x, n, m, lay);
+                (to_f64(r.lo), to_f64(r.hi), r.mixed_zeros)
             }),
         }
     }
 
-    /// column_medians(X, n, m, order, n_threads) -> NaN-ignoring medians
-    /// (computed in the table's float type)
+    /// column_medians(X, n, m, order, n_threads) -> (medians, has_inf)
+    ///
+    /// NaN-ignoring medians (computed in the table's float type), and
+    /// whether any value is infinite.
     #[pyfunction]
     pub fn column_medians(
         py: Python<'_>,
@@ -599,20 +915,27 @@ pub(crate) mod py {
         m: usize,
         order: &str,
         n_threads: usize,
-    ) -> PyResult<Vec<f64>> {
+    ) -> PyResult<(Vec<f64>, bool)> {
         let lay = layout(order)?;
         let buf = ContiguousBuffer::get(x, "column_medians")?;
         let work = n.saturating_mul(m);
         match table(&buf, n, m)? {
             Table::F64(x) => run(py, n_threads, work, |t| super::nan_medians(t, x, n, m, lay)),
             Table::F32(x) => run(py, n_threads, work, |t| {
-                to_f64(super::nan_medians(t, x, n, m, lay))
+                let (v, inf) = super::nan_medians(t, x, n, m, lay);
+                (to_f64(v), inf)
             }),
         }
     }
 
-    /// column_modes(X, n, m, order, n_threads) -> NaN-ignoring modes
+    /// column_modes(X, n, m, order, n_threads) -> (modes, mixed_zeros, has_inf)
+    ///
+    /// NaN-ignoring most frequent values (the smallest on ties; NaN for an
+    /// all-NaN column); `mixed_zeros[j]`: column j's mode is zero and it
+    /// holds both -0.0 and +0.0 (which one scipy returns is not decided
+    /// here); `has_inf`: some value is infinite.
     #[pyfunction]
+    #[allow(clippy::type_complexity)]
     pub fn column_modes(
         py: Python<'_>,
         x: &Bound<'_, PyAny>,
@@ -620,29 +943,20 @@ pub(crate) mod py {
         m: usize,
         order: &str,
         n_threads: usize,
-    ) -> PyResult<Vec<f64>> {
+    ) -> PyResult<(Vec<f64>, Vec<bool>, bool)> {
         let lay = layout(order)?;
         let buf = ContiguousBuffer::get(x, "column_modes")?;
         let work = n.saturating_mul(m);
-        match table(&buf, n, m)? {
-            Table::F64(x) => run(py, n_threads, work, |t| super::nan_modes(t, x, n, m, lay)),
-            Table::F32(x) => run(py, n_threads, work, |t| {
-                to_f64(super::nan_modes(t, x, n, m, lay))
-            }),
-        }
-    }
-
-    fn apply<T: Real>(
-        threads: usize,
-        x: Option<&[T]>,
-        out: &mut [T],
-        (n, m, lay): (usize, usize, Layout),
-        g: &(impl Fn(usize, T) -> T + Sync),
-    ) -> bool {
-        match x {
-            Some(x) => super::map_elements(threads, x, out, n, m, lay, g),
-            None => super::map_in_place(threads, out, n, m, lay, g),
-        }
+        let modes = match table(&buf, n, m)? {
+            Table::F64(x) => run(py, n_threads, work, |t| super::nan_modes(t, x, n, m, lay))?,
+            Table::F32(x) => run(py, n_threads, work, |t| super::nan_modes(t, x, n, m, lay))?,
+        };
+        let inf = modes.iter().any(|r| r.has_inf);
+        Ok((
+            modes.iter().map(|r| r.value).collect(),
+            modes.iter().map(|r| r.mixed_zeros).collect(),
+            inf,
+        ))
     }
 
     /// The element-wise transform of `affine_transform` in `T`.
@@ -660,27 +974,31 @@ pub(crate) mod py {
         lo: f64,
         hi: f64,
     ) -> Result<bool, String> {
-        let cast =
-            |v: Option<&[f64]>| v.map(|v| v.iter().map(|&x| T::from_f64(x)).collect::<Vec<T>>());
-        let (a, b) = (cast(a), cast(b));
-        let shape = (n, m, lay);
+        let cast = |v: Option<&[f64]>| match v {
+            Some(v) => v.iter().map(|&x| T::from_f64(x)).collect::<Vec<T>>(),
+            None => vec![T::ZERO; m],
+        };
+        let (va, vb) = (cast(a), cast(b));
+        macro_rules! pass {
+            ($g:expr) => {
+                super::map_table(threads, x, out, n, m, lay, &va, &vb, &$g)
+            };
+        }
         match kind {
-            "standard" => Ok(match (a.as_deref(), b.as_deref()) {
-                (Some(sub), Some(div)) => {
-                    apply(threads, x, out, shape, &|j, v| (v - sub[j]) / div[j])
-                }
-                (Some(sub), None) => apply(threads, x, out, shape, &|j, v| v - sub[j]),
-                (None, Some(div)) => apply(threads, x, out, shape, &|j, v| v / div[j]),
-                (None, None) => apply(threads, x, out, shape, &|_, v| v),
+            "standard" => Ok(match (a.is_some(), b.is_some()) {
+                (true, true) => pass!(|v: T, s: T, d: T| (v - s) / d),
+                (true, false) => pass!(|v: T, s: T, _: T| v - s),
+                (false, true) => pass!(|v: T, _: T, d: T| v / d),
+                (false, false) => pass!(|v: T, _: T, _: T| v),
             }),
             "minmax" => {
-                let (Some(mul), Some(add)) = (a.as_deref(), b.as_deref()) else {
+                if a.is_none() || b.is_none() {
                     return Err("minmax needs a and b".into());
-                };
+                }
                 let (lo, hi) = (T::from_f64(lo), T::from_f64(hi));
                 if lo <= hi {
-                    Ok(apply(threads, x, out, shape, &|j, v| {
-                        let r = v * mul[j] + add[j];
+                    Ok(pass!(|v: T, mul: T, add: T| {
+                        let r = v * mul + add;
                         if r < lo {
                             lo
                         } else if r > hi {
@@ -690,19 +1008,17 @@ pub(crate) mod py {
                         }
                     }))
                 } else {
-                    Ok(apply(threads, x, out, shape, &|j, v| v * mul[j] + add[j]))
+                    Ok(pass!(|v: T, mul: T, add: T| v * mul + add))
                 }
             }
             "fill" => {
-                let Some(fill) = b.as_deref() else {
+                if b.is_none() {
                     return Err("fill needs b".into());
-                };
-                Ok(apply(threads, x, out, shape, &|j, v| {
-                    if v.is_nan() {
-                        fill[j]
-                    } else {
-                        v
-                    }
+                }
+                Ok(pass!(|v: T, _: T, fill: T| if v.is_nan() {
+                    fill
+                } else {
+                    v
                 }))
             }
             _ => Err(format!("unknown transform {kind:?}")),
@@ -794,10 +1110,54 @@ mod tests {
         a.iter().fold(0.0, |s, v| s + v)
     }
 
+    /// numpy's pairwise summation, written recursively as in numpy.
+    fn numpy_pairwise(a: &[f64]) -> f64 {
+        let n = a.len();
+        if n < 8 {
+            a.iter().fold(0.0, |s, v| s + v)
+        } else if n <= PW_BLOCKSIZE {
+            let mut r = [0.0; 8];
+            r.copy_from_slice(&a[..8]);
+            let mut i = 8;
+            while i < n - n % 8 {
+                for k in 0..8 {
+                    r[k] += a[i + k];
+                }
+                i += 8;
+            }
+            let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+            for v in &a[i..] {
+                res += v;
+            }
+            res
+        } else {
+            let mut n2 = n / 2;
+            n2 -= n2 % 8;
+            numpy_pairwise(&a[..n2]) + numpy_pairwise(&a[n2..])
+        }
+    }
+
+    fn noisy(n: usize, seed: u64) -> Vec<f64> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                let r = (s >> 11) as f64 / (1u64 << 53) as f64;
+                if r < 0.05 {
+                    f64::NAN
+                } else {
+                    1e8 + r * 1e-3 * if s % 3 == 0 { -1.0 } else { 1.0 }
+                }
+            })
+            .collect()
+    }
+
     #[test]
     fn short_pairwise_is_sequential() {
         let a = [1e16, 1.0, -1e16, 1.0];
-        assert_eq!(pairwise_sum(false, &a, &|v| v), naive(&a));
+        assert_eq!(pairwise_sum(false, &a, &|v| v).0, naive(&a));
     }
 
     #[test]
@@ -806,7 +1166,7 @@ mod tests {
         let a: Vec<f64> = (0..16)
             .map(|i| if i % 8 == 0 { 1e16 } else { 1.0 })
             .collect();
-        let r = pairwise_sum(false, &a, &|v| v);
+        let r = pairwise_sum(false, &a, &|v| v).0;
         let mut acc = [0.0; 8];
         for (k, s) in acc.iter_mut().enumerate() {
             *s = a[k] + a[8 + k];
@@ -814,6 +1174,24 @@ mod tests {
         let want =
             ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
         assert_eq!(r, want);
+    }
+
+    #[test]
+    fn iterative_pairwise_matches_numpy_tree() {
+        for n in [0, 1, 7, 8, 9, 127, 128, 129, 255, 1000, 4099, 200_003] {
+            let a = noisy(n, n as u64);
+            let clean: Vec<f64> = a
+                .iter()
+                .map(|v| if v.is_nan() { 0.0 } else { *v })
+                .collect();
+            let nan = a.iter().filter(|v| v.is_nan()).count() as u64;
+            let f = |v: f64| if v.is_nan() { 0.0 } else { v };
+            for par in [false, true] {
+                let (s, c) = pairwise_sum(par, &a, &f);
+                assert_eq!(s.to_bits(), numpy_pairwise(&clean).to_bits(), "n={n}");
+                assert_eq!(c, nan);
+            }
+        }
     }
 
     #[test]
@@ -835,28 +1213,139 @@ mod tests {
             nan_medians(1, &c, n, m, Layout::C),
             nan_medians(1, &f, n, m, Layout::F)
         );
+        assert_eq!(
+            nan_min_max(1, &c, n, m, Layout::C),
+            nan_min_max(2, &f, n, m, Layout::F)
+        );
+    }
+
+    #[test]
+    fn row_major_sums_add_rows_in_order() {
+        let (n, m) = (3001, 11);
+        let x = noisy(n * m, 7);
+        let f = |_: usize, v: f64| if v.is_nan() { 0.0 } else { v };
+        for threads in [1, 2, 3] {
+            let (sums, nan) = column_sums_counts(threads, &x, n, m, Layout::C, &f);
+            for j in 0..m {
+                let mut s = 0.0;
+                let mut c = 0;
+                for i in 0..n {
+                    s += f(j, x[i * m + j]);
+                    c += u64::from(x[i * m + j].is_nan());
+                }
+                assert_eq!(sums[j].to_bits(), s.to_bits());
+                assert_eq!(nan[j], c);
+            }
+        }
     }
 
     #[test]
     fn medians_and_modes_ignore_nan() {
         let x = [3.0, f64::NAN, 1.0, 2.0, 2.0, f64::NAN, 5.0];
-        assert_eq!(nan_medians(1, &x, 7, 1, Layout::F), vec![2.0]);
-        assert_eq!(nan_medians(1, &x[..4], 4, 1, Layout::F), vec![2.0]);
-        assert_eq!(nan_medians(1, &[1.0, 4.0], 2, 1, Layout::F), vec![2.5]);
-        assert_eq!(nan_modes(1, &x, 7, 1, Layout::F), vec![2.0]);
+        assert_eq!(nan_medians(1, &x, 7, 1, Layout::F), (vec![2.0], false));
+        assert_eq!(nan_medians(1, &x[..4], 4, 1, Layout::F).0, vec![2.0]);
+        assert_eq!(nan_medians(1, &[1.0, 4.0], 2, 1, Layout::F).0, vec![2.5]);
+        assert!(nan_medians(1, &[1.0, f64::INFINITY], 2, 1, Layout::F).1);
+        assert_eq!(nan_modes(1, &x, 7, 1, Layout::F)[0].value, 2.0);
         assert_eq!(
-            nan_modes(1, &[3.0, 1.0, 3.0, 1.0], 4, 1, Layout::F),
-            vec![1.0]
+            nan_modes(1, &[3.0, 1.0, 3.0, 1.0], 4, 1, Layout::F)[0].value,
+            1.0
         );
-        assert!(nan_medians(1, &[f64::NAN], 1, 1, Layout::F)[0].is_nan());
-        assert!(nan_modes(1, &[f64::NAN], 1, 1, Layout::F)[0].is_nan());
+        // row-major: columns gathered first
+        let c = [3.0, 1.0, 1.0, f64::NAN, 3.0, 1.0];
+        let modes = nan_modes(2, &c, 3, 2, Layout::C);
+        assert_eq!((modes[0].value, modes[1].value), (3.0, 1.0));
+        assert!(nan_medians(1, &[f64::NAN], 1, 1, Layout::F).0[0].is_nan());
+        assert!(nan_modes(1, &[f64::NAN], 1, 1, Layout::F)[0].value.is_nan());
     }
 
     #[test]
     fn min_max_skip_nan() {
         let x = [f64::NAN, 2.0, -1.0, f64::NAN, f64::NAN, f64::NAN];
-        let (lo, hi) = nan_min_max(1, &x, 3, 2, Layout::F);
-        assert_eq!((lo[0], hi[0]), (-1.0, 2.0));
-        assert!(lo[1].is_nan() && hi[1].is_nan());
+        let r = nan_min_max(1, &x, 3, 2, Layout::F);
+        assert_eq!((r.lo[0], r.hi[0]), (-1.0, 2.0));
+        assert!(r.lo[1].is_nan() && r.hi[1].is_nan());
+        // row-major: rows (NaN, 2), (-1, NaN), (NaN, NaN)
+        let r = nan_min_max(1, &x, 3, 2, Layout::C);
+        assert_eq!((r.lo[0], r.hi[0]), (-1.0, -1.0));
+        assert_eq!((r.lo[1], r.hi[1]), (2.0, 2.0));
+    }
+
+    #[test]
+    fn min_max_lanes_without_values() {
+        // a lane that only sees NaN must not bring its initial infinities
+        for n in [1, 3, 9, 10, 17] {
+            let mut x = vec![f64::NAN; n];
+            x[0] = 2.0;
+            let r = nan_min_max(1, &x, n, 1, Layout::F);
+            assert_eq!((r.lo[0], r.hi[0]), (2.0, 2.0), "n={n}");
+            let r = nan_min_max(2, &x, 1, n, Layout::C);
+            assert_eq!((r.lo[0], r.hi[0]), (2.0, 2.0), "n={n}");
+        }
+    }
+
+    #[test]
+    fn min_max_report_infinities_and_mixed_zeros() {
+        let x = [1.0, f64::INFINITY, -0.0, 0.0, 0.0, 3.0, -0.0, -1.0];
+        let r = nan_min_max(1, &x, 2, 4, Layout::F);
+        assert_eq!(r.hi[0], f64::INFINITY);
+        assert_eq!(r.mixed_zeros, vec![false, true, false, false]);
+        // both zeros, but neither is the minimum nor the maximum
+        let r = nan_min_max(1, &[-1.0, -0.0, 0.0, 1.0], 4, 1, Layout::F);
+        assert_eq!(r.mixed_zeros, vec![false]);
+        let r = nan_min_max(1, &[-0.0, 5.0, 0.0, 1.0], 4, 1, Layout::C);
+        assert_eq!(r.mixed_zeros, vec![true]);
+    }
+
+    #[test]
+    fn min_max_long_columns_split_between_threads() {
+        let (n, m) = (300_001, 2);
+        let x = noisy(n * m, 3);
+        let one = nan_min_max(1, &x, n, m, Layout::F);
+        assert_eq!(one, nan_min_max(3, &x, n, m, Layout::F));
+        let lo = x[..n].iter().copied().fold(f64::INFINITY, f64::min);
+        assert_eq!(one.lo[0], lo);
+        let c = nan_min_max(2, &x, n, m, Layout::C);
+        let hi = x
+            .iter()
+            .step_by(2)
+            .copied()
+            .fold(f64::NEG_INFINITY, f64::max);
+        assert_eq!(c.hi[0], hi);
+    }
+
+    #[test]
+    fn map_table_both_layouts_and_in_place() {
+        // narrow tables tile their coefficients over rows, wide ones not
+        for (n, m) in [(70_001, 3), (2_001, 70)] {
+            let x = noisy(n * m, 5);
+            let a: Vec<f64> = (0..m).map(|j| 2.0 + j as f64).collect();
+            let b: Vec<f64> = (0..m).map(|j| 0.25 * j as f64 - 1.0).collect();
+            let g = |v: f64, a: f64, b: f64| v * a + b;
+            for (layout, col) in [
+                (
+                    Layout::F,
+                    Box::new(move |k: usize| k / n) as Box<dyn Fn(usize) -> usize>,
+                ),
+                (Layout::C, Box::new(move |k: usize| k % m)),
+            ] {
+                for threads in [1, 2] {
+                    let mut out = vec![0.0; n * m];
+                    let inf = map_table(threads, Some(&x), &mut out, n, m, layout, &a, &b, &g);
+                    assert!(!inf);
+                    for k in 0..n * m {
+                        let want = g(x[k], a[col(k)], b[col(k)]);
+                        assert!(out[k].to_bits() == want.to_bits() || want.is_nan());
+                    }
+                    let mut y = x.clone();
+                    y[n + 2] = f64::NEG_INFINITY;
+                    assert!(map_table(threads, None, &mut y, n, m, layout, &a, &b, &g));
+                    for k in [7, n * m - 1] {
+                        let want = g(x[k], a[col(k)], b[col(k)]);
+                        assert!(y[k].to_bits() == want.to_bits() || want.is_nan());
+                    }
+                }
+            }
+        }
     }
 }

@@ -1,13 +1,16 @@
 """Native drop-ins for scikit-learn's ``StandardScaler`` and ``MinMaxScaler``.
 
-On dense float64 tables (numpy arrays or all-float DataFrames; float32 too
-for ``StandardScaler``) the column statistics are computed in Rust with
-numpy's exact summation order (see ``native/src/scalers.rs``), then combined
-with scikit-learn's own formulas; transforms are one fused pass instead of
-numpy's two or three. Sparse input, ``sample_weight``, repeated
-``partial_fit`` calls and anything else run scikit-learn's code. float32
-sums are accumulated in float64 as scikit-learn does, but not in numpy's
-buffered order: those results agree to ~1e-12, not bit for bit.
+On dense float64 and float32 tables (numpy arrays or all-float DataFrames)
+the column statistics are computed in Rust with numpy's exact summation
+order (see ``native/src/scalers.rs``), then combined with scikit-learn's own
+formulas; transforms are one fused pass instead of numpy's two or three.
+Validation runs once, without scikit-learn's separate finiteness pass: the
+kernels report infinite values and scikit-learn's check then raises its
+error. ``fit_transform`` validates once and writes the result straight from
+the input. Sparse input, ``sample_weight``, repeated ``partial_fit`` calls
+and anything else run scikit-learn's code. ``StandardScaler`` accumulates
+float32 sums in float64 as scikit-learn does, but not in numpy's buffered
+order: those results agree to ~1e-12, not bit for bit.
 """
 
 from __future__ import annotations
@@ -19,13 +22,18 @@ from sklearn import preprocessing
 from sklearn.base import _fit_context
 from sklearn.preprocessing._data import _handle_zeros_in_scale, _is_constant_feature
 from sklearn.utils._array_api import supported_float_dtypes
-from sklearn.utils.validation import (
-    _assert_all_finite,
-    check_is_fitted,
-    validate_data,
-)
+from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._dense import is_float_table, n_threads, native, table_buffer
+from ._dense import (
+    check_finite,
+    features_differ,
+    frame_dtypes,
+    is_float_table,
+    n_threads,
+    native,
+    new_array_for,
+    table_buffer,
+)
 
 __all__ = ["MinMaxScaler", "StandardScaler", "column_sums"]
 
@@ -38,12 +46,11 @@ def column_sums(X: np.ndarray, buf: np.ndarray, order: str, wide: bool = False):
     return np.asarray(counts, dtype=np.int64), np.asarray(sums, dtype=np.float64)
 
 
-def _check_finite(estimator, X) -> None:
-    """Raise scikit-learn's error for infinite values (validation is done
-    with ``ensure_all_finite=False`` and the kernels report infinities)."""
-    _assert_all_finite(
-        X, allow_nan=True, input_name="X", estimator_name=type(estimator).__name__
-    )
+def _is_float32(X) -> bool:
+    """Whether validation keeps ``X`` (a float table) in float32."""
+    if isinstance(X, np.ndarray):
+        return X.dtype == np.float32
+    return set(X.dtypes) == {np.dtype(np.float32)}
 
 
 def _transform_into(estimator, X, out, kind, a, b, lo=1.0, hi=0.0):
@@ -54,7 +61,7 @@ def _transform_into(estimator, X, out, kind, a, b, lo=1.0, hi=0.0):
         X_buf, out_buf, n, m, order, kind, a, b, float(lo), float(hi), n_threads()
     )
     if has_inf:
-        _check_finite(estimator, X)
+        check_finite(estimator, X)
 
 
 def _dense_output(self, X, copy: bool):
@@ -63,6 +70,7 @@ def _dense_output(self, X, copy: bool):
     Infinite values are checked for by the kernel when writing into a new
     array, and by scikit-learn's validation before changing X in place.
     """
+    X_in = X
     X = validate_data(
         self,
         X,
@@ -75,7 +83,7 @@ def _dense_output(self, X, copy: bool):
     if table_buffer(X) is None:
         X = np.array(X, dtype=X.dtype, order="C")
         return X, X
-    out = np.empty_like(X) if copy else X
+    out = new_array_for(X, X_in) if copy else X
     return X, out
 
 
@@ -129,7 +137,7 @@ class StandardScaler(preprocessing.StandardScaler):
         last_count = np.zeros(n_features, dtype=np.int64)
         nan_counts, new_sum = column_sums(X, buf, order, wide=True)
         if not np.isfinite(new_sum).all():
-            _check_finite(self, X)  # an infinity (or an overflow)
+            check_finite(self, X)  # an infinity (or an overflow)
         if not self.with_mean and not self.with_std:
             self.mean_ = None
             self.var_ = None
@@ -198,7 +206,11 @@ class StandardScaler(preprocessing.StandardScaler):
         """See ``sklearn.preprocessing.StandardScaler.transform``."""
         check_is_fitted(self)
         copy = copy if copy is not None else self.copy
-        if native() is None or not is_float_table(X, kinds="iub", float32=True):
+        if (
+            native() is None
+            or not is_float_table(X, kinds="iub", float32=True)
+            or features_differ(self, X)
+        ):
             return super().transform(X, copy=copy)
         X, out = _dense_output(self, X, copy)
         mean = np.ascontiguousarray(self.mean_) if self.with_mean else None
@@ -212,7 +224,7 @@ class StandardScaler(preprocessing.StandardScaler):
 
 
 class MinMaxScaler(preprocessing.MinMaxScaler):
-    """scikit-learn's ``MinMaxScaler`` with native dense float64 fits and
+    """scikit-learn's ``MinMaxScaler`` with native dense float fits and
     transforms."""
 
     reference = preprocessing.MinMaxScaler
@@ -222,18 +234,30 @@ class MinMaxScaler(preprocessing.MinMaxScaler):
         """Why ``estimator``'s parameters cannot run natively (None: they can)."""
         return None
 
+    def _native_reason(self, X, dtypes=None) -> str | None:
+        if native() is None:
+            return "the native extension is not built"
+        feature_range = self.feature_range
+        if feature_range[0] >= feature_range[1]:
+            return "feature_range is not increasing"
+        if not is_float_table(X, kinds="iub", float32=True, dtypes=dtypes):
+            return "input is not a dense float table"
+        return None
+
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
         """See ``sklearn.preprocessing.MinMaxScaler.partial_fit``."""
-        feature_range = self.feature_range
-        if (
-            native() is None
-            or hasattr(self, "n_samples_seen_")
-            or feature_range[0] >= feature_range[1]
-            or not is_float_table(X, kinds="iub")
-        ):
-            self.stratum_impl_ = "reference: input is not a dense float64 table"
+        reason = self._native_reason(X)
+        if reason is None and hasattr(self, "n_samples_seen_"):
+            reason = "incremental partial_fit"
+        if reason is not None:
+            self.stratum_impl_ = f"reference: {reason}"
             return super().partial_fit(X, y)
+        self._fit_table(X)
+        return self
+
+    def _fit_table(self, X) -> np.ndarray:
+        """Fit on a dense table (first fit); returns the validated table."""
         X = validate_data(
             self,
             X,
@@ -243,19 +267,32 @@ class MinMaxScaler(preprocessing.MinMaxScaler):
         )
         tb = table_buffer(X)
         if tb is None:
-            X = np.ascontiguousarray(X, dtype=np.float64)
+            X = np.ascontiguousarray(X)
             tb = table_buffer(X)
         buf, order = tb
         n, m = X.shape
-        data_min, data_max = native().column_min_max(buf, n, m, order, n_threads())
-        data_min = np.asarray(data_min, dtype=np.float64)
-        data_max = np.asarray(data_max, dtype=np.float64)
+        data_min, data_max, mixed_zeros = native().column_min_max(
+            buf, n, m, order, n_threads()
+        )
+        # float32 extremes are float32 values: the conversion is exact
+        data_min = np.asarray(data_min, dtype=X.dtype)
+        data_max = np.asarray(data_max, dtype=X.dtype)
         if np.isinf(data_min).any() or np.isinf(data_max).any():
-            _check_finite(self, X)
-        if np.isnan(data_min).any():
-            warnings.warn("All-NaN slice encountered", RuntimeWarning, stacklevel=2)
-        lo = np.asarray(feature_range[0], dtype=X.dtype)
-        hi = np.asarray(feature_range[1], dtype=X.dtype)
+            check_finite(self, X)
+        impl = "native"
+        if any(mixed_zeros):
+            # A zero extreme in a column holding both -0.0 and +0.0: which
+            # zero numpy returns depends on its SIMD lanes, so ask numpy
+            # (which also warns about all-NaN columns itself).
+            data_min = np.nanmin(X, axis=0)
+            data_max = np.nanmax(X, axis=0)
+            impl = "reference: extremes from numpy (a zero extreme of both signs)"
+        elif np.isnan(data_min).any():
+            # numpy's nanmin and nanmax each warn
+            for _ in range(2):
+                warnings.warn("All-NaN slice encountered", RuntimeWarning, stacklevel=3)
+        lo = np.asarray(self.feature_range[0], dtype=X.dtype)
+        hi = np.asarray(self.feature_range[1], dtype=X.dtype)
         self.n_samples_seen_ = n
         data_range = data_max - data_min
         self.scale_ = (hi - lo) / _handle_zeros_in_scale(data_range, copy=True)
@@ -263,15 +300,31 @@ class MinMaxScaler(preprocessing.MinMaxScaler):
         self.data_min_ = data_min
         self.data_max_ = data_max
         self.data_range_ = data_range
-        self.stratum_impl_ = "native"
-        return self
+        self.stratum_impl_ = impl
+        return X
 
-    def transform(self, X):
-        """See ``sklearn.preprocessing.MinMaxScaler.transform``."""
-        check_is_fitted(self)
-        if native() is None or not is_float_table(X, kinds="iub"):
-            return super().transform(X)
-        X, out = _dense_output(self, X, self.copy)
+    def fit_transform(self, X, y=None, **fit_params):
+        """See ``sklearn.preprocessing.MinMaxScaler.fit_transform``.
+
+        On a dense table the input is validated once and the result written
+        straight from it (into the validated table itself when validation
+        already copied it).
+        """
+        dtypes = frame_dtypes(X)
+        if fit_params or not self.copy or self._native_reason(X, dtypes):
+            return super().fit_transform(X, y, **fit_params)
+        return self._fit_transform(X, dtypes)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def _fit_transform(self, X, dtypes):
+        X_in = X
+        self._reset()
+        X = self._fit_table(X)
+        out = new_array_for(X, X_in, dtypes)
+        self._scale_into(X, out)
+        return out
+
+    def _scale_into(self, X, out) -> None:
         lo, hi = self.feature_range if self.clip else (1.0, 0.0)
         _transform_into(
             self,
@@ -283,4 +336,20 @@ class MinMaxScaler(preprocessing.MinMaxScaler):
             lo,
             hi,
         )
+
+    def transform(self, X):
+        """See ``sklearn.preprocessing.MinMaxScaler.transform``."""
+        check_is_fitted(self)
+        if (
+            native() is None
+            or not is_float_table(X, kinds="iub", float32=True)
+            or features_differ(self, X)
+        ):
+            return super().transform(X)
+        if _is_float32(X) and np.asarray(self.scale_).dtype != np.float32:
+            # numpy multiplies a float32 table by float64 statistics in
+            # float64 and rounds once; the kernel works in the table's type.
+            return super().transform(X)
+        X, out = _dense_output(self, X, self.copy)
+        self._scale_into(X, out)
         return out
