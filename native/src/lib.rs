@@ -14,6 +14,7 @@ mod par;
 #[cfg(feature = "pyo3")]
 mod pybuf;
 pub mod scalers;
+pub mod sparse;
 pub mod text;
 
 #[cfg(feature = "pyo3")]
@@ -38,6 +39,8 @@ mod python {
         m.add_function(wrap_pyfunction!(crate::scalers::py::column_medians, m)?)?;
         m.add_function(wrap_pyfunction!(crate::scalers::py::column_modes, m)?)?;
         m.add_function(wrap_pyfunction!(crate::scalers::py::affine_transform, m)?)?;
+        m.add_function(wrap_pyfunction!(crate::sparse::py::csr_matmul, m)?)?;
+        m.add_function(wrap_pyfunction!(crate::sparse::py::csr_sort_rows, m)?)?;
         m.add_function(wrap_pyfunction!(crate::text::py::text_count_fit, m)?)?;
         m.add_function(wrap_pyfunction!(crate::text::py::text_count_transform, m)?)?;
         m.add_function(wrap_pyfunction!(crate::text::py::text_hash, m)?)?;

@@ -69,3 +69,16 @@ pub fn map_range_with<S, R: Send>(
         (0..n).map(|i| f(&mut state, i)).collect()
     }
 }
+
+/// `f(item)` for each item of `items`, with mutable access, collected in order.
+pub fn map_mut<T: Send, R: Send>(
+    par: bool,
+    items: &mut [T],
+    f: impl Fn(&mut T) -> R + Sync + Send,
+) -> Vec<R> {
+    if par {
+        items.par_iter_mut().map(f).collect()
+    } else {
+        items.iter_mut().map(f).collect()
+    }
+}

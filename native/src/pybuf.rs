@@ -155,6 +155,20 @@ impl ContiguousBuffer {
         Ok(unsafe { std::slice::from_raw_parts(self.view.buf.cast::<i32>(), n) })
     }
 
+    /// The items as `i64` (format "q", or "l" on LP64).
+    pub(crate) fn as_i64(&self, what: &str) -> PyResult<&[i64]> {
+        let n = if self.format() == Some("l") && std::mem::size_of::<std::ffi::c_long>() == 8 {
+            self.check_item::<i64>("l", what)?
+        } else {
+            self.check_item::<i64>("q", what)?
+        };
+        if n == 0 {
+            return Ok(&[]);
+        }
+        // SAFETY: format, size and alignment checked; see `as_bytes`.
+        Ok(unsafe { std::slice::from_raw_parts(self.view.buf.cast::<i64>(), n) })
+    }
+
     /// The items as mutable `f32` (format "f").
     pub(crate) fn as_mut_f32(&mut self, what: &str) -> PyResult<&mut [f32]> {
         self.as_mut_items::<f32>("f", what)
@@ -171,6 +185,11 @@ impl ContiguousBuffer {
             return self.as_mut_items::<i64>("l", what);
         }
         self.as_mut_items::<i64>("q", what)
+    }
+
+    /// The items as mutable `i32` (format "i").
+    pub(crate) fn as_mut_i32(&mut self, what: &str) -> PyResult<&mut [i32]> {
+        self.as_mut_items::<i32>("i", what)
     }
 
     /// The items as mutable `bool` (format "?").

@@ -12,11 +12,13 @@ from stratum.kernels.impute import SimpleImputer
 from stratum.kernels.minhash import MinHashEncoder
 from stratum.kernels.scalers import MinMaxScaler, StandardScaler
 from stratum.kernels.string_encoder import StringEncoder
+from stratum.kernels.svd import TruncatedSVD
 from stratum.kernels.table_vectorizer import CleanNullStrings, TableVectorizer
 from stratum.kernels.text import CountVectorizer, HashingVectorizer, TfidfVectorizer
 
 KERNELS: list[type] = []
-KERNELS += [CountVectorizer, TfidfVectorizer, HashingVectorizer, StringEncoder]
+KERNELS += [CountVectorizer, TfidfVectorizer, HashingVectorizer, TruncatedSVD]
+KERNELS += [StringEncoder]
 KERNELS += [MinHashEncoder]
 KERNELS += [OneHotEncoder, OrdinalEncoder, StandardScaler, MinMaxScaler, SimpleImputer]
 KERNELS += [TableVectorizer, CleanNullStrings]
@@ -35,4 +37,5 @@ __all__ = [
     "StringEncoder",
     "TableVectorizer",
     "TfidfVectorizer",
+    "TruncatedSVD",
 ]

@@ -116,6 +116,38 @@ class StandardScaler(preprocessing.StandardScaler):
         if reason is not None:
             self.stratum_impl_ = f"reference: {reason}"
             return super().partial_fit(X, y, sample_weight)
+        self._fit_table(X, y)
+        return self
+
+    def fit_transform(self, X, y=None, **fit_params):
+        """See ``sklearn.preprocessing.StandardScaler.fit_transform``.
+
+        On a dense table the input is validated once and the result written
+        straight from it (into the validated table itself when validation
+        already copied it).
+        """
+        dtypes = frame_dtypes(X)
+        if (
+            fit_params
+            or not self.copy
+            or native() is None
+            or not is_float_table(X, kinds="iub", float32=True, dtypes=dtypes)
+        ):
+            return super().fit_transform(X, y, **fit_params)
+        return self._fit_transform(X, y, dtypes)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def _fit_transform(self, X, y, dtypes):
+        X_in = X
+        self._reset()
+        X = self._fit_table(X, y)
+        out = new_array_for(X, X_in, dtypes)
+        self._scale_into(X, out)
+        return out
+
+    def _fit_table(self, X, y) -> np.ndarray:
+        """Fit on a dense table (first fit); returns the validated table."""
+        sample_weight = None
         X = validate_data(
             self,
             X,
@@ -200,7 +232,7 @@ class StandardScaler(preprocessing.StandardScaler):
             reconstruction_attributes={},
         )
         self.stratum_impl_ = "native"
-        return self
+        return X
 
     def transform(self, X, copy=None):
         """See ``sklearn.preprocessing.StandardScaler.transform``."""
@@ -213,6 +245,10 @@ class StandardScaler(preprocessing.StandardScaler):
         ):
             return super().transform(X, copy=copy)
         X, out = _dense_output(self, X, copy)
+        self._scale_into(X, out)
+        return out
+
+    def _scale_into(self, X, out) -> None:
         mean = np.ascontiguousarray(self.mean_) if self.with_mean else None
         scale = np.ascontiguousarray(self.scale_) if self.with_std else None
         if mean is not None:
@@ -220,7 +256,6 @@ class StandardScaler(preprocessing.StandardScaler):
         if scale is not None:
             scale = np.broadcast_to(scale, (X.shape[1],)).astype(np.float64)
         _transform_into(self, X, out, "standard", mean, scale)
-        return out
 
 
 class MinMaxScaler(preprocessing.MinMaxScaler):

@@ -1,11 +1,11 @@
-"""skrub's ``StringEncoder`` with a native vectorizer.
+"""skrub's ``StringEncoder`` with a native vectorizer and SVD.
 
 The subclass runs skrub's own steps (``ToStr``, null filling, float32 cast,
-scikit-learn's ``TruncatedSVD``, the scaling factor, column naming) around
-stratum's native ``TfidfVectorizer`` / ``HashingVectorizer``, which give
-scikit-learn's matrices exactly, so the embeddings are skrub's for the same
+the scaling factor, column naming) around stratum's native
+``TfidfVectorizer`` / ``HashingVectorizer`` and ``TruncatedSVD``, which give
+scikit-learn's results exactly, so the embeddings are skrub's for the same
 ``random_state``. ``transform`` is skrub's, calling the fitted native
-vectorizer. It relies on skrub's private helpers of the pinned skrub version
+vectorizer and SVD. It relies on skrub's private helpers of the pinned skrub version
 (0.11); any other version runs skrub's code unchanged.
 """
 
@@ -15,10 +15,11 @@ import warnings
 from typing import Any
 
 import skrub
-from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.pipeline import Pipeline
 
+from stratum.kernels._sparse import astype_sorted
+from stratum.kernels.svd import TruncatedSVD
 from stratum.kernels.text import HashingVectorizer, TfidfVectorizer
 
 __all__ = ["StringEncoder"]
@@ -35,10 +36,12 @@ def _skrub_helpers():
 
 
 class StringEncoder(skrub.StringEncoder):
-    """skrub's ``StringEncoder`` whose TF-IDF / hashing step runs natively.
+    """skrub's ``StringEncoder`` whose TF-IDF / hashing step and SVD run
+    natively.
 
     Same parameters, attributes and outputs as :class:`skrub.StringEncoder`;
-    ``stratum_impl_`` says which vectorizer code ran.
+    ``stratum_impl_`` says which vectorizer code ran, ``tsvd_.stratum_impl_``
+    which SVD code.
     """
 
     reference = skrub.StringEncoder
@@ -96,7 +99,7 @@ class StringEncoder(skrub.StringEncoder):
         X_filled = self.to_str.fit_transform(X)
         X_filled = sbd.fill_nulls(X_filled, "")
         self.vectorizer_ = self._native_vectorizer()
-        X_out = self.vectorizer_.fit_transform(X_filled).astype("float32")
+        X_out = astype_sorted(self.vectorizer_.fit_transform(X_filled), "float32")
         del X_filled
         vec = self.vectorizer_
         if isinstance(vec, Pipeline):
@@ -127,4 +130,22 @@ class StringEncoder(skrub.StringEncoder):
         self.n_components_ = result.shape[1]
         self.input_name_ = sbd.name(X) or "string_enc"
         self.all_outputs_ = self.get_feature_names_out()
+        return self._post_process(X, result)
+
+    def transform(self, X: Any):
+        """Transform a column (see skrub's docstring)."""
+        if not hasattr(self, "stratum_impl_") or self.unsupported(self) is not None:
+            return super().transform(X)
+        sbd = _skrub_helpers()[0]
+        if not (sbd.is_string(X) or sbd.is_categorical(X)):
+            raise ValueError("Input column does not contain strings.")
+        X_filled = sbd.fill_nulls(self.to_str.transform(X), "")
+        X_out = astype_sorted(self.vectorizer_.transform(X_filled), "float32")
+        del X_filled
+        if hasattr(self, "tsvd_"):
+            result = self.tsvd_.transform(X_out)
+        else:
+            result = X_out[:, : self.n_components].toarray()
+        del X_out
+        result /= self.scaling_factor_
         return self._post_process(X, result)
