@@ -4,6 +4,7 @@ Usage::
 
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \\
         python benchmarks/kernels_text.py [--sizes 10000 100000 1000000] [--repeat 3]
+            [--cases StringEncoder TruncatedSVD]
 
 Documents are the free-text ``review`` column of ``stratum.bench.data``'s
 reviews table (words from several languages, accents, emoji, ~2% empty).
@@ -104,7 +105,7 @@ def same(a, b) -> bool:
     )
 
 
-def run(sizes: list[int], repeat: int) -> list[dict]:
+def run(sizes: list[int], repeat: int, cases: list[str] | None = None) -> list[dict]:
     char_tables()  # built once per process; not part of any timing
     rows = []
     for n in sizes:
@@ -114,6 +115,8 @@ def run(sizes: list[int], repeat: int) -> list[dict]:
         tfidf = None
         for name, (ref_cls, kernel_cls, params) in CASES.items():
             if n >= 1_000_000 and name not in LARGE_CASES:
+                continue
+            if cases and not any(name.startswith(c) for c in cases):
                 continue
             if name.startswith("TruncatedSVD"):
                 if tfidf is None:
@@ -163,13 +166,16 @@ def main() -> None:
         "--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000]
     )
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--cases", nargs="+", default=None, help="only cases whose name starts so"
+    )
     args = parser.parse_args()
     print(
         "| case | rows | reference s | native 1 thread s | ratio | CPU-time ratio "
         "| native 2 threads s | ratio |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    run(args.sizes, args.repeat)
+    run(args.sizes, args.repeat, args.cases)
 
 
 if __name__ == "__main__":

@@ -812,6 +812,10 @@ def test_standard_scaler_fused_edge_tables(params):
             with thread_budget_scope(threads):
                 _, ker = standard_fit_transform_both(params, X)
     assert ker.stratum_impl_ == "native"
+    frame = pd.DataFrame(big[:50], columns=list("abc"))
+    ref = preprocessing.StandardScaler(**params).set_output(transform="pandas")
+    ker = K.StandardScaler(**params).set_output(transform="pandas")
+    pd.testing.assert_frame_equal(ker.fit_transform(frame), ref.fit_transform(frame))
     # what the fused path does not take: scikit-learn's own fit_transform
     S = sp.csr_matrix(np.eye(3))
     fit_transform_both(

@@ -7,9 +7,8 @@
 //! the columns in order, adding each stored entry's product into its row.
 //! Both are reproduced exactly (Rust never fuses a multiply and an add):
 //! [`Csr::matmul`] shares the rows of `Y` out between threads,
-//! [`Csr::matmul_transposed`] (the CSC product, over the CSR arrays of its
-//! transpose) shares out the columns of `X` and `Y`, each element of `Y`
-//! still getting its products added in scipy's order.
+//! [`Csr::matmul_transposed`] is the CSC product over the CSR arrays of its
+//! transpose; both keep blocks of `Y`'s or `X`'s row in registers.
 
 use crate::par;
 
@@ -123,67 +122,35 @@ impl<I: Index, T: Scalar> Csr<'_, I, T> {
 
     /// `out = A.T @ x` (scipy's `csc_matvecs` on the CSC matrix `A.T`) for
     /// the C-ordered `n_rows x n_vecs` matrix `x` into the C-ordered
-    /// `n_cols x n_vecs` `out`. With `par`, the columns of `x` are split
-    /// into `n_parts` ranges computed side by side.
-    pub fn matmul_transposed(
-        &self,
-        n_parts: usize,
-        x: &[T],
-        n_vecs: usize,
-        out: &mut [T],
-    ) -> Result<(), String> {
+    /// `n_cols x n_vecs` `out`, on the calling thread: splitting the columns
+    /// of `x` between threads, the one exact split, was measured to gain
+    /// little or nothing (each thread reads every entry).
+    pub fn matmul_transposed(&self, x: &[T], n_vecs: usize, out: &mut [T]) -> Result<(), String> {
         let offsets = self.offsets()?;
         let n_rows = offsets.len() - 1;
         check_sizes(x, n_rows, out, self.n_cols, n_vecs)?;
         if n_vecs == 0 {
             return Ok(());
         }
-        let parts = lane_ranges(n_vecs, n_parts.max(1));
-        if parts.len() <= 1 {
-            out.fill(T::ZERO);
-            with_avx2(
-                #[inline(always)]
-                || self.scatter(&offsets, x, n_vecs, 0, n_vecs, out),
-            );
-            return Ok(());
-        }
-        let results = par::map_range(true, parts.len(), |p| {
-            let (k0, k1) = parts[p];
-            let mut y = vec![T::ZERO; self.n_cols * (k1 - k0)];
-            with_avx2(
-                #[inline(always)]
-                || self.scatter(&offsets, x, n_vecs, k0, k1, &mut y),
-            );
-            y
-        });
-        for ((k0, k1), y) in parts.into_iter().zip(results) {
-            for (o, yr) in out.chunks_exact_mut(n_vecs).zip(y.chunks_exact(k1 - k0)) {
-                o[k0..k1].copy_from_slice(yr);
-            }
-        }
+        out.fill(T::ZERO);
+        with_avx2(
+            #[inline(always)]
+            || self.scatter(&offsets, x, n_vecs, out),
+        );
         Ok(())
     }
 
-    /// Columns `k0..k1` of `A.T @ x` into `y` (`n_cols x (k1 - k0)`, zeros):
-    /// the rows of `A` in order, each entry's product added into its row of
-    /// `y`, in blocks of columns whose slice of `x`'s row stays in registers.
+    /// `A.T @ x` into `y` (`n_cols x n_vecs`, zeros): the rows of `A` in
+    /// order, each entry's product added into its row of `y`, in blocks of
+    /// columns whose slice of `x`'s row stays in registers.
     #[inline(always)]
-    fn scatter(
-        &self,
-        offsets: &[usize],
-        x: &[T],
-        n_vecs: usize,
-        k0: usize,
-        k1: usize,
-        y: &mut [T],
-    ) {
-        let w = k1 - k0;
+    fn scatter(&self, offsets: &[usize], x: &[T], n_vecs: usize, y: &mut [T]) {
         let mut k = 0;
         macro_rules! blocks {
             ($($b:literal),*) => {
                 $(
-                    while w - k >= $b {
-                        self.scatter_block::<$b>(offsets, x, n_vecs, k0 + k, k, w, y);
+                    while n_vecs - k >= $b {
+                        self.scatter_block::<$b>(offsets, x, n_vecs, k, y);
                         k += $b;
                     }
                 )*
@@ -192,26 +159,22 @@ impl<I: Index, T: Scalar> Csr<'_, I, T> {
         blocks!(64, 56, 48, 40, 32, 24, 16, 8, 4, 2, 1);
     }
 
-    /// Columns `xk..xk + W` of `A.T @ x` into columns `yk..yk + W` of `y`
-    /// (rows of `w` items; column indices checked).
-    #[allow(clippy::too_many_arguments)]
+    /// Columns `k..k + W` of `A.T @ x` into `y` (column indices checked).
     #[inline(always)]
     fn scatter_block<const W: usize>(
         &self,
         offsets: &[usize],
         x: &[T],
         n_vecs: usize,
-        xk: usize,
-        yk: usize,
-        w: usize,
+        k: usize,
         y: &mut [T],
     ) {
         for (j, xr) in x.chunks_exact(n_vecs).enumerate() {
             let mut xv = [T::ZERO; W];
-            xv.copy_from_slice(&xr[xk..xk + W]);
+            xv.copy_from_slice(&xr[k..k + W]);
             let (lo, hi) = (offsets[j], offsets[j + 1]);
             for (&i, &a) in self.indices[lo..hi].iter().zip(&self.data[lo..hi]) {
-                let c = i.to_usize().unwrap_or(0) * w + yk;
+                let c = i.to_usize().unwrap_or(0) * n_vecs + k;
                 let yr = &mut y[c..c + W];
                 for l in 0..W {
                     yr[l] += a * xv[l];
@@ -237,16 +200,6 @@ fn check_sizes<T>(
         return Err(format!("out does not have {out_rows} x {n_vecs} items"));
     }
     Ok(())
-}
-
-/// `n` columns split into at most `parts` contiguous ranges of about equal
-/// width, in multiples of 8 where possible (whole vector registers).
-fn lane_ranges(n: usize, parts: usize) -> Vec<(usize, usize)> {
-    let step = n.div_ceil(parts).next_multiple_of(8).min(n).max(1);
-    (0..n)
-        .step_by(step)
-        .map(|k| (k, (k + step).min(n)))
-        .collect()
 }
 
 /// `f()` compiled with AVX2 where the CPU has it: the multiply-adds then

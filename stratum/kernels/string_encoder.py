@@ -4,9 +4,10 @@ The subclass runs skrub's own steps (``ToStr``, null filling, float32 cast,
 the scaling factor, column naming) around stratum's native
 ``TfidfVectorizer`` / ``HashingVectorizer`` and ``TruncatedSVD``, which give
 scikit-learn's results exactly, so the embeddings are skrub's for the same
-``random_state``. ``transform`` is skrub's, calling the fitted native
-vectorizer and SVD. It relies on skrub's private helpers of the pinned skrub version
-(0.11); any other version runs skrub's code unchanged.
+``random_state``; the float32 cast sorts the matrix's rows natively
+(scipy's cast sorts them serially). ``transform`` is skrub's, with the same
+native steps. It relies on skrub's private helpers of the pinned skrub
+version (0.11); any other version runs skrub's code unchanged.
 """
 
 from __future__ import annotations

@@ -28,13 +28,11 @@ fn product<I: Index, T: Scalar>(
         data,
     };
     let work = data.len().saturating_mul(n_vecs);
-    run(py, n_threads, work, |t| {
-        if transposed {
-            csr.matmul_transposed(t, x, n_vecs, out)
-        } else {
-            csr.matmul(t > 1, x, n_vecs, out)
-        }
-    })?
+    if transposed {
+        run(py, 1, work, |_| csr.matmul_transposed(x, n_vecs, out))?
+    } else {
+        run(py, n_threads, work, |t| csr.matmul(t > 1, x, n_vecs, out))?
+    }
     .map_err(PyValueError::new_err)
 }
 
@@ -46,8 +44,8 @@ fn product<I: Index, T: Scalar>(
 /// `out`, all three of `data`'s type: scipy's `csr_matvecs` result, bit for
 /// bit. With `transposed`, `out = A.T @ x` (`x`: `n_rows x n_vecs`, `out`:
 /// `n_cols x n_vecs`), scipy's `csc_matvecs` result for the CSC matrix
-/// `A.T`, which has these arrays. Computed with the GIL released on
-/// `n_threads` threads.
+/// `A.T`, which has these arrays. Computed with the GIL released, the
+/// rows of `A @ x` on `n_threads` threads.
 #[pyfunction]
 #[pyo3(signature = (indptr, indices, data, n_cols, x, n_vecs, out, n_threads, transposed = false))]
 #[allow(clippy::too_many_arguments)]
