@@ -16,7 +16,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from stratum._threads import thread_budget_scope
 from stratum.kernels import KERNELS, TfidfVectorizer, TruncatedSVD
-from stratum.kernels.svd import SparseOperand
+from stratum.kernels._sparse import SparseOperand, astype_sorted
 from stratum.lower.registry import default_registry, ran
 
 FITTED = [
@@ -243,3 +243,34 @@ def test_registry_replaces_truncated_svd_in_pipelines():
 @parametrize_with_checks([TruncatedSVD(n_components=1)])
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
+
+
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+@pytest.mark.parametrize("density", [0.0, 0.05, 0.5])
+def test_astype_sorted_is_scipys_astype(index_dtype, density):
+    rng = np.random.default_rng(int(density * 100))
+    for dtype, target in [(np.float64, "float32"), (np.float32, np.float64)]:
+        A = raw_csr(rng, 40_000, 30, dtype, density=density, index_dtype=index_dtype)
+        # rows without repeats (most, sorted natively) and with repeats
+        # (left to scipy, which sums them in its own order)
+        B = A.copy()
+        with thread_budget_scope(2):
+            got = astype_sorted(A, target)
+        want = B.astype(target)
+        for name in ("indptr", "indices"):  # (scipy may narrow their type)
+            np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
+            np.testing.assert_array_equal(getattr(A, name), getattr(B, name))
+        assert_bits(got.data, want.data)
+        assert_bits(A.data, B.data)  # the input is left alone
+        assert got.has_canonical_format and want.has_canonical_format
+
+
+def test_astype_sorted_leaves_what_it_cannot_sort_to_scipy():
+    A = raw_csr(np.random.default_rng(1), 50, 9, np.float64)
+    A.data.flags.writeable = False  # the copy is sorted, never the input
+    B = A.copy()
+    assert_bits(astype_sorted(A, np.float32).data, B.astype(np.float32).data)
+    assert astype_sorted(B, np.float64) is not B  # same dtype: scipy's copy
+    assert_bits(astype_sorted(B, np.int64).data, B.astype(np.int64).data)
+    dense = np.ones((2, 2))
+    assert_bits(astype_sorted(dense, np.float32), dense.astype(np.float32))

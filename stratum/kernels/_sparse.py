@@ -9,9 +9,9 @@ import scipy.sparse as sp
 
 from ._dense import n_threads, native
 
-__all__ = ["SparseOperand", "astype_sorted"]
+__all__ = ["FLOATS", "SparseOperand", "astype_sorted"]
 
-_FLOATS = (np.float32, np.float64)
+FLOATS = (np.float32, np.float64)
 
 
 class SparseOperand:
@@ -75,22 +75,25 @@ class SparseOperand:
 def astype_sorted(X, dtype):
     """``X.astype(dtype)`` with the rows of a CSR matrix sorted natively.
 
-    scipy's ``astype`` first brings the matrix to canonical form, sorting
-    its rows in place, serially; rows without repeated columns are sorted
-    here in parallel instead (the same arrays), the rest is scipy's.
+    scipy's ``astype`` converts a copy, then brings it to canonical form,
+    sorting its rows serially; here the same copy's rows without repeated
+    columns are sorted first, in parallel (the same arrays result), and the
+    rest is scipy's.
     """
-    if (
+    dtype = np.dtype(dtype)
+    if not (
         native() is not None
         and sp.issparse(X)
         and X.format == "csr"
-        and X.dtype != np.dtype(dtype)
-        and X.dtype in _FLOATS
+        and X.dtype != dtype
+        and dtype in FLOATS
         and X.indptr.dtype == X.indices.dtype
-        and X.indices.flags.writeable
-        and X.data.flags.writeable
-        and X.indices.flags.c_contiguous
-        and X.data.flags.c_contiguous
     ):
-        if native().csr_sort_rows(X.indptr, X.indices, X.data, X.shape[1], n_threads()):
-            X.has_sorted_indices = True
-    return X.astype(dtype)
+        return X.astype(dtype)
+    # scipy's astype, step by step
+    copy = X._with_data(X.data.astype(dtype, casting="unsafe", copy=True), copy=True)
+    if native().csr_sort_rows(
+        copy.indptr, copy.indices, copy.data, copy.shape[1], n_threads()
+    ):
+        copy.has_sorted_indices = True
+    return copy._with_data(copy._deduped_data(), copy=False)

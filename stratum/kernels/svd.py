@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn import decomposition
+from sklearn import decomposition, get_config
 from sklearn.base import _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils.extmath import svd_flip
@@ -24,17 +24,16 @@ from sklearn.utils.sparsefuncs import mean_variance_axis
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._dense import native
-from ._sparse import SparseOperand
+from ._sparse import FLOATS, SparseOperand
 
 try:
     from sklearn.utils.extmath import _randomized_svd
-except ImportError:  # pragma: no cover - scikit-learn < 1.7
+except ImportError:  # pragma: no cover - an older scikit-learn
     _randomized_svd = None
 
 __all__ = ["TruncatedSVD"]
 
 NATIVE = "native"
-_FLOATS = (np.float32, np.float64)
 
 
 class TruncatedSVD(decomposition.TruncatedSVD):
@@ -64,7 +63,9 @@ class TruncatedSVD(decomposition.TruncatedSVD):
             return reason
         if not sp.issparse(X):
             return "dense input"
-        if X.dtype not in _FLOATS:
+        if get_config()["array_api_dispatch"]:
+            return "array_api_dispatch is on"
+        if X.dtype not in FLOATS:
             return f"{X.dtype} data"
         return None
 
@@ -113,7 +114,7 @@ class TruncatedSVD(decomposition.TruncatedSVD):
         (``stratum_impl_`` describes the fit: a transform must not change
         the estimator).
         """
-        if native() is None or not sp.issparse(X) or X.dtype not in _FLOATS:
+        if native() is None or not sp.issparse(X) or X.dtype not in FLOATS:
             return super().transform(X)
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
