@@ -52,8 +52,9 @@ pub struct Csr<'a, I, T> {
     pub data: &'a [T],
 }
 
-/// Stored entries per task when rows are shared out between threads.
-const ENTRIES_PER_TASK: usize = 1 << 12;
+/// Work per task when rows are shared out between threads: stored entries
+/// times dense columns for the products, stored entries for the sort.
+const ENTRIES_PER_TASK: usize = 1 << 16;
 
 impl<I: Index, T: Scalar> Csr<'_, I, T> {
     /// The row offsets, checked: one more than the rows, starting at 0,
