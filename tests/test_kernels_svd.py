@@ -119,6 +119,18 @@ def test_bad_sparse_arrays_raise_instead_of_reading_out_of_bounds():
                 )
 
 
+def test_outputs_sharing_memory_with_inputs_are_refused():
+    from stratum import _native
+
+    indptr, indices = np.array([0, 1, 2], np.int32), np.array([0, 1], np.int32)
+    data = np.ones(2)
+    x = np.ones((2, 2))
+    with pytest.raises(ValueError, match="shares memory"):
+        _native.csr_matmul(indptr, indices, data, 2, x, 2, x, 1)
+    with pytest.raises(ValueError, match="shares memory"):
+        _native.csr_sort_rows(indptr, indptr[:2], data, 2, 1)
+
+
 # ---------------------------------------------------------- TruncatedSVD
 
 

@@ -7,6 +7,21 @@ use super::{sort_rows, Csr, Index, Scalar};
 use crate::encoders::py::run;
 use crate::pybuf::ContiguousBuffer;
 
+/// Raises ValueError when a written buffer shares memory with another one
+/// (Rust's borrows of the two would alias).
+fn check_disjoint(written: &ContiguousBuffer, others: &[&ContiguousBuffer]) -> PyResult<()> {
+    let w = written.as_bytes().as_ptr_range();
+    for other in others {
+        let o = other.as_bytes().as_ptr_range();
+        if w.start < o.end && o.start < w.end {
+            return Err(PyValueError::new_err(
+                "an output array shares memory with an input",
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The product of borrowed index and value arrays into `out`.
 #[allow(clippy::too_many_arguments)]
 fn product<I: Index, T: Scalar>(
@@ -66,6 +81,7 @@ pub fn csr_matmul(
     let d = ContiguousBuffer::get(data, "data")?;
     let xb = ContiguousBuffer::get(x, "x")?;
     let mut ob = ContiguousBuffer::get_writable(out, "out")?;
+    check_disjoint(&ob, &[&p, &i, &d, &xb])?;
     let wide = p.format() != Some("i");
     macro_rules! with_indices {
         ($data:expr, $x:expr, $out:expr) => {
@@ -110,6 +126,8 @@ pub fn csr_sort_rows(
     let p = ContiguousBuffer::get(indptr, "indptr")?;
     let mut i = ContiguousBuffer::get_writable(indices, "indices")?;
     let mut d = ContiguousBuffer::get_writable(data, "data")?;
+    check_disjoint(&i, &[&p, &d])?;
+    check_disjoint(&d, &[&p])?;
     macro_rules! sort {
         ($ip:expr, $ix:expr) => {
             if d.format() == Some("f") {
