@@ -14,6 +14,7 @@ mod par;
 #[cfg(feature = "pyo3")]
 mod pybuf;
 pub mod scalers;
+mod simd;
 pub mod sparse;
 pub mod text;
 

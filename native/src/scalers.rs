@@ -13,6 +13,7 @@
 
 use crate::mode::Scratch;
 use crate::par::{for_each_chunk_mut, map_chunks, map_range, map_range_with};
+use crate::simd::with_avx2;
 
 /// Memory order of an `n` x `m` table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -573,28 +574,6 @@ fn map_piece<T: Real>(
     inf
 }
 
-/// `f()` compiled with AVX2 enabled where the CPU has it (the crate targets
-/// baseline x86-64). Used for element-wise passes only: their 32-byte
-/// stores fill memory fresh from the allocator markedly faster than 16-byte
-/// ones, while the reductions compile to better code without it. Results
-/// are the same: floating-point operations stay IEEE operations (Rust
-/// never fuses a multiply and an add).
-#[inline(always)]
-fn wide_stores<R>(f: impl FnOnce() -> R) -> R {
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx2")]
-        unsafe fn with_avx2<R>(f: impl FnOnce() -> R) -> R {
-            f()
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2, checked just above.
-            return unsafe { with_avx2(f) };
-        }
-    }
-    f()
-}
-
 /// `out[i, j] = g(x[i, j], a[j], b[j])` for tables of the same shape and
 /// layout (`x` None: in place). Returns whether any input value was
 /// infinite.
@@ -629,9 +608,12 @@ pub fn map_table<T: Real>(
         let xs = x.map(|x| &x[p.start..p.start + len]);
         p.inf = if layout == Layout::F {
             let ab = (&a[p.col..=p.col], &b[p.col..=p.col]);
-            wide_stores(|| map_piece(xs, p.out, ab, None, g))
+            // AVX2 for element-wise passes only: their 32-byte stores fill
+            // memory fresh from the allocator markedly faster than 16-byte
+            // ones, while the reductions compile to better code without it.
+            with_avx2(|| map_piece(xs, p.out, ab, None, g))
         } else {
-            wide_stores(|| map_piece(xs, p.out, (&ta, &tb), Some(m * reps), g))
+            with_avx2(|| map_piece(xs, p.out, (&ta, &tb), Some(m * reps), g))
         };
     });
     parts.iter().any(|p| p.inf)

@@ -11,6 +11,7 @@
 //! transpose; both keep blocks of `Y`'s or `X`'s row in registers.
 
 use crate::par;
+use crate::simd::with_avx2;
 
 /// A sparse index type (scipy uses int32, or int64 for large matrices).
 pub trait Index: Copy + Send + Sync {
@@ -201,25 +202,6 @@ fn check_sizes<T>(
         return Err(format!("out does not have {out_rows} x {n_vecs} items"));
     }
     Ok(())
-}
-
-/// `f()` compiled with AVX2 where the CPU has it: the multiply-adds then
-/// run eight (float32) or four (float64) lanes at a time, each lane the
-/// same IEEE multiply then add as scipy's scalar loop.
-#[inline(always)]
-fn with_avx2<R>(f: impl FnOnce() -> R) -> R {
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx2")]
-        unsafe fn enabled<R>(f: impl FnOnce() -> R) -> R {
-            f()
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2, checked just above.
-            return unsafe { enabled(f) };
-        }
-    }
-    f()
 }
 
 /// One row of the product: `y = sum of vals[e] * x[cols[e]]` over the

@@ -107,6 +107,21 @@ pub fn csr_matmul(
     }
 }
 
+/// The row sort of borrowed arrays, on `n_threads` threads.
+fn sort<I: Index + Ord, T: Scalar>(
+    py: Python<'_>,
+    n_cols: usize,
+    indptr: &[I],
+    indices: &mut [I],
+    data: &mut [T],
+    n_threads: usize,
+) -> PyResult<bool> {
+    run(py, n_threads, data.len(), |t| {
+        sort_rows(t > 1, n_cols, indptr, indices, data)
+    })?
+    .map_err(PyValueError::new_err)
+}
+
 /// csr_sort_rows(indptr, indices, data, n_cols, n_threads) -> bool
 ///
 /// Sorts each row of the CSR matrix given by its arrays by column index, in
@@ -128,29 +143,18 @@ pub fn csr_sort_rows(
     let mut d = ContiguousBuffer::get_writable(data, "data")?;
     check_disjoint(&i, &[&p, &d])?;
     check_disjoint(&d, &[&p])?;
-    macro_rules! sort {
+    macro_rules! with_data {
         ($ip:expr, $ix:expr) => {
             if d.format() == Some("f") {
-                let dv = d.as_mut_f32("data")?;
-                let work = dv.len();
-                run(py, n_threads, work, |t| {
-                    sort_rows(t > 1, n_cols, $ip, $ix, dv)
-                })?
+                sort(py, n_cols, $ip, $ix, d.as_mut_f32("data")?, n_threads)
             } else {
-                let dv = d.as_mut_f64("data")?;
-                let work = dv.len();
-                run(py, n_threads, work, |t| {
-                    sort_rows(t > 1, n_cols, $ip, $ix, dv)
-                })?
+                sort(py, n_cols, $ip, $ix, d.as_mut_f64("data")?, n_threads)
             }
         };
     }
-    let sorted = if p.format() == Some("i") {
-        let (ip, ix) = (p.as_i32("indptr")?, i.as_mut_i32("indices")?);
-        sort!(ip, ix)
+    if p.format() == Some("i") {
+        with_data!(p.as_i32("indptr")?, i.as_mut_i32("indices")?)
     } else {
-        let (ip, ix) = (p.as_i64("indptr")?, i.as_mut_i64("indices")?);
-        sort!(ip, ix)
-    };
-    sorted.map_err(PyValueError::new_err)
+        with_data!(p.as_i64("indptr")?, i.as_mut_i64("indices")?)
+    }
 }
