@@ -11,7 +11,7 @@ loopback), in one script.
 
     python benchmarks/remote.py [--pipelines 30] [--rows 3000] [--cv 3]
 
-Needs Ray (``pip install "stratum[ray]"``). The cluster is started with
+Needs Ray (``pip install ".[ray]"`` in this checkout). The cluster is started with
 ``ray start --block`` (head: one CPU, second node: one CPU) and stopped at
 the end.
 """

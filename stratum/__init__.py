@@ -5,48 +5,49 @@ available here, and skrub's searches and cross-validation run on stratum's
 engine (``set_config(engine="skrub")`` switches back). stratum's own API:
 :func:`search` (a batch of pipelines in one call), :func:`explain`,
 :func:`set_config` / :func:`get_config` / :func:`config_context`.
+
+Importing stratum is cheap: skrub (with pandas and scikit-learn) is imported
+on the first use of a name that needs it, and skrub's entry points are routed
+to stratum's engine as soon as skrub is imported, by whoever imports it.
 """
 
 from __future__ import annotations
 
-import skrub as _skrub
-from skrub import *  # noqa: F403  (the drop-in: every public skrub name)
+import importlib
 
+from . import _skrub_hook
 from ._config import config_context, get_config, set_config  # noqa: F401
-from .frontend.dropin import StratumFallbackWarning  # noqa: F401
-from .frontend.dropin import install as _install
-from .search import BatchSearch, explain, search  # noqa: F401
-from .session import Session  # noqa: F401
 
 __version__ = "0.1.0"
 
-_install()
+# stratum's own names that live in modules importing skrub: name -> module.
+_LAZY = {
+    "BatchSearch": ".batch_search",
+    "explain": ".batch_search",
+    "search": ".batch_search",
+    "Session": ".session",
+    "Client": ".serve.client",
+    "StratumFallbackWarning": ".frontend.dropin",
+}
+_STRATUM_API = sorted([*_LAZY, "config_context", "get_config", "set_config"])
+_NOT_FROM_SKRUB = ("get_config", "set_config", "config_context")
 
-_STRATUM_API = [
-    "BatchSearch",
-    "Client",
-    "Session",
-    "StratumFallbackWarning",
-    "config_context",
-    "explain",
-    "get_config",
-    "search",
-    "set_config",
-]
-_SKRUB_API = [
-    n for n in _skrub.__all__ if n not in ("get_config", "set_config", "config_context")
-]
-__all__ = _STRATUM_API + _SKRUB_API
+_skrub_hook.install_when_imported()
 
 
 def __getattr__(name: str):
-    if name == "Client":  # the serve client; imported on first use
-        from .serve.client import Client
-
-        return Client
-    # Anything else skrub exposes (submodules, private helpers users rely on).
-    return getattr(_skrub, name)
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+    elif name == "__all__":  # stratum's API plus every public skrub name
+        skrub = importlib.import_module("skrub")
+        value = _STRATUM_API + [n for n in skrub.__all__ if n not in _NOT_FROM_SKRUB]
+    else:  # skrub's names (the drop-in), submodules and helpers users rely on
+        value = getattr(importlib.import_module("skrub"), name)
+    globals()[name] = value
+    return value
 
 
 def __dir__():
-    return sorted(set(globals()) | set(dir(_skrub)))
+    return sorted(
+        set(globals()) | set(_LAZY) | set(dir(importlib.import_module("skrub")))
+    )

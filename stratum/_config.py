@@ -73,7 +73,7 @@ def _check(name: str, value: Any) -> Any:
     if name == "n_jobs" and (value == 0 or not isinstance(value, (int, type(None)))):
         raise ValueError(f"n_jobs must be a non-zero int or None, got {value!r}")
     if name in ("memory_budget", "cache_disk_budget"):
-        from .runtime.spill import parse_bytes
+        from ._sizes import parse_bytes
 
         parse_bytes(value)
     if name in ("timeout", "config_timeout") and value is not None and value <= 0:

@@ -1,22 +1,52 @@
-"""The ``stratum`` command."""
+"""The ``stratum`` command: ``stratum --help`` lists its subcommands."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+from ._extras import install_hint
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="stratum", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+DESCRIPTION = (
+    "stratum: batched, deduplicated execution of many skrub pipelines, with "
+    "results identical to skrub's. 'stratum demo' runs the main job on "
+    "built-in data; 'stratum COMMAND --help' describes each command."
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``stratum`` command line (every subcommand and option)."""
+    from . import __version__
+
+    parser = argparse.ArgumentParser(prog="stratum", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"stratum {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     demo = sub.add_parser(
-        "demo", help="run an agent-style batch, stratum vs plain skrub"
+        "demo",
+        help="run an agent-style batch, stratum vs plain skrub",
+        description=(
+            "Evaluate eight agent-style pipelines over a generated house-price "
+            "table with plain skrub, then with stratum, in this process; print "
+            "the results, the plan's deduplication counts and both wall times, "
+            "and fail if any score differs."
+        ),
     )
-    demo.add_argument("--rows", type=int, default=5000)
-    demo.add_argument("--cv", type=int, default=3)
-    explain = sub.add_parser("explain", help="show the plan of the demo batch")
-    explain.add_argument("--rows", type=int, default=2000)
-    explain.add_argument("--cv", type=int, default=3)
+    demo.add_argument(
+        "--rows", type=int, default=5000, help="rows of the generated table (5000)"
+    )
+    demo.add_argument("--cv", type=int, default=3, help="cross-validation folds (3)")
+    explain = sub.add_parser(
+        "explain",
+        help="show the plan of the demo batch",
+        description=(
+            "Compile the demo's batch and print its plan (what is shared, the "
+            "tasks per fold) without fitting anything."
+        ),
+    )
+    explain.add_argument(
+        "--rows", type=int, default=2000, help="rows of the generated table (2000)"
+    )
+    explain.add_argument("--cv", type=int, default=3, help="cross-validation folds (3)")
     explain.add_argument(
         "--dot", action="store_true", help="print Graphviz DOT instead"
     )
@@ -25,11 +55,19 @@ def main(argv: list[str] | None = None) -> int:
     _add_mcp(sub)
     _add_run(sub)
     cache = sub.add_parser("cache", help="inspect or clear the disk cache")
-    cache.add_argument("action", choices=["info", "clear"])
+    cache.add_argument(
+        "action",
+        choices=["info", "clear"],
+        help="info: entries and size; clear: remove every entry",
+    )
     cache.add_argument(
         "--dir", help="cache directory (default: STRATUM_CACHE_DIR)", default=None
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
 
     if args.command == "demo":
         from .bench.demo import main as demo_main
@@ -37,9 +75,9 @@ def main(argv: list[str] | None = None) -> int:
         demo_main(rows=args.rows, cv=args.cv)
         return 0
     if args.command == "explain":
+        from .batch_search import explain as explain_batch
         from .bench.data import make_house_prices
         from .bench.workloads import house_price_batch
-        from .search import explain as explain_batch
 
         batch = house_price_batch(make_house_prices(args.rows, seed=0))
         print(explain_batch(batch, cv=args.cv, dot=args.dot))
@@ -92,7 +130,11 @@ def _add_bench(sub) -> None:
             "reuse bound, and fail if any engine's scores differ from skrub's."
         ),
     )
-    bench.add_argument("workload", choices=["W1", "W2", "W3", "all"])
+    bench.add_argument(
+        "workload",
+        choices=["W1", "W2", "W3", "all"],
+        help="W1: two-stage search, W2: agent tree, W3: wide grid, or all",
+    )
     bench.add_argument(
         "--quick",
         action="store_true",
@@ -158,7 +200,7 @@ def _add_serve(sub) -> None:
         ),
     )
     serve.add_argument("--host", default="127.0.0.1", help="default: loopback only")
-    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--port", type=int, default=8765, help="default: 8765")
     serve.add_argument("--workers", type=int, default=1, help="worker processes")
     serve.add_argument(
         "--window", type=float, default=0.5, help="batching window, seconds"
@@ -169,7 +211,9 @@ def _add_serve(sub) -> None:
     serve.add_argument(
         "--max-payload", default="64MB", help="largest request body (e.g. 64MB)"
     )
-    serve.add_argument("--max-batch-jobs", type=int, default=64)
+    serve.add_argument(
+        "--max-batch-jobs", type=int, default=64, help="most jobs in one batch"
+    )
     serve.add_argument(
         "--n-jobs", type=int, default=1, help="stratum's n_jobs in each worker"
     )
@@ -180,14 +224,13 @@ def _add_serve(sub) -> None:
 
 
 def _serve(args) -> int:
-    from .runtime.spill import parse_bytes
+    from ._sizes import parse_bytes
 
     try:
         from .serve.app import serve
     except ImportError as error:
         print(
-            f"stratum serve needs the 'serve' extra (pip install 'stratum[serve]'): "
-            f"{error}",
+            f"stratum serve needs the 'serve' extra ({install_hint('serve')}): {error}",
             file=sys.stderr,
         )
         return 2
@@ -220,9 +263,15 @@ def _add_mcp(sub) -> None:
     mcp.add_argument(
         "--window", type=float, default=0.2, help="batching window, seconds"
     )
-    mcp.add_argument("--job-timeout", type=float, default=600.0)
-    mcp.add_argument("--n-jobs", type=int, default=1)
-    mcp.add_argument("--cache-dir", default=None)
+    mcp.add_argument(
+        "--job-timeout", type=float, default=600.0, help="most seconds per job"
+    )
+    mcp.add_argument(
+        "--n-jobs", type=int, default=1, help="stratum's n_jobs in each worker"
+    )
+    mcp.add_argument(
+        "--cache-dir", default=None, help="disk cache shared by the workers"
+    )
 
 
 def _mcp(args) -> int:
@@ -230,7 +279,7 @@ def _mcp(args) -> int:
         from .serve.mcp_server import run
     except ImportError as error:
         print(
-            f"stratum mcp needs the 'mcp' extra (pip install 'stratum[mcp]'): {error}",
+            f"stratum mcp needs the 'mcp' extra ({install_hint('mcp')}): {error}",
             file=sys.stderr,
         )
         return 2
@@ -257,7 +306,9 @@ def _add_run(sub) -> None:
             "summary; exits 1 if any script did not exit with 0."
         ),
     )
-    run.add_argument("scripts", nargs="+", metavar="SCRIPT")
+    run.add_argument(
+        "scripts", nargs="+", metavar="SCRIPT", help="Python scripts to run"
+    )
     run.add_argument(
         "-j", "--jobs", type=int, default=1, help="n_jobs of the batch executor"
     )

@@ -14,8 +14,8 @@ import threading
 from typing import Any
 
 from ._config import get_config
+from ._sizes import default_budget, parse_bytes
 from .runtime.cache import DiskCache, MemoryCache, Reuse
-from .runtime.spill import default_budget, parse_bytes
 
 
 class Session:

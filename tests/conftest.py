@@ -19,6 +19,9 @@ Also:
 * The tests directory is put on ``sys.path`` so that the helper modules
   ``pipelines`` and ``harness`` can be imported (tests/ is not a package and
   pytest runs with ``--import-mode=importlib``).
+* No test may leave a file under pytest's temporary directory whose name
+  shadows a standard-library or installed module (``random.py`` next to a
+  script run with ``python`` breaks scikit-learn's imports in it).
 """
 
 from __future__ import annotations
@@ -149,3 +152,21 @@ def _fresh_stratum_session():
 
     with stratum.Session():
         yield
+
+
+_reported_shadowing: set = set()
+
+
+@pytest.fixture(autouse=True)
+def _no_shadowing_files(tmp_path_factory):
+    """Fail the test after which a file shadowing a module name exists."""
+    from shadowing import shadowing_files
+
+    yield
+    found = set(shadowing_files(tmp_path_factory.getbasetemp())) - _reported_shadowing
+    if found:
+        _reported_shadowing.update(found)
+        pytest.fail(
+            "test files shadow importable modules (rename them): "
+            + ", ".join(map(str, sorted(found)))
+        )

@@ -630,6 +630,16 @@ def hp_subsample_random_kept(df=None):
     )
 
 
+@case("regression", "r2", keep_subsampling=True)
+def hp_subsample_after_split_kept(df=None):
+    """Subsampling after mark_as_X/y with keep_subsampling=True: skrub subsamples
+    the training side of every split and the refit, never the test side."""
+    X, y = house_xy(df, log_target=True)
+    X = numeric_only(X).skb.subsample(n=120).skb.apply(SimpleImputer())
+    y = y.skb.subsample(n=120)
+    return X.skb.apply(Ridge(alpha=skrub.choose_from([0.1, 1.0], name="alpha")), y=y)
+
+
 @case("regression", "r2")
 def hp_freeze_after_fit(df=None):
     X, y = house_xy(df, log_target=True)

@@ -158,7 +158,7 @@ def scenario(tmp_path_factory):
     plain_dir, run_dir = root / "plain", root / "run"
     scripts = {
         "grid": PREAMBLE.format(factor=2, log="{log}") + GRID,
-        "random": PREAMBLE.format(factor=3, log="{log}") + RANDOM,
+        "randomized": PREAMBLE.format(factor=3, log="{log}") + RANDOM,
         "cv": PREAMBLE.format(factor=2, log="{log}") + CROSS_VALIDATE,
         "twice": TWICE,
         "crash": CRASH,
@@ -172,8 +172,8 @@ def scenario(tmp_path_factory):
             path = folder / f"{name}.py"
             path.write_text(text.replace("{log}", str(folder / "fits.log")))
             paths[folder, name] = str(path)
-    sharing = ["grid", "random", "cv", "twice"]
-    order = ["grid", "crash", "random", "hang", "cv", "twice"]
+    sharing = ["grid", "randomized", "cv", "twice"]
+    order = ["grid", "crash", "randomized", "hang", "cv", "twice"]
     path_before = list(sys.path)
     # The plain runs go on while the batch waits for the hanging script.
     with ThreadPoolExecutor(2) as pool:
@@ -213,7 +213,7 @@ def test_output_equals_plain_python(scenario):
 
 
 def test_results_in_order_with_statuses(scenario):
-    assert scenario["order"] == ["grid", "crash", "random", "hang", "cv", "twice"]
+    assert scenario["order"] == ["grid", "crash", "randomized", "hang", "cv", "twice"]
     results = scenario["results"]
     crash, hang = results["crash"], results["hang"]
     assert crash.status == "error" and crash.exit_code == 1
@@ -238,7 +238,7 @@ def test_shared_fit_happens_once_per_fold(scenario):
     assert run == Counter({294: 1, 295: 2})
     (batch,) = {
         id(b): b
-        for n in ("grid", "random", "cv")
+        for n in ("grid", "randomized", "cv")
         for b in scenario["results"][n].batches
     }.values()
     assert batch.fits < batch.fits_requested
@@ -251,10 +251,10 @@ def test_a_script_asking_twice_joins_two_batches(scenario):
     assert twice.requests == 2
     assert [b.number for b in twice.batches] == [1, 2]
     first = twice.batches[0]
-    assert set(first.scripts) == {"grid", "random", "cv", "twice"}
+    assert set(first.scripts) == {"grid", "randomized", "cv", "twice"}
     assert twice.batches[1].scripts == ["twice"]
     assert twice.batches[1].reused > 0  # the scaler's folds, from batch 1
-    for name in ("grid", "random", "cv"):
+    for name in ("grid", "randomized", "cv"):
         assert results[name].requests == 1
         assert [b.number for b in results[name].batches] == [1]
         assert results[name].local == []

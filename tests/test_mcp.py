@@ -116,8 +116,16 @@ def test_profile_cache_is_keyed_by_content(tmp_path):
     assert profiler.profile_frame(frame.copy())["cached"] is True
     with pytest.raises(ValueError, match="cannot profile"):
         profiler.profile_path(tmp_path / "cache" / os.listdir(tmp_path / "cache")[0])
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError, match="no such file"):
         profiler.profile_path(tmp_path / "missing.csv")
+    with pytest.raises(IsADirectoryError, match="is a directory"):
+        profiler.profile_path(tmp_path / "cache")
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(ValueError, match="is empty: it has no header line"):
+        profiler.profile_path(tmp_path / "empty.csv")
+    (tmp_path / "header.csv").write_text("city,price\n")  # columns, no rows
+    header_only = profiler.profile_path(tmp_path / "header.csv")
+    assert _got(header_only) == [("city", 0, 0, 0.0), ("price", 0, 0, 0.0)]
 
 
 SOURCE = """

@@ -145,14 +145,55 @@ class FakeTTY(io.StringIO):
         return True
 
 
-def test_progress_line_only_on_a_terminal_and_after_the_delay():
+def test_progress_line_on_a_terminal_after_the_delay():
     out = FakeTTY()
     p = Progress(3, enabled=True, delay=0.0, stream=out)
     for status in ("ok", "error", "ok"):
         p.update(status, 2**20)
     p.close()
-    assert "3/3 tasks" in out.getvalue() and "1 failed" in out.getvalue()
-    quiet = io.StringIO()
-    p = Progress(3, enabled=True, delay=0.0, stream=quiet)
+    text = out.getvalue()
+    assert text.startswith("\r[stratum] [") and text.endswith("\n")
+    assert "3/3 tasks" in text and "1 failed" in text
+    quiet = FakeTTY()
+    p = Progress(3, enabled=True, delay=60.0, stream=quiet)
     p.update("ok")
     assert quiet.getvalue() == ""
+    off = FakeTTY()
+    p = Progress(3, enabled=False, delay=0.0, stream=off)
+    p.update("ok")
+    assert off.getvalue() == ""
+
+
+def test_progress_lines_in_a_log_every_interval():
+    log = io.StringIO()  # not a terminal: whole lines, at most every interval
+    p = Progress(4, enabled=True, delay=0.0, stream=log, interval=0.0)
+    for status in ("ok", "ok", "error", "ok"):
+        p.update(status)
+    p.close()
+    lines = log.getvalue().splitlines()
+    assert len(lines) == 4 and "\r" not in log.getvalue()
+    assert lines[0].startswith("[stratum] 1/4 tasks, 0 failed")
+    assert lines[-1].startswith("[stratum] 4/4 tasks, 1 failed")
+    slow = io.StringIO()
+    p = Progress(4, enabled=True, delay=0.0, stream=slow, interval=60.0)
+    p.update("ok")
+    p.update("ok")
+    assert slow.getvalue() == ""  # the first line comes after the interval
+    p.update("ok")
+    p.update("ok")
+    assert slow.getvalue() == ""  # a batch shorter than the interval: silent
+
+
+def test_library_threads_never_exceed_the_users_openmp_setting(monkeypatch):
+    from stratum.runtime.budget import library_threads, threads_per_worker
+
+    cores = threads_per_worker(1)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert library_threads(cores) == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "3,1")  # nested levels: the first
+    assert library_threads(2) == 2 and library_threads(8) == 3
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert library_threads(cores) == cores
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    res = stratum.search({"a": P.build("hp_tv_ridge")}, cv=2, refit=False)
+    assert "on 1 worker(s), 1 library thread(s) per task" in res.explain()

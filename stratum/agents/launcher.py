@@ -146,8 +146,12 @@ class Launcher:
 def serve() -> None:
     """The launcher's loop: import, then fork on request and report exits."""
     sock = socket.socket(fileno=int(os.environ.pop(SOCKET_VARIABLE)))
-    import stratum  # noqa: F401  (what every script would import)
+    # What every script would import: skrub (with pandas and scikit-learn),
+    # stratum's drop-in and engine.
+    import skrub  # noqa: F401
+
     import stratum.agents.child  # noqa: F401
+    import stratum.batch_search  # noqa: F401
 
     out = sock.makefile("wb")
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .. import config_context
-from ..search import search
+from ..batch_search import search
 from .data import make_house_prices
 from .workloads import house_price_batch
 
@@ -17,14 +17,20 @@ from .workloads import house_price_batch
 def run_plain_skrub(batch: dict, cv: int) -> pd.DataFrame:
     """Each pipeline's grid search, one after the other, with plain skrub."""
     frames = []
+    start = time.perf_counter()
     with config_context(engine="skrub"):
-        for name, pred in batch.items():
+        for number, (name, pred) in enumerate(batch.items(), 1):
             s = pred.skb.make_grid_search(cv=cv, scoring="r2", fitted=True, refit=False)
             table = s.results_
             frames.append(
                 pd.DataFrame(
                     {"pipeline": name, "mean_test_score": table["mean_test_score"]}
                 )
+            )
+            print(
+                f"  plain skrub: {number}/{len(batch)} pipelines done, "
+                f"{time.perf_counter() - start:.1f}s",
+                flush=True,
             )
     return pd.concat(frames, ignore_index=True)
 
@@ -33,7 +39,8 @@ def main(rows: int = 5000, cv: int = 3, check: bool = True) -> dict:
     df = make_house_prices(rows, seed=0)
     print(
         f"stratum demo: 8 agent-style pipelines over a {rows}-row house-price table, "
-        f"{cv}-fold CV, r2\n"
+        f"{cv}-fold CV, r2\n",
+        flush=True,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -44,9 +51,11 @@ def main(rows: int = 5000, cv: int = 3, check: bool = True) -> dict:
         baseline = run_plain_skrub(plain_batch, cv)
         skrub_seconds = time.perf_counter() - start
 
+        print("  stratum: the same pipelines as one batch ...", flush=True)
         start = time.perf_counter()
         res = search(stratum_batch, cv=cv, scoring="r2", refit=False)
         stratum_seconds = time.perf_counter() - start
+        print(f"  stratum: one batch done, {stratum_seconds:.1f}s\n", flush=True)
 
     table = res.results_[
         [

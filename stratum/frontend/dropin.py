@@ -1,6 +1,7 @@
 """Make skrub's own entry points run on stratum's engine.
 
-``import stratum`` routes ``ParamSearch.fit`` (``make_grid_search``,
+Importing this module (which ``import stratum`` does as soon as skrub is
+imported) routes ``ParamSearch.fit`` (``make_grid_search``,
 ``make_randomized_search`` with the sklearn backend) and ``cross_validate``
 (``skrub.cross_validate``, ``.skb.cross_validate``) through stratum while
 ``get_config()["engine"] == "stratum"``; with ``engine="skrub"`` the original
@@ -17,8 +18,10 @@ import skrub._data_ops as _data_ops_pkg
 from skrub._data_ops import _estimator, _optuna, _skrub_namespace
 
 from .._config import execution_options, get_config
-from .cross_validation import cross_validate_on_engine
-from .searches import fit_param_search
+
+# This module is imported as soon as skrub is (``stratum._skrub_hook``), possibly
+# in the middle of importing a stratum module: the engine is imported on the
+# first search or cross-validation, not here.
 
 _original_fit = _estimator.ParamSearch.fit
 _original_optuna_fit = _optuna.OptunaParamSearch.fit
@@ -39,6 +42,8 @@ def _fit(self, environment):
         delegated = _delegate.search(self, environment)
         if delegated is not None:
             return delegated
+    from .searches import fit_param_search
+
     options = execution_options(n_jobs=getattr(self.search, "n_jobs", None))
     result = fit_param_search(self, environment, options)
     if result is None:
@@ -74,6 +79,8 @@ def _cross_validate(learner, environment, *, keep_subsampling=False, cv=None, **
         if result is not None:
             return result
     if get_config()["engine"] == "stratum":
+        from .cross_validation import cross_validate_on_engine
+
         result = cross_validate_on_engine(
             learner,
             environment,
@@ -117,3 +124,6 @@ def set_delegate(delegate):
 
 def original_cross_validate(*args, **kwargs):
     return _original_cross_validate(*args, **kwargs)
+
+
+install()

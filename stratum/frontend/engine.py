@@ -16,7 +16,7 @@ import numpy as np
 from sklearn.base import is_classifier
 from sklearn.model_selection import ParameterGrid, ParameterSampler, check_cv
 from sklearn.utils._indexing import _safe_indexing
-from skrub._data_ops._data_ops import Apply, DataOp
+from skrub._data_ops._data_ops import Apply, DataOp, check_subsampled_X_y_shape
 from skrub._data_ops._estimator import _Splitter, _XyPipeline
 from skrub._data_ops._evaluation import (
     clone,
@@ -27,12 +27,12 @@ from skrub._data_ops._evaluation import (
 )
 from skrub._data_ops._utils import X_NAME, Y_NAME
 
+from .._sizes import default_budget, parse_bytes
 from ..lower import PREP, Lowering, Split, Task, state_key
 from ..lower.registry import Registry, default_registry, describe
 from ..plan import Plan
 from ..plan.keys import digest
 from ..runtime import Store, TaskFailed, get_executor
-from ..runtime.spill import default_budget, parse_bytes
 from .evaluator import MemoEvaluator
 from .graph import PARAM_PREFIX, GraphCompiler
 
@@ -60,6 +60,14 @@ class Config:
     def __setstate__(self, state: dict) -> None:
         state["nodes"] = {id(op): node for op, node in state["nodes"]}
         self.__dict__.update(state)
+
+
+# skrub's hint (``_estimator._compute_X_y_and_cv``) for X and y subsampled
+# on different sides of ``mark_as_X``/``mark_as_y``.
+_SUBSAMPLE_ORDER_HINT = (
+    "\nAre `.skb.subsample()` and `.skb.mark_as_*()` applied in the same order"
+    " for both X and y?"
+)
 
 
 class Unplannable(Exception):
@@ -250,6 +258,16 @@ class Batch:
                 raise ValueError('DataOp should have a node marked with "mark_as_y()"')
         values = run.evaluator(self.store, base, PREP, "fit_transform").run(found)
         X, y = values["X"], values.get("y")
+        if "y" in found:  # skrub's message when subsampling explains a mismatch
+            check_subsampled_X_y_shape(
+                found["X"],
+                found["y"],
+                X,
+                y,
+                "fit_transform",
+                run.environment,
+                msg=_SUBSAMPLE_ORDER_HINT,
+            )
         if y is not None and hasattr(X, "__len__") and hasattr(y, "__len__"):
             if len(X) != len(y):
                 raise ValueError(

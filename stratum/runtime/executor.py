@@ -17,7 +17,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import Protocol
 
 from ..lower import Task
-from .budget import limit_library_threads, threads_per_worker
+from .budget import library_threads, limit_library_threads, threads_per_worker
 from .progress import Progress
 from .store import Failure, Store, Timer
 
@@ -60,7 +60,7 @@ class ThreadWorkers:
 
     def __init__(self, n_jobs: int):
         self.slots = n_jobs
-        self.library_threads = threads_per_worker(n_jobs)
+        self.library_threads = library_threads(threads_per_worker(n_jobs))
         self.pool = ThreadPoolExecutor(
             n_jobs,
             thread_name_prefix="stratum",
@@ -350,7 +350,9 @@ class Scheduler:
                 {
                     "n_jobs": slots,
                     "library_threads": getattr(
-                        pool, "library_threads", threads_per_worker(self.n_jobs)
+                        pool,
+                        "library_threads",
+                        library_threads(threads_per_worker(self.n_jobs)),
                     ),
                     "tasks": len(todo),
                     "wall": time.monotonic() - self.wall_start,

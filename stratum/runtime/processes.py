@@ -31,7 +31,7 @@ from multiprocessing.connection import wait as wait_any
 import cloudpickle
 
 from ..lower import Task
-from .budget import limit_library_threads, threads_per_worker
+from .budget import library_threads, limit_library_threads, threads_per_worker
 from .executor import Scheduler
 from .remote import (
     ContextCache,
@@ -182,7 +182,8 @@ class ProcessWorkers:
             self.ctx.set_forkserver_preload(preload)
         self.blob = cloudpickle.dumps(context)
         self.task_of = context.task
-        self.n_threads = self.library_threads = threads_per_worker(n_jobs)
+        self.n_threads = threads_per_worker(n_jobs)
+        self.library_threads = library_threads(self.n_threads)
         self.idle: list[_Worker] = []
         self.busy: dict[_Worker, Task] = {}
         self.exported: dict[tuple, tuple] = {}  # driver-side values, shared once

@@ -32,8 +32,10 @@ class Progress:
     """Tasks done / total, configurations finished, failures and memory in
     use, on stderr.
 
-    Silent unless ``enabled`` and stderr is a terminal; nothing is shown for
-    the first ``delay`` seconds, so short batches print nothing.
+    On a terminal, one line redrawn in place, from ``delay`` seconds on (short
+    batches print nothing). Elsewhere (a redirected or captured stderr), a
+    plain line every ``interval`` seconds, so that a long run written to a log
+    still shows it is going on, and a last one when the batch ends.
     """
 
     def __init__(
@@ -43,13 +45,16 @@ class Progress:
         delay: float = 2.0,
         stream=None,
         configurations: int = 0,
+        interval: float = 10.0,
     ):
         self.total = total
         self.configurations = configurations
         self.configurations_done = 0
         self.stream = stream if stream is not None else sys.stderr
-        self.enabled = enabled and getattr(self.stream, "isatty", lambda: False)()
-        self.delay = delay
+        self.terminal = getattr(self.stream, "isatty", lambda: False)()
+        self.enabled = enabled
+        self.delay = delay if self.terminal else max(delay, interval)
+        self.interval = 0.1 if self.terminal else interval
         self.start = time.monotonic()
         self.done = 0
         self.failed = 0
@@ -75,27 +80,33 @@ class Progress:
             return
         now = time.monotonic()
         if now - self.start < self.delay or (
-            now - self.last < 0.1 and self.done < self.total
+            now - self.last < self.interval and self.done < self.total
         ):
             return
         self.last = now
         self.shown = True
-        width = 30
-        filled = int(width * self.done / max(1, self.total))
-        bar = "#" * filled + "-" * (width - filled)
+        self._write(now, bytes_in_use)
+
+    def _write(self, now: float, bytes_in_use: int) -> None:
         configs = (
             f"{self.configurations_done}/{self.configurations} configurations, "
             if self.configurations
             else ""
         )
-        self.stream.write(
-            f"\r[stratum] [{bar}] {self.done}/{self.total} tasks, {configs}"
-            f"{self.failed} failed, {bytes_in_use / 2**20:,.0f} MiB in use, "
-            f"{now - self.start:,.0f}s"
+        counts = (
+            f"{self.done}/{self.total} tasks, {configs}{self.failed} failed, "
+            f"{bytes_in_use / 2**20:,.0f} MiB in use, {now - self.start:,.0f}s"
         )
+        if self.terminal:
+            width = 30
+            filled = int(width * self.done / max(1, self.total))
+            bar = "#" * filled + "-" * (width - filled)
+            self.stream.write(f"\r[stratum] [{bar}] {counts}")
+        else:
+            self.stream.write(f"[stratum] {counts}\n")
         self.stream.flush()
 
     def close(self) -> None:
-        if self.shown:
+        if self.shown and self.terminal:
             self.stream.write("\n")
             self.stream.flush()

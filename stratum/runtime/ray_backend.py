@@ -15,7 +15,8 @@ statistics); each task is shipped with the protocol of ``runtime.remote``:
 - only the outcomes come back to the driver; values are fetched when asked
   for (the refit's fitted state, ``Store.get``).
 
-Ray is optional: ``pip install "stratum[ray]"``.
+Ray is optional: ``pip install "stratum-ml[ray]"`` (``pip install ".[ray]"`` in a
+checkout).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 
 import cloudpickle
 
+from .._extras import install_hint
 from ..lower import Task
 from .budget import limit_library_threads
 from .executor import Scheduler
@@ -48,7 +50,7 @@ def import_ray():
         import ray
     except ImportError:
         raise ImportError(
-            'backend="ray" needs Ray: pip install "stratum[ray]" (or pip install ray)'
+            f'backend="ray" needs Ray: {install_hint("ray")} (or pip install ray)'
         ) from None
     return ray
 

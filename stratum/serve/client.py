@@ -10,6 +10,8 @@ from typing import Any
 
 import pandas as pd
 
+from .._extras import install_hint
+
 FINISHED = ("done", "failed", "cancelled", "timeout")
 
 
@@ -70,7 +72,7 @@ class Client:
             import httpx
         except ImportError as error:
             raise ImportError(
-                "stratum.Client needs httpx: pip install 'stratum[serve]'"
+                f"stratum.Client needs httpx: {install_hint('serve')}"
             ) from error
 
         token = token or os.environ.get("STRATUM_SERVE_TOKEN")

@@ -107,6 +107,10 @@ class Profiler:
     def profile_path(self, path: str | os.PathLike) -> dict[str, Any]:
         """Profile a CSV, TSV or Parquet file (the format from its suffix)."""
         path = Path(path).expanduser()
+        if path.is_dir():
+            raise IsADirectoryError(
+                f"{path} is a directory: give one CSV, TSV or Parquet file in it"
+            )
         if not path.is_file():
             raise FileNotFoundError(f"no such file: {path}")
         fmt = _READERS.get(path.suffix.lower())
@@ -178,4 +182,6 @@ def _read(path: Path, fmt: str) -> pd.DataFrame:
     try:
         return pd.read_csv(path, sep="\t" if fmt == "tsv" else ",")
     except pd.errors.EmptyDataError:
-        return pd.DataFrame()
+        raise ValueError(
+            f"{path} is empty: it has no header line, so no columns to profile"
+        ) from None
