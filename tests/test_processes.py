@@ -206,9 +206,9 @@ def test_ray_backend_without_ray_says_how_to_install_it(monkeypatch):
     from stratum.runtime import get_executor
 
     monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed
-    with pytest.raises(ImportError, match=r"stratum\[ray\]"):
+    with pytest.raises(ImportError, match=r'pip install "stratum-ml\[ray\]"'):
         get_executor("ray", n_jobs=1)
-    with pytest.raises(ImportError, match=r"stratum\[ray\]"):
+    with pytest.raises(ImportError, match=r'pip install "stratum-ml\[ray\]"'):
         stratum.search({"ok": _with(StandardScaler())}, cv=2, backend="ray")
 
 
