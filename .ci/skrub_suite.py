@@ -5,7 +5,8 @@ once under ``pytest -p stratum`` (a plugin that only does ``import stratum``,
 which routes skrub's searches and cross-validations to stratum's engine);
 the tests that fail are then run again on plain skrub. The script fails if a
 test fails with stratum but not without it, unless it is listed in ALLOWED
-with the reason.
+with the reason. Install optuna and plotly first to run the tests that need
+them (``.ci/run`` does).
 
     python .ci/skrub_suite.py [extra pytest arguments]
 """
@@ -27,6 +28,11 @@ ALLOWED = {
     "test_estimators.py::test_caching[sklearn]": (
         "counts the calls of a step upstream of the model: stratum makes 24 "
         "(each fold's fit shared by the search's configurations), skrub 56"
+    ),
+    "test_estimators.py::test_caching[optuna]": (
+        "the same count with an optuna search inside skrub.cross_validate: the "
+        "search runs on skrub, its trials' cross-validations on stratum, which "
+        "reuses each inner fold's fitted scaler across trials (20 calls)"
     ),
     "test_subsampling.py::test_subsample[False]": (
         "logs the shape seen by a step at every call: stratum calls it once "
