@@ -9,16 +9,44 @@ more busy threads than cores. Outside the runtime the budget is every core.
 from __future__ import annotations
 
 import contextlib
+import functools
+import math
 import os
 import threading
+from pathlib import Path
 
 _local = threading.local()
 
 
 def available_cores() -> int:
+    """The cores this process may use: its CPU affinity, capped by a CPU quota
+    of its cgroup (a container given 2 CPUs on a 64-core host gets 2)."""
     if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0)) or 1
-    return os.cpu_count() or 1
+        cores = len(os.sched_getaffinity(0)) or 1
+    else:
+        cores = os.cpu_count() or 1
+    quota = cgroup_cpu_quota()
+    return cores if quota is None else max(1, min(cores, math.ceil(quota)))
+
+
+@functools.cache
+def cgroup_cpu_quota(root: str = "/sys/fs/cgroup") -> float | None:
+    """CPUs allowed by the cgroup CPU quota (v2 ``cpu.max``, v1
+    ``cpu.cfs_quota_us`` / ``cpu.cfs_period_us``), or None when unlimited."""
+    base = Path(root)
+    try:
+        quota, period = (base / "cpu.max").read_text().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    for folder in ("cpu", "cpu,cpuacct", "cpuacct,cpu"):
+        try:
+            quota = int((base / folder / "cpu.cfs_quota_us").read_text())
+            period = int((base / folder / "cpu.cfs_period_us").read_text())
+        except (OSError, ValueError):
+            continue
+        return None if quota <= 0 or period <= 0 else quota / period
+    return None
 
 
 def thread_budget() -> int:

@@ -197,3 +197,46 @@ def test_library_threads_never_exceed_the_users_openmp_setting(monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     res = stratum.search({"a": P.build("hp_tv_ridge")}, cv=2, refit=False)
     assert "on 1 worker(s), 1 library thread(s) per task" in res.explain()
+
+
+@pytest.mark.parametrize(
+    "files, cpus",
+    [
+        ({"cpu.max": "200000 100000\n"}, 2.0),  # cgroup v2
+        ({"cpu.max": "150000 100000\n"}, 1.5),
+        ({"cpu.max": "max 100000\n"}, None),
+        ({"cpu/cpu.cfs_quota_us": "50000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 0.5),
+        ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
+        (
+            {
+                "cpu,cpuacct/cpu.cfs_quota_us": "300000",
+                "cpu,cpuacct/cpu.cfs_period_us": "100000",
+            },
+            3.0,
+        ),
+        ({}, None),  # no cgroup file system
+    ],
+)
+def test_cgroup_cpu_quota(tmp_path, files, cpus):
+    from stratum._threads import cgroup_cpu_quota
+
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert cgroup_cpu_quota(str(tmp_path)) == cpus
+
+
+def test_available_cores_honour_a_cgroup_quota(monkeypatch):
+    import os
+
+    from stratum import _threads
+    from stratum.runtime.executor import effective_n_jobs
+
+    affinity = len(os.sched_getaffinity(0))
+    monkeypatch.setattr(_threads, "cgroup_cpu_quota", lambda: None)
+    assert _threads.available_cores() == affinity
+    assert effective_n_jobs(-1) == affinity
+    monkeypatch.setattr(_threads, "cgroup_cpu_quota", lambda: 0.5)
+    assert _threads.available_cores() == 1 and effective_n_jobs(-1) == 1
+    monkeypatch.setattr(_threads, "cgroup_cpu_quota", lambda: 1000.0)
+    assert _threads.available_cores() == affinity  # never above the affinity

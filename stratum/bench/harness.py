@@ -8,7 +8,7 @@ caches, and with the same thread settings, ``THREAD_ENV``):
     other, each in a fresh interpreter: interpreter start, imports and data
     loading included, as they are for an agent.
 ``base_par``
-    the same scripts, ``os.cpu_count()`` of them at a time.
+    the same scripts, one per available core at a time.
 ``skrub``
     all pipelines in one process (``worker.py``), plain skrub, ``n_jobs=1``.
 ``skrub_par``
@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._threads import available_cores
 from . import pipelines as P
 from .procs import Job, run_jobs
 from .scripts import parse_output, script_text
@@ -94,7 +95,7 @@ def child_env() -> dict:
 
 
 def n_parallel() -> int:
-    return max(1, os.cpu_count() or 1)
+    return available_cores()
 
 
 # ---------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 
+from .._threads import available_cores
 from . import _hash_py
 
 try:
@@ -36,10 +37,7 @@ def _native_enabled() -> bool:
 
 
 def _n_threads() -> int:
-    try:
-        n = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        n = os.cpu_count() or 1
+    n = available_cores()
     cap = os.environ.get("STRATUM_NUM_THREADS", "").strip()
     if cap:
         try:

@@ -10,12 +10,12 @@ and stratum's Rust kernels release the GIL, so threads run them in parallel.
 from __future__ import annotations
 
 import heapq
-import os
 import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import Protocol
 
+from .._threads import available_cores
 from ..lower import Task
 from .budget import library_threads, limit_library_threads, threads_per_worker
 from .progress import Progress
@@ -410,12 +410,7 @@ class SequentialExecutor(Scheduler):
 
 def effective_n_jobs(n_jobs) -> int:
     """scikit-learn's convention: None -> 1, -1 -> all cores, -2 -> all but one."""
-    cores = (
-        len(os.sched_getaffinity(0))
-        if hasattr(os, "sched_getaffinity")
-        else os.cpu_count()
-    )
-    cores = cores or 1
+    cores = available_cores()
     if n_jobs is None:
         return 1
     if n_jobs < 0:
