@@ -14,6 +14,7 @@ to stratum's engine as soon as skrub is imported, by whoever imports it.
 from __future__ import annotations
 
 import importlib
+import sys
 
 from . import _skrub_hook
 from ._config import config_context, get_config, set_config  # noqa: F401
@@ -41,8 +42,16 @@ def __getattr__(name: str):
     elif name == "__all__":  # stratum's API plus every public skrub name
         skrub = importlib.import_module("skrub")
         value = _STRATUM_API + [n for n in skrub.__all__ if n not in _NOT_FROM_SKRUB]
+    elif name.startswith("__") and "skrub" not in sys.modules:
+        # Probes such as __wrapped__ (inspect, pickle) need not import skrub.
+        raise AttributeError(f"module 'stratum' has no attribute {name!r}")
     else:  # skrub's names (the drop-in), submodules and helpers users rely on
-        value = getattr(importlib.import_module("skrub"), name)
+        skrub = importlib.import_module("skrub")
+        if not hasattr(skrub, name):
+            raise AttributeError(
+                f"module 'stratum' has no attribute {name!r} (nor has skrub)"
+            )
+        value = getattr(skrub, name)
     globals()[name] = value
     return value
 

@@ -69,6 +69,12 @@ def test_star_import_gives_skrubs_names_and_stratums():
     assert namespace["set_config"] is stratum.set_config  # stratum's, not skrub's
 
 
+def test_unknown_names_raise_attribute_error_naming_stratum():
+    with pytest.raises(AttributeError, match="'stratum' has no attribute 'nope'"):
+        stratum.nope
+    assert not hasattr(stratum, "__wrapped__")
+
+
 def test_version(capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["--version"])

@@ -14,7 +14,7 @@ from .data import make_house_prices
 from .workloads import house_price_batch
 
 
-def run_plain_skrub(batch: dict, cv: int) -> pd.DataFrame:
+def run_plain_skrub(batch: dict, cv: int, quiet: bool = False) -> pd.DataFrame:
     """Each pipeline's grid search, one after the other, with plain skrub."""
     frames = []
     start = time.perf_counter()
@@ -27,11 +27,12 @@ def run_plain_skrub(batch: dict, cv: int) -> pd.DataFrame:
                     {"pipeline": name, "mean_test_score": table["mean_test_score"]}
                 )
             )
-            print(
-                f"  plain skrub: {number}/{len(batch)} pipelines done, "
-                f"{time.perf_counter() - start:.1f}s",
-                flush=True,
-            )
+            if not quiet:
+                print(
+                    f"  plain skrub: {number}/{len(batch)} pipelines done, "
+                    f"{time.perf_counter() - start:.1f}s",
+                    flush=True,
+                )
     return pd.concat(frames, ignore_index=True)
 
 
