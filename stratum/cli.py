@@ -370,6 +370,18 @@ _ALL_ENGINES = (*_ENGINES, "stratum_par")
 
 
 def _bench(args) -> int:
+    import importlib.util
+
+    missing = [
+        m for m in ("lightgbm", "xgboost") if importlib.util.find_spec(m) is None
+    ]
+    if missing:
+        print(
+            f"stratum bench: the workloads' models need {' and '.join(missing)} "
+            f"({install_hint('models')})",
+            file=sys.stderr,
+        )
+        return 2
     from .bench.harness import ScoreMismatch, bench
 
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]

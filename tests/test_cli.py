@@ -114,3 +114,17 @@ def test_install_hints_name_our_distribution():
         if wrong.search(line)
     ]
     assert offenders == []
+
+
+def test_bench_without_the_models_says_how_to_install_them(monkeypatch, capsys):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "xgboost" else find_spec(name, *a),
+    )
+    assert main(["bench", "W1", "--quick"]) == 2
+    message = capsys.readouterr().err
+    assert "need xgboost" in message and install_hint("models") in message
