@@ -9,6 +9,7 @@ code ran wherever the input is supported.
 from __future__ import annotations
 
 import decimal
+import importlib.util
 import sys
 
 import numpy as np
@@ -56,7 +57,11 @@ cell = st.one_of(
     st.none(),
     st.just(float("nan")),
 )
-DTYPES = [object, "str", "string"]
+# pandas' default "str" (pyarrow-backed when pyarrow is installed, as with
+# the test extra) and both storages of the "string" dtype.
+DTYPES = [object, "str", pd.StringDtype("python")]
+if importlib.util.find_spec("pyarrow") is not None:
+    DTYPES.append(pd.StringDtype("pyarrow"))
 
 
 def column(cells, dtype, name="c") -> pd.Series:

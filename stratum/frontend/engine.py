@@ -3,7 +3,7 @@
 One ``PipelineRun`` per pipeline: its configurations (from the sklearn search
 object skrub builds), X and y prepared once, the cross-validation splits, and,
 after execution, the scores of every (configuration, fold, side) or the error
-that prevented them. ``run_batch`` compiles every run into one plan, lowers it
+that prevented them. A ``Batch`` compiles every run into one plan, lowers it
 into one task graph, executes it, and leaves the results on the runs.
 """
 

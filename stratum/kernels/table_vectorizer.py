@@ -41,7 +41,7 @@ def _string_storage(column: Any) -> str | None:
     dtype = column.dtype
     if dtype == np.dtype(object):
         return None
-    if isinstance(dtype, pd.StringDtype) and dtype.storage == "python":
+    if isinstance(dtype, pd.StringDtype):  # python or pyarrow storage
         return None
     return f"dtype {dtype}"
 

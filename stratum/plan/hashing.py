@@ -2,15 +2,16 @@
 
 Both backends give identical digests (see ``_hash_py``). The native kernel is
 used when ``stratum._native`` imports, the ``STRATUM_NATIVE`` environment
-variable is not "0"/"false"/"no"/"off", and (once ``stratum._config`` exists)
-``get_config()["native"]`` is true. ``STRATUM_NUM_THREADS`` caps the number of
-threads the native kernel uses (default: the CPUs available to the process).
+variable is not "0"/"false"/"no"/"off", and ``get_config()["native"]`` is
+true. ``STRATUM_NUM_THREADS`` caps the number of threads the native kernel
+uses (default: the CPUs available to the process).
 """
 
 from __future__ import annotations
 
 import os
 
+from .._config import get_config
 from .._threads import available_cores
 from . import _hash_py
 
@@ -29,10 +30,6 @@ def _native_enabled() -> bool:
         return False
     if os.environ.get("STRATUM_NATIVE", "").strip().lower() in _FALSE:
         return False
-    try:
-        from stratum._config import get_config
-    except ImportError:
-        return True
     return bool(get_config().get("native", True))
 
 
