@@ -28,7 +28,7 @@ _LAZY = {
     "search": ".batch_search",
     "Session": ".session",
     "Client": ".serve.client",
-    "StratumFallbackWarning": ".frontend.dropin",
+    "StratumFallbackWarning": ".frontend.skrub.dropin",
 }
 _STRATUM_API = sorted([*_LAZY, "config_context", "get_config", "set_config"])
 _NOT_FROM_SKRUB = ("get_config", "set_config", "config_context")

@@ -18,7 +18,7 @@ import sys
 def _install() -> None:
     # Importing the drop-in installs it. When that import is what imported
     # skrub, this finds it half-done, and it installs itself when it ends.
-    importlib.import_module("stratum.frontend.dropin")
+    importlib.import_module("stratum.frontend.skrub.dropin")
 
 
 class _AfterSkrubImport(importlib.abc.MetaPathFinder):

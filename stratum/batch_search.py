@@ -10,14 +10,14 @@ import numpy as np
 import pandas as pd
 
 from ._config import execution_options
-from .frontend.batch import (
+from .frontend.skrub.inputs import (
     BatchInput,
     check_pipelines,
     describe_candidates,
     run_on_skrub,
     search_object,
 )
-from .frontend.searches import fit_searches, prepare_batch
+from .frontend.skrub.searches import fit_searches, prepare_batch
 from .plan.explain import explain_plan, plan_to_dot
 
 
@@ -241,7 +241,7 @@ def _best(batch, results, inputs: list[BatchInput], outcomes, refit) -> Best | N
 
 
 def _refit_on_skrub(item: BatchInput, fitted, candidate: int):
-    from .frontend.batch import skrub_learner
+    from .frontend.skrub.inputs import skrub_learner
 
     return skrub_learner(item, fitted.cv_results_["params"][candidate])
 

@@ -53,7 +53,7 @@ def test_importing_skrub_later_still_installs_the_dropin():
     out = _python(
         "import stratum, skrub\n"
         "from skrub._data_ops import _estimator\n"
-        "from stratum.frontend import dropin\n"
+        "from stratum.frontend.skrub import dropin\n"
         "print(_estimator.ParamSearch.fit is dropin._fit,"
         " skrub.cross_validate is dropin._cross_validate,"
         " callable(stratum.search), stratum.var is skrub.var)\n"

@@ -10,7 +10,7 @@ import pandas as pd
 import skrub
 from sklearn.linear_model import Ridge
 
-from stratum.frontend.identity import content_key
+from stratum.frontend.skrub.identity import content_key
 
 
 def _frame(n: int = 40) -> pd.DataFrame:

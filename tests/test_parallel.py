@@ -230,7 +230,7 @@ def test_available_cores_honour_a_cgroup_quota(monkeypatch):
     import os
 
     from stratum import _threads
-    from stratum.runtime.executor import effective_n_jobs
+    from stratum.runtime.scheduler import effective_n_jobs
 
     affinity = len(os.sched_getaffinity(0))
     monkeypatch.setattr(_threads, "cgroup_cpu_quota", lambda: None)

@@ -4,7 +4,7 @@ import pytest
 
 from stratum.lower import Task
 from stratum.runtime import Scheduler, SequentialExecutor, Store, TaskFailed
-from stratum.runtime.executor import topological_order
+from stratum.runtime.scheduler import topological_order
 
 
 def make_tasks(spec, log, fail=()):

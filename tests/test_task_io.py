@@ -12,10 +12,10 @@ import numpy as np
 import pipelines as P
 import pytest
 
-from stratum.frontend.batch import search_object
-from stratum.frontend.searches import prepare_batch
+from stratum.frontend.skrub.inputs import search_object
+from stratum.frontend.skrub.searches import prepare_batch
 from stratum.runtime import Scheduler, Store
-from stratum.runtime.executor import skip_if_failed, topological_order
+from stratum.runtime.scheduler import skip_if_failed, topological_order
 from stratum.runtime.remote import execute, gather_inputs, store_outcome
 
 CASES = [

@@ -31,7 +31,7 @@ class RemoteDelegate:
         self._requests = os.fdopen(write_fd, "wb")
 
     def search(self, param_search, environment: dict):
-        from ..frontend.requests import apply_search_reply, search_request
+        from ..frontend.skrub.search_requests import apply_search_reply, search_request
 
         attributes = self._ask(search_request(param_search, environment))
         if attributes is None:
@@ -39,7 +39,7 @@ class RemoteDelegate:
         return apply_search_reply(param_search, attributes)
 
     def cross_validate(self, learner, environment: dict, **kwargs):
-        from ..frontend.requests import cross_validate_request
+        from ..frontend.skrub.search_requests import cross_validate_request
 
         request = cross_validate_request(learner, environment, **kwargs)
         if request is None:
@@ -89,7 +89,7 @@ def run(path: str, argv: list[str], read_fd: int, write_fd: int) -> None:
     sys.path[0] = os.path.dirname(os.path.abspath(path))
 
     import stratum  # noqa: F401  (installs the skrub drop-in)
-    from stratum.frontend.dropin import set_delegate
+    from stratum.frontend.skrub.dropin import set_delegate
 
     set_delegate(RemoteDelegate(read_fd, write_fd))
     with tokenize.open(path) as f:  # honours a coding declaration

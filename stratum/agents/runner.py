@@ -323,7 +323,7 @@ class Runner:
 
     # -- batches -----------------------------------------------------------------
     def _batch(self, scripts: list[_Script]) -> None:
-        from ..frontend.requests import answer
+        from ..frontend.skrub.search_requests import answer
 
         start = time.perf_counter()
         info = BatchInfo(len(self.batches) + 1, [s.name for s in scripts], 0, 0.0)

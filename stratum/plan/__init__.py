@@ -1,6 +1,6 @@
 """Logical plan: lineage-keyed nodes, hash-consing, explain."""
 
-from .compile import Plan
+from .dag import Plan
 from .node import Flags, Node
 
 __all__ = ["Flags", "Node", "Plan"]

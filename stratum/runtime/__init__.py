@@ -1,6 +1,6 @@
 """Runtime: executes the task graph and owns the computed values."""
 
-from .executor import (
+from .scheduler import (
     BatchTimeout,
     Cancelled,
     ConfigurationTimeout,

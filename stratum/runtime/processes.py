@@ -32,7 +32,7 @@ import cloudpickle
 
 from ..lower import Task
 from .budget import library_threads, limit_library_threads, threads_per_worker
-from .executor import Scheduler
+from .scheduler import Scheduler
 from .remote import (
     ContextCache,
     Outcome,

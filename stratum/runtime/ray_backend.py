@@ -30,7 +30,7 @@ import cloudpickle
 from .._extras import install_hint
 from ..lower import Task
 from .budget import limit_library_threads
-from .executor import Scheduler
+from .scheduler import Scheduler
 from .remote import (
     ContextCache,
     Outcome,

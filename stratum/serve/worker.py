@@ -413,8 +413,8 @@ def _run_group(batch_id, members, ranking, start, send) -> None:
 
 def pipeline_key(op: Any, fingerprints: dict) -> bytes | None:
     """Equal for pipelines describing the same computation (see
-    :func:`stratum.frontend.identity.content_key`)."""
-    from ..frontend.identity import content_key
+    :func:`stratum.frontend.skrub.identity.content_key`)."""
+    from ..frontend.skrub.identity import content_key
 
     return content_key(op, fingerprints)
 

@@ -16,9 +16,9 @@ import numpy as np
 from sklearn.base import clone, is_classifier
 from skrub._data_ops._estimator import ParamSearch, default_score
 
-from ..runtime import Failure
-from ..session import current_session
-from .engine import Batch, PipelineRun
+from ...runtime import Failure
+from ...session import current_session
+from .batch import Batch, PipelineRun
 from .learner import EngineLearner
 from .replay import Recorded, replay_search
 

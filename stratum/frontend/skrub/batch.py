@@ -27,14 +27,14 @@ from skrub._data_ops._evaluation import (
 )
 from skrub._data_ops._utils import X_NAME, Y_NAME
 
-from .._sizes import default_budget, parse_bytes
-from ..lower import PREP, Lowering, Split, Task, state_key
-from ..lower.registry import Registry, default_registry, describe
-from ..plan import Plan
-from ..plan.keys import digest
-from ..runtime import Store, TaskFailed, get_executor
+from ..._sizes import default_budget, parse_bytes
+from ...lower import PREP, Lowering, Split, Task, state_key
+from ...lower.registry import Registry, default_registry, describe
+from ...plan import Plan
+from ...plan.keys import digest
+from ...runtime import Store, TaskFailed, get_executor
 from .evaluator import MemoEvaluator
-from .graph import PARAM_PREFIX, GraphCompiler
+from .compile import PARAM_PREFIX, GraphCompiler
 
 REFIT = "all"
 

@@ -14,7 +14,7 @@ from skrub._data_ops._estimator import (
 )
 from skrub._data_ops._subsampling import env_with_subsampling
 
-from .engine import install_fitted_state
+from .batch import install_fitted_state
 from .replay import Recorded, ReplayEstimator, _rows_key
 
 _SUPPORTED = {

@@ -41,8 +41,8 @@ from skrub._data_ops._subsampling import (
 )
 from skrub._data_ops._utils import NULL, X_NAME, Y_NAME
 
-from ..plan import Flags, Node, Plan
-from ..plan.keys import Ref, encode_params, node_key
+from ...plan import Flags, Node, Plan
+from ...plan.keys import Ref, encode_params, node_key
 
 # Node kinds whose evaluation we know; any other DataOpImpl is treated as
 # depending on the exact evaluation mode (conservative, still exact).

@@ -10,7 +10,7 @@ from typing import Any
 
 from skrub._data_ops._data_ops import DataOpImpl
 
-from ..plan.fingerprint import fingerprint
+from ...plan.fingerprint import fingerprint
 
 # What skrub records about a node besides the computation it describes.
 _BOOKKEEPING = frozenset(

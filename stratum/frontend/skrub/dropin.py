@@ -17,7 +17,7 @@ import skrub
 import skrub._data_ops as _data_ops_pkg
 from skrub._data_ops import _estimator, _optuna, _skrub_namespace
 
-from .._config import execution_options, get_config
+from ..._config import execution_options, get_config
 
 # This module is imported as soon as skrub is (``stratum._skrub_hook``), possibly
 # in the middle of importing a stratum module: the engine is imported on the
