@@ -54,14 +54,14 @@ _global_config = _defaults()
 _local = threading.local()
 
 
-def _current() -> dict[str, Any]:
+def current_config() -> dict[str, Any]:
     cfg = getattr(_local, "config", None)
     if cfg is None:
         cfg = _local.config = dict(_global_config)
     return cfg
 
 
-def _check(name: str, value: Any) -> Any:
+def check_option(name: str, value: Any) -> Any:
     if name == "engine" and value not in _ENGINES:
         raise ValueError(f"engine must be one of {_ENGINES}, got {value!r}")
     if name == "backend" and value not in _BACKENDS:
@@ -108,7 +108,7 @@ def get_config() -> dict[str, Any]:
     """
     import skrub
 
-    return {**skrub.get_config(), **_current()}
+    return {**skrub.get_config(), **current_config()}
 
 
 def set_config(**options: Any) -> None:
@@ -160,9 +160,9 @@ def set_config(**options: Any) -> None:
         import skrub
 
         skrub.set_config(**theirs)
-    cfg = _current()
+    cfg = current_config()
     for name, value in ours.items():
-        cfg[name] = _check(name, value)
+        cfg[name] = check_option(name, value)
         _global_config[name] = value
 
 
@@ -172,10 +172,10 @@ def config_context(**options: Any):
     import skrub
 
     ours, theirs = _split(options)
-    cfg = _current()
+    cfg = current_config()
     old = dict(cfg)
     for name, value in ours.items():
-        cfg[name] = _check(name, value)
+        cfg[name] = check_option(name, value)
     try:
         with skrub.config_context(**theirs):
             yield
@@ -184,27 +184,5 @@ def config_context(**options: Any):
         cfg.update(old)
 
 
-_EXECUTION = (
-    "backend",
-    "ray_address",
-    "n_jobs",
-    "timeout",
-    "config_timeout",
-    "progress",
-    "memory_budget",
-    "native",
-)
-
-
-def execution_options(**overrides: Any) -> dict[str, Any]:
-    """The executor's options: the configuration, with non-None overrides."""
-    cfg = _current()
-    options = {name: cfg[name] for name in _EXECUTION}
-    for name, value in overrides.items():
-        if value is not None:
-            options[name] = _check(name, value)
-    return options
-
-
 for _name, _value in _global_config.items():
-    _check(_name, _value)
+    check_option(_name, _value)

@@ -4,6 +4,7 @@ The runtime gives each worker a share of the machine's cores (see
 ``runtime.budget``) and records it here; stratum's Rust kernels size their
 rayon pools from it, so task parallelism and kernel threads never add up to
 more busy threads than cores. Outside the runtime the budget is every core.
+This module is the one place that counts cores.
 """
 
 from __future__ import annotations
@@ -49,9 +50,23 @@ def cgroup_cpu_quota(root: str = "/sys/fs/cgroup") -> float | None:
     return None
 
 
+def effective_n_jobs(n_jobs: int | None) -> int:
+    """scikit-learn's convention: None -> 1, -1 -> all cores, -2 -> all but one."""
+    if n_jobs is None:
+        return 1
+    if n_jobs < 0:
+        return max(1, available_cores() + 1 + n_jobs)
+    if n_jobs == 0:
+        raise ValueError("n_jobs == 0 has no meaning")
+    return int(n_jobs)
+
+
 def thread_budget() -> int:
-    """Threads the calling thread's kernels may use (at least 1)."""
-    return getattr(_local, "n_threads", None) or available_cores()
+    """Threads the calling thread's kernels may use (at least 1): the runtime's
+    share for this thread, else every core, capped by ``STRATUM_NUM_THREADS``."""
+    budget = getattr(_local, "n_threads", None) or available_cores()
+    cap = os.environ.get("STRATUM_NUM_THREADS", "").strip()
+    return min(budget, max(1, int(cap))) if cap.isdigit() else budget
 
 
 def set_thread_budget(n_threads: int | None) -> None:

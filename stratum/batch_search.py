@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._config import execution_options
 from .frontend.skrub.inputs import (
     BatchInput,
     check_pipelines,
@@ -18,6 +17,7 @@ from .frontend.skrub.inputs import (
     search_object,
 )
 from .frontend.skrub.searches import fit_searches, prepare_batch
+from .options import ExecutionOptions
 from .plan.explain import explain_plan, plan_to_dot
 
 
@@ -66,7 +66,7 @@ class BatchSearch:
 
     @property
     def stats_(self) -> pd.DataFrame:
-        rows = [vars(s).copy() for s in self._batch.store.stats]
+        rows = [vars(s).copy() for s in self._batch.driver.store.stats]
         for row in rows:
             row["task"] = row.pop("key")
         cols = [
@@ -93,11 +93,13 @@ class BatchSearch:
         return pd.DataFrame(rows, columns=cols)
 
     def explain(self) -> str:
-        return _explain(self._batch, self.fallbacks_, stats=self._batch.store.stats)
+        return _explain(
+            self._batch, self.fallbacks_, stats=self._batch.driver.store.stats
+        )
 
     def draw(self) -> str:
         """The compiled plan as Graphviz DOT text (shared nodes highlighted)."""
-        return plan_to_dot(self._batch.plan)
+        return plan_to_dot(self._batch.driver.plan)
 
     def __repr__(self) -> str:
         return (
@@ -174,7 +176,7 @@ def search(
         )
         for item in inputs
     ]
-    options = execution_options(
+    options = ExecutionOptions.resolve(
         n_jobs=n_jobs,
         timeout=timeout,
         config_timeout=config_timeout,
@@ -272,9 +274,9 @@ def explain(
         )
         for i in inputs
     ]
-    batch = prepare_batch(items, execution_options())
+    batch = prepare_batch(items, ExecutionOptions.resolve())
     if dot:
-        return plan_to_dot(batch.plan)
+        return plan_to_dot(batch.driver.plan)
     fallbacks = {r.name: r.fallback for r in batch.runs if r.fallback}
     return _explain(batch, fallbacks)
 
@@ -296,7 +298,7 @@ def _explain(batch, fallbacks: dict, stats=None) -> str:
                 "status": status,
             }
         )
-    store = batch.store
+    store = batch.driver.store
     memory = {
         "peak": store.peak_bytes,
         "released": store.released,
@@ -312,5 +314,10 @@ def _explain(batch, fallbacks: dict, stats=None) -> str:
             memory["disk"] = store.reuse.disk.stats.as_dict()
     planned = batch.planned_implementations() if stats is None else None
     return explain_plan(
-        batch.plan, batch.lowering.tasks, pipelines, stats, memory, planned
+        batch.driver.plan,
+        batch.driver.lowering.tasks,
+        pipelines,
+        stats,
+        memory,
+        planned,
     )

@@ -176,15 +176,17 @@ def test_backend_switch(monkeypatch):
 
 
 def test_thread_count_env(monkeypatch):
+    from stratum._threads import thread_budget
+
     monkeypatch.delenv("STRATUM_NUM_THREADS", raising=False)
-    default = hashing._n_threads()
+    default = thread_budget()
     assert default >= 1
     monkeypatch.setenv("STRATUM_NUM_THREADS", "1")
-    assert hashing._n_threads() == 1
+    assert thread_budget() == 1
     monkeypatch.setenv("STRATUM_NUM_THREADS", "100000")
-    assert hashing._n_threads() == default
+    assert thread_budget() == default
     monkeypatch.setenv("STRATUM_NUM_THREADS", "not-a-number")
-    assert hashing._n_threads() == default
+    assert thread_budget() == default
     monkeypatch.setenv("STRATUM_NUM_THREADS", "1")
     data = BIG[: 4 * MiB]
     assert hashing.fingerprint_buffer(data) == reference(data)

@@ -51,8 +51,8 @@ def test_spilling_under_a_tiny_budget_is_exact_and_holds_less(seq):
     full = seq
     tiny = stratum.search(batch(), cv=3, refit=False, memory_budget="50KB")
     np.testing.assert_array_equal(scores(full), scores(tiny))
-    assert tiny._batch.store.spilled > 0
-    assert tiny._batch.store.peak_bytes < full._batch.store.peak_bytes
+    assert tiny._batch.driver.store.spilled > 0
+    assert tiny._batch.driver.store.peak_bytes < full._batch.driver.store.peak_bytes
     assert "spilled to disk" in tiny.explain()
 
 
@@ -230,7 +230,7 @@ def test_available_cores_honour_a_cgroup_quota(monkeypatch):
     import os
 
     from stratum import _threads
-    from stratum.runtime.scheduler import effective_n_jobs
+    from stratum._threads import effective_n_jobs
 
     affinity = len(os.sched_getaffinity(0))
     monkeypatch.setattr(_threads, "cgroup_cpu_quota", lambda: None)

@@ -203,11 +203,12 @@ def _interrupted_batch_is_cancelled():
 def test_ray_backend_without_ray_says_how_to_install_it(monkeypatch):
     import sys
 
-    from stratum.runtime import get_executor
+    from stratum.options import ExecutionOptions
+    from stratum.runtime import make_executor
 
     monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed
     with pytest.raises(ImportError, match=r'pip install "stratum-ml\[ray\]"'):
-        get_executor("ray", n_jobs=1)
+        make_executor(ExecutionOptions(backend="ray"))
     with pytest.raises(ImportError, match=r'pip install "stratum-ml\[ray\]"'):
         stratum.search({"ok": _with(StandardScaler())}, cv=2, backend="ray")
 
@@ -229,11 +230,13 @@ def test_spilling_and_session_reuse_with_worker_processes():
             backend="processes",
             memory_budget="50KB",
         )
-        assert tiny._batch.store.spilled > 0  # worker outputs, spilled by the driver
+        assert (
+            tiny._batch.driver.store.spilled > 0
+        )  # worker outputs, spilled by the driver
         again = stratum.search(
             pipelines(), cv=3, refit=False, n_jobs=2, backend="processes"
         )
-        assert again._batch.store.reused > 0
+        assert again._batch.driver.store.reused > 0
         assert session.info()["memory"]["hits"] > 0
     for res in (tiny, again):
         pd.testing.assert_frame_equal(table(ref), table(res))

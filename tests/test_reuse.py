@@ -46,7 +46,7 @@ def test_second_batch_in_a_session_only_computes_what_is_new():
         P.CountingScaler.reset()
         second = stratum.search(stage2, cv=3, refit=False)
         assert P.CountingScaler.n_fits == 0  # the shared prefix comes from stage 1
-        assert second._batch.store.reused > 0
+        assert second._batch.driver.store.reused > 0
         assert "taken from earlier batches" in second.explain()
         assert session.info()["memory"]["hits"] > 0
     ridge1 = first.results_.set_index("pipeline").loc["ridge", "mean_test_score"]
@@ -255,5 +255,5 @@ def test_reused_classifier_scores_like_the_first_batch():
         first = stratum.search(batch(), cv=3, scoring="neg_log_loss", refit=False)
         second = stratum.search(batch(), cv=3, scoring="neg_log_loss", refit=False)
     assert (second.results_["status"] == "ok").all()
-    assert second._batch.store.reused > 0
+    assert second._batch.driver.store.reused > 0
     np.testing.assert_array_equal(scores(first), scores(second))

@@ -14,9 +14,10 @@ import pytest
 
 from stratum.frontend.skrub.inputs import search_object
 from stratum.frontend.skrub.searches import prepare_batch
+from stratum.options import ExecutionOptions
 from stratum.runtime import Scheduler, Store
-from stratum.runtime.scheduler import skip_if_failed, topological_order
 from stratum.runtime.remote import execute, gather_inputs, store_outcome
+from stratum.runtime.scheduler import skip_if_failed, topological_order
 
 CASES = [
     "hp_tv_ridge",
@@ -46,10 +47,10 @@ def _batch(pipelines: dict, scoring=None, return_train_score=True):
         )
         for name, op in pipelines.items()
     ]
-    batch = prepare_batch(items, {"n_jobs": 1, "progress": False})
-    prepared = dict(batch.store.values)
-    batch.executor = Scheduler(n_jobs=1, release=False)
-    batch.execute()
+    batch = prepare_batch(items, ExecutionOptions.resolve(n_jobs=1, progress=False))
+    prepared = dict(batch.driver.store.values)
+    batch.driver.executor = Scheduler(n_jobs=1, release=False)
+    batch.driver.execute()
     return batch, prepared
 
 
@@ -66,8 +67,8 @@ def _same(a, b) -> bool:
 def _check_every_task(batch, prepared) -> int:
     """Run every task as a worker would (its inputs only, ``remote.execute``)
     in dependency order; compare with the threaded run."""
-    tasks = batch.lowering.tasks
-    reference = batch.store
+    tasks = batch.driver.lowering.tasks
+    reference = batch.driver.store
     driver = Store()
     for key, value in prepared.items():
         driver.put(key, value, offer=False)
@@ -76,8 +77,8 @@ def _check_every_task(batch, prepared) -> int:
         task = tasks[key]
         if key in driver.values or skip_if_failed(task, driver):
             continue
-        inputs = gather_inputs(task, driver, batch.task)
-        outcome = execute(batch, key, inputs)
+        inputs = gather_inputs(task, driver, batch.driver.task)
+        outcome = execute(batch.driver, key, inputs)
         if outcome.status != "ok":
             assert reference.failure(key) is not None, outcome.failure.traceback
             store_outcome(task, outcome, driver, "test")
@@ -85,7 +86,7 @@ def _check_every_task(batch, prepared) -> int:
         recomputed = [s.label for s in outcome.stats if s.key in tasks]
         assert not recomputed, f"{task.label} recomputed {recomputed}"
         refitted = [k for k in outcome.outputs if k not in task.outputs]
-        assert not refitted or batch.plan[key[0]].flags.dynamic, (
+        assert not refitted or batch.driver.plan[key[0]].flags.dynamic, (
             f"{task.label} fitted {refitted} (not its declared outputs)"
         )
         store_outcome(task, outcome, driver, "test")
@@ -117,7 +118,7 @@ def test_no_fit_is_repeated_on_declared_inputs():
     # Every fit task of the scaler fits once (3 folds), nothing else fits it.
     fits = [
         t
-        for t in batch.lowering.tasks.values()
+        for t in batch.driver.lowering.tasks.values()
         if "CountingScaler" in t.label and t.writes
     ]
     assert P.CountingScaler.n_fits == len(fits) == 3

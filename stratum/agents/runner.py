@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from .._config import execution_options
+from ..options import ExecutionOptions
 from ..session import Session
 from . import protocol
 
@@ -346,7 +346,7 @@ class Runner:
             try:
                 with self.session:
                     batch, replies = answer(
-                        requests, execution_options(n_jobs=self.n_jobs), names
+                        requests, ExecutionOptions.resolve(n_jobs=self.n_jobs), names
                     )
                 _count_sharing(info, batch)
             except Exception as error:
@@ -430,15 +430,15 @@ def summary(results: list[ScriptResult]) -> str:
 
 
 def _count_sharing(info: BatchInfo, batch: Any) -> None:
-    tasks = [t for t in batch.lowering.tasks.values() if t.kind == "node"]
+    tasks = [t for t in batch.driver.lowering.tasks.values() if t.kind == "node"]
     info.tasks_requested = sum(len(t.users) for t in tasks)
-    ran = {s.key for s in batch.store.stats if s.kind == "node"}
+    ran = {s.key for s in batch.driver.store.stats if s.kind == "node"}
     executed = {t.key for t in tasks if t.key in ran}
     info.tasks = len(executed)
     fits = [t for t in tasks if _is_fold_fit(t)]
     info.fits_requested = sum(len(t.users) for t in fits)
     info.fits = sum(1 for t in fits if t.key in executed)
-    info.reused = batch.store.reused
+    info.reused = batch.driver.store.reused
 
 
 def _is_fold_fit(task) -> bool:

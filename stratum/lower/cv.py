@@ -12,12 +12,13 @@ configurations and pipelines is one task.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..plan import Node, Plan
 from .contexts import EXACT, Split, is_fit_mode, level, state_key, task_key
+from .registry import Registry, describe
 
 
 @dataclass
@@ -53,16 +54,23 @@ class Task:
         return (self.key, *self.writes)
 
 
-# evaluate(store, node, split, mode, running_apply) -> value, from the frontend
+# The frontend's node evaluation: run_node(store, node, split, mode,
+# running_apply) -> value.
 NodeRunner = Callable[[Any, Node, Split, str, bool], Any]
 
 
 class Lowering:
-    """Accumulates the hash-consed task graph of a batch."""
+    """Accumulates the hash-consed task graph of a batch.
 
-    def __init__(self, plan: Plan, run_node: NodeRunner):
+    ``registry`` is the implementation choice for the batch: the native
+    kernels that the estimators of its steps are replaced by where their
+    parameters allow (None: always the user's objects).
+    """
+
+    def __init__(self, plan: Plan, run_node: NodeRunner, registry: Registry | None):
         self.plan = plan
         self.run_node = run_node
+        self.registry = registry
         self.tasks: dict[tuple, Task] = {}
 
     def _task(self, node: Node, split: Split, mode: str, r: bool, user) -> tuple:
@@ -75,7 +83,11 @@ class Lowering:
             task = Task(
                 key=tk,
                 fn=functools.partial(
-                    self.run_node, node=node, split=split, mode=mode, running_apply=r
+                    self.run_node,
+                    node=node,
+                    split=split,
+                    mode=mode,
+                    running_apply=r,
                 ),
                 kind="node",
                 label=node.label,
@@ -146,3 +158,17 @@ class Lowering:
             return existing.key
         self.tasks[task.key] = task
         return task.key
+
+    def planned(self, estimators: Iterable[tuple[str, Any]]) -> dict[str, str]:
+        """Per step label, the implementations selection picks for the
+        (label, estimator) pairs given (what runs may still differ by input)."""
+        planned: dict[str, list[str]] = {}
+        for label, estimator in estimators:
+            if self.registry is None:
+                choice = "reference (native kernels disabled)"
+            else:
+                choice = describe(self.registry.select(estimator)[1])
+            planned.setdefault(label, [])
+            if choice not in planned[label]:
+                planned[label].append(choice)
+        return {label: " | ".join(c) for label, c in planned.items()}

@@ -1,5 +1,7 @@
 """Runtime: executes the task graph and owns the computed values."""
 
+from .backends import make_executor
+from .progress import Progress
 from .scheduler import (
     BatchTimeout,
     Cancelled,
@@ -7,10 +9,7 @@ from .scheduler import (
     Executor,
     Scheduler,
     SequentialExecutor,
-    effective_n_jobs,
-    get_executor,
 )
-from .progress import Progress
 from .store import Failure, Store, TaskFailed, Timer
 
 __all__ = [
@@ -25,6 +24,5 @@ __all__ = [
     "Store",
     "TaskFailed",
     "Timer",
-    "effective_n_jobs",
-    "get_executor",
+    "make_executor",
 ]

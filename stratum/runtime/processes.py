@@ -32,7 +32,6 @@ import cloudpickle
 
 from ..lower import Task
 from .budget import library_threads, limit_library_threads, threads_per_worker
-from .scheduler import Scheduler
 from .remote import (
     ContextCache,
     Outcome,
@@ -42,6 +41,7 @@ from .remote import (
     store_outcome,
     unsendable,
 )
+from .scheduler import Scheduler
 from .store import Store
 from .transfer import SharedValue, decode, encode, new_owner, remove_files
 

@@ -30,7 +30,6 @@ import cloudpickle
 from .._extras import install_hint
 from ..lower import Task
 from .budget import limit_library_threads
-from .scheduler import Scheduler
 from .remote import (
     ContextCache,
     Outcome,
@@ -39,6 +38,7 @@ from .remote import (
     gather_inputs,
     store_outcome,
 )
+from .scheduler import Scheduler
 from .store import Handle, Store
 
 # A task whose estimated memory is above this asks Ray for that much memory.

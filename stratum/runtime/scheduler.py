@@ -15,7 +15,7 @@ from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import Protocol
 
-from .._threads import available_cores
+from .._threads import effective_n_jobs
 from ..lower import Task
 from .budget import library_threads, limit_library_threads, threads_per_worker
 from .progress import Progress
@@ -408,34 +408,6 @@ class SequentialExecutor(Scheduler):
         super().__init__(n_jobs=1, **kwargs)
 
 
-def effective_n_jobs(n_jobs) -> int:
-    """scikit-learn's convention: None -> 1, -1 -> all cores, -2 -> all but one."""
-    cores = available_cores()
-    if n_jobs is None:
-        return 1
-    if n_jobs < 0:
-        return max(1, cores + 1 + n_jobs)
-    if n_jobs == 0:
-        raise ValueError("n_jobs == 0 has no meaning")
-    return int(n_jobs)
-
-
-def get_executor(name: str, **options) -> Executor:
-    if name in ("sequential", "threads"):
-        options.pop("ray_address", None)
-        return Scheduler(**options)
-    if name == "processes":
-        from .processes import ProcessScheduler
-
-        options.pop("ray_address", None)
-        return ProcessScheduler(**options)
-    if name == "ray":
-        from .ray_backend import RayScheduler
-
-        return RayScheduler(**options)
-    raise ValueError(f"Unknown backend {name!r}")
-
-
 __all__ = [
     "BatchTimeout",
     "Cancelled",
@@ -443,6 +415,5 @@ __all__ = [
     "Executor",
     "Scheduler",
     "SequentialExecutor",
-    "get_executor",
     "run_task",
 ]

@@ -3,8 +3,9 @@
 One ``PipelineRun`` per pipeline: its configurations (from the sklearn search
 object skrub builds), X and y prepared once, the cross-validation splits, and,
 after execution, the scores of every (configuration, fold, side) or the error
-that prevented them. A ``Batch`` compiles every run into one plan, lowers it
-into one task graph, executes it, and leaves the results on the runs.
+that prevented them. A ``Batch`` compiles every run into its driver's plan,
+lowers the cross-validation into its task graph, and after the driver ran it
+collects the results onto the runs.
 """
 
 from __future__ import annotations
@@ -17,24 +18,24 @@ from sklearn.base import is_classifier
 from sklearn.model_selection import ParameterGrid, ParameterSampler, check_cv
 from sklearn.utils._indexing import _safe_indexing
 from skrub._data_ops._data_ops import Apply, DataOp, check_subsampled_X_y_shape
-from skrub._data_ops._estimator import _Splitter, _XyPipeline
+from skrub._data_ops._estimator import SkrubLearner, _Splitter, _XyPipeline
 from skrub._data_ops._evaluation import (
     clone,
     find_first_apply,
     find_scoring_node,
     find_X_y_and_cv,
+    nodes,
     set_params,
 )
 from skrub._data_ops._utils import X_NAME, Y_NAME
 
-from ..._sizes import default_budget, parse_bytes
-from ...lower import PREP, Lowering, Split, Task, state_key
-from ...lower.registry import Registry, default_registry, describe
-from ...plan import Plan
+from ...driver import Driver
+from ...lower import PREP, Split, Task, state_key
+from ...lower.registry import Registry
+from ...options import ExecutionOptions
 from ...plan.keys import digest
-from ...runtime import Store, TaskFailed, get_executor
-from .evaluator import MemoEvaluator
 from .compile import PARAM_PREFIX, GraphCompiler
+from .evaluator import MemoEvaluator
 
 REFIT = "all"
 
@@ -93,7 +94,7 @@ class PipelineRun:
         self.score_keys: dict[tuple, tuple] = {}
         self.fit_keys: dict[tuple, list] = {}
         self.test_keys: dict[tuple, list] = {}
-        self.registry: Registry | None = None  # set by the Batch
+        self.registry: Registry | None = None  # the lowering's, set by the Batch
 
     # -- environments -------------------------------------------------------
     def env_for(self, split: Split) -> dict:
@@ -167,35 +168,18 @@ def _fold_id(data_key: str, train: np.ndarray, test: np.ndarray) -> str:
 
 
 class Batch:
-    """Compile, lower and execute the searches of several pipelines at once."""
+    """The searches of several pipelines, compiled into one plan and run by
+    one :class:`~stratum.driver.Driver`."""
 
-    def __init__(
-        self, runs: list[PipelineRun], options: dict | None = None, session=None
-    ):
-        options = dict(options or {})
-        backend = options.pop("backend", "threads")
-        budget = options.pop("memory_budget", None)
-        registry = default_registry() if options.pop("native", True) else None
-        if backend == "sequential":
-            options["n_jobs"] = 1
+    def __init__(self, runs: list[PipelineRun], options: ExecutionOptions):
         self.runs = runs
-        self.plan = Plan()
-        self.compiler = GraphCompiler(self.plan)
-        self.store = Store(budget=parse_bytes(budget) if budget else default_budget())
-        if session is not None:
-            self.store.reuse = session.reuse(self._reusable)
-        self.executor = get_executor(backend, **options)
-        self.lowering = Lowering(self.plan, self._run_node)
+        self.driver = Driver(options, self._run_node)
+        self.compiler = GraphCompiler(self.driver.plan)
         self._payload: dict[str, tuple[PipelineRun, Config]] = {}
         self.split_data: dict[tuple, tuple] = {}
         for run in runs:
             run.split_data = self.split_data
-            run.registry = registry
-
-    def _reusable(self, key: tuple) -> bool:
-        """Whether a value may be reused by, or taken from, other batches."""
-        node = self.plan.nodes.get(key[0])
-        return node is not None and node.reusable
+            run.registry = self.driver.lowering.registry
 
     # -- node tasks -----------------------------------------------------------
     def _run_node(self, store, node, split: Split, mode: str, running_apply: bool):
@@ -207,19 +191,9 @@ class Batch:
             store, config, split, mode, running_apply, target=data_op
         ).run(data_op)
 
-    # -- shipping to workers ----------------------------------------------------
-    def task(self, key: tuple) -> Task:
-        """The task ``key`` (what a worker holding a copy of the batch runs)."""
-        return self.lowering.tasks[key]
-
     def __getstate__(self) -> dict:
-        # A worker gets the runs, plan, configurations and data, never the
-        # driver's values, executor or session.
-        state = dict(self.__dict__)
-        state["store"] = None
-        state["executor"] = None
-        state["compiler"] = None  # compiling happens on the driver only
-        return state
+        # compiling happens on the driver only
+        return {**self.__dict__, "compiler": None}
 
     def _compile(self, run: PipelineRun, config: Config) -> None:
         config.root, config.nodes = self.compiler.compile(
@@ -256,7 +230,8 @@ class Batch:
             first = find_first_apply(base.data_op)
             if first is not None and getattr(first._skrub_impl, "y", None) is not None:
                 raise ValueError('DataOp should have a node marked with "mark_as_y()"')
-        values = run.evaluator(self.store, base, PREP, "fit_transform").run(found)
+        evaluator = run.evaluator(self.driver.store, base, PREP, "fit_transform")
+        values = evaluator.run(found)
         X, y = values["X"], values.get("y")
         if "y" in found:  # skrub's message when subsampling explains a mismatch
             check_subsampled_X_y_shape(
@@ -297,6 +272,7 @@ class Batch:
 
     def lower(self, scorer_factory, return_train_score_of) -> None:
         """Tasks: fit and test-side transforms per fold, one score task per side."""
+        lowering = self.driver.lowering
         for p, run in enumerate(self.runs):
             if run.error is not None or run.fallback is not None:
                 continue
@@ -304,13 +280,11 @@ class Batch:
             for config in run.configs:
                 user = run.user(config)
                 for split in run.fold_splits:
-                    fit = self.lowering.evaluation(
-                        config.root, split.train(), "fit", user
-                    )
+                    fit = lowering.evaluation(config.root, split.train(), "fit", user)
                     run.fit_keys[(config.index, split.number)] = fit
                     for side in sides:
                         side_split = split if side == "test" else split.train()
-                        pre = self.lowering.evaluation(
+                        pre = lowering.evaluation(
                             config.root, side_split, "predict", user, skip_exact=True
                         )
                         run.test_keys[(config.index, split.number, side)] = pre
@@ -318,12 +292,12 @@ class Batch:
                         run.score_keys[(config.index, split.number, side)] = key
                         scorer = scorer_factory(run, config, side_split)
                         deps = tuple(dict.fromkeys(tuple(fit) + tuple(pre)))
-                        self.lowering.add(
+                        lowering.add(
                             Task(
                                 key=key,
                                 fn=scorer,
                                 deps=deps,
-                                reads=self.lowering.reads_of(deps),
+                                reads=lowering.reads_of(deps),
                                 kind="score",
                                 label=(
                                     f"score {run.name}#{config.index} "
@@ -334,103 +308,68 @@ class Batch:
                             )
                         )
 
-    def execute(self) -> None:
-        self.executor.run(self.lowering.tasks, self.store, context=self)
-
     def collect(self) -> None:
         """Scores, fit errors and times per (configuration, fold, side)."""
-        seconds: dict[tuple, float] = {}
-        for stat in self.store.stats:
-            seconds[stat.key] = seconds.get(stat.key, 0.0) + stat.seconds
-        tasks = self.lowering.tasks
-
-        def closure(keys) -> frozenset:
-            out: set = set()
-            stack = list(keys)
-            while stack:
-                k = stack.pop()
-                if k in out:
-                    continue
-                out.add(k)
-                if k in tasks:
-                    stack.extend(tasks[k].deps)
-            return frozenset(out)
-
+        driver = self.driver
+        seconds = driver.task_seconds()
         for run in self.runs:
             if run.error is not None or run.fallback is not None:
                 continue
             for (c, fold, side), key in run.score_keys.items():
                 fit_keys = run.fit_keys[(c, fold)]
-                fit_failure = next(
-                    (f for k in fit_keys if (f := self.store.failure(k)) is not None),
-                    None,
-                )
+                fit_failure = driver.first_failure(fit_keys)
                 if fit_failure is not None:
                     run.fit_errors[(c, fold)] = fit_failure
                     continue
-                try:
-                    run.scores[(c, fold, side)] = ("ok", self.store.get(key))
-                except TaskFailed as failed:
-                    run.scores[(c, fold, side)] = ("error", failed.failure)
+                run.scores[(c, fold, side)] = driver.outcome(key)
                 if side != "test":
                     continue
-                ck = (c, fold)
-                fit_set = closure(fit_keys)
-                test_set = closure(run.test_keys[(c, fold, "test")]) - fit_set
+                fit_set = driver.upstream(fit_keys)
+                test_set = driver.upstream(run.test_keys[(c, fold, "test")]) - fit_set
                 fit_time = sum(seconds.get(k, 0.0) for k in fit_set)
                 score_time = sum(seconds.get(k, 0.0) for k in test_set)
                 score_time += seconds.get(key, 0.0)
-                run.times[ck] = (fit_time, score_time)
+                run.times[(c, fold)] = (fit_time, score_time)
 
     def planned_implementations(self) -> dict[str, str]:
         """Per estimator step (by label), the implementation selection would
         pick from its parameters (what runs may still differ by input)."""
-        registry = next((r.registry for r in self.runs), None)
-        planned: dict[str, list[str]] = {}
-        for node in self.plan.nodes.values():
+        estimators = []
+        for node in self.driver.plan.nodes.values():
             impl = getattr(node.payload[0], "_skrub_impl", None)
             estimator = getattr(impl, "estimator", None)
-            if not isinstance(impl, Apply) or isinstance(estimator, DataOp):
-                continue
-            if registry is None:
-                choice = "reference (native kernels disabled)"
-            else:
-                choice = describe(registry.select(estimator)[1])
-            planned.setdefault(node.label, [])
-            if choice not in planned[node.label]:
-                planned[node.label].append(choice)
-        return {label: " | ".join(c) for label, c in planned.items()}
+            if isinstance(impl, Apply) and not isinstance(estimator, DataOp):
+                estimators.append((node.label, estimator))
+        return self.driver.lowering.planned(estimators)
 
     def release(self) -> None:
         """Drop every computed value (keep the plan, tasks and statistics)."""
-        self.store.values.clear()
-        self.store.close()
+        self.driver.release()
         self.split_data.clear()
         for run in self.runs:
             run._envs.clear()
             run.X = run.y = None
 
     # -- refit ------------------------------------------------------------------
-    def refit(self, run: PipelineRun, params: dict):
+    def refit(self, run: PipelineRun, params: dict) -> SkrubLearner:
         """Fit the configuration ``params`` on all rows; return a fitted learner."""
-        from skrub._data_ops._estimator import SkrubLearner
-
+        driver = self.driver
         config = run.make_config(-1, params, drop_values=False)
         self._compile(run, config)
         split = run.refit_split
-        user = run.user(config)
-        tasks_before = set(self.lowering.tasks)
-        self.lowering.evaluation(config.root, split, "fit", user)
-        new = {k: t for k, t in self.lowering.tasks.items() if k not in tasks_before}
-        self.executor.run(new, self.store, context=self)
-        run.evaluator(self.store, config, split, "fit").run(config.data_op)
-        install_fitted_state(config, self.store, split)
+        driver.execute_new(
+            lambda: driver.lowering.evaluation(
+                config.root, split, "fit", run.user(config)
+            )
+        )
+        run.evaluator(driver.store, config, split, "fit").run(config.data_op)
+        install_fitted_state(config, driver.store, split)
         learner = SkrubLearner(config.data_op)
         learner._is_fitted = True
         return learner
 
 
-def install_fitted_state(config: Config, store: Store, split: Split) -> None:
+def install_fitted_state(config: Config, store, split: Split) -> None:
     """Set the fitted attributes computed for ``split`` on the config's graph,
     so that it predicts like a learner skrub fitted itself."""
     for op_id, node in config.nodes.items():
@@ -445,8 +384,6 @@ def install_fitted_state(config: Config, store: Store, split: Split) -> None:
 
 
 def _find_impl(root: DataOp, op_id: int):
-    from skrub._data_ops._evaluation import nodes
-
     for op in nodes(root):
         if id(op) == op_id:
             return op._skrub_impl

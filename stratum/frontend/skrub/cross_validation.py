@@ -16,6 +16,7 @@ from skrub._data_ops._subsampling import env_with_subsampling
 
 from .batch import install_fitted_state
 from .replay import Recorded, ReplayEstimator, _rows_key
+from .searches import fit_searches
 
 _SUPPORTED = {
     "scoring",
@@ -77,8 +78,6 @@ def cross_validate_on_engine(
     learner, environment, options, *, keep_subsampling=False, cv=None, **kwargs
 ) -> pd.DataFrame | None:
     """Return skrub's cross_validate table, or None when skrub must run it."""
-    from .searches import fit_searches
-
     item = cv_item(
         learner, environment, keep_subsampling=keep_subsampling, cv=cv, **kwargs
     )
@@ -132,7 +131,7 @@ def cv_table(batch, run, spec: CVSpec, kwargs: dict) -> pd.DataFrame:
         for split in run.fold_splits:
             config = run.make_config(-1, {}, drop_values=False)
             batch._compile(run, config)
-            install_fitted_state(config, batch.store, split.train())
+            install_fitted_state(config, batch.driver.store, split.train())
             fitted = SkrubLearner(config.data_op)
             fitted._is_fitted = True
             learners.append(fitted)

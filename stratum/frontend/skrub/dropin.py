@@ -17,7 +17,8 @@ import skrub
 import skrub._data_ops as _data_ops_pkg
 from skrub._data_ops import _estimator, _optuna, _skrub_namespace
 
-from ..._config import execution_options, get_config
+from ..._config import get_config
+from ...options import ExecutionOptions
 
 # This module is imported as soon as skrub is (``stratum._skrub_hook``), possibly
 # in the middle of importing a stratum module: the engine is imported on the
@@ -44,7 +45,7 @@ def _fit(self, environment):
             return delegated
     from .searches import fit_param_search
 
-    options = execution_options(n_jobs=getattr(self.search, "n_jobs", None))
+    options = ExecutionOptions.resolve(n_jobs=getattr(self.search, "n_jobs", None))
     result = fit_param_search(self, environment, options)
     if result is None:
         reason = getattr(self, "_stratum_fallback", "not plannable")
@@ -84,7 +85,7 @@ def _cross_validate(learner, environment, *, keep_subsampling=False, cv=None, **
         result = cross_validate_on_engine(
             learner,
             environment,
-            execution_options(n_jobs=kwargs.get("n_jobs")),
+            ExecutionOptions.resolve(n_jobs=kwargs.get("n_jobs")),
             keep_subsampling=keep_subsampling,
             cv=cv,
             **kwargs,

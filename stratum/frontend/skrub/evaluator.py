@@ -24,11 +24,11 @@ from skrub._data_ops._evaluation import (
 )
 from skrub._data_ops._utils import X_NAME, Y_NAME
 
+from ...driver import Failure, Store
 from ...lower import Split, state_key, task_key
 from ...lower.contexts import is_fit_mode
 from ...lower.registry import Registry, describe, ran
 from ...plan import Node
-from ...runtime import Failure, Store
 
 
 class MemoEvaluator(_Evaluator):

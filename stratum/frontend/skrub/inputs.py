@@ -14,7 +14,7 @@ from skrub._data_ops._evaluation import choice_graph, clone
 from skrub._data_ops._inspection import describe_params
 
 from ..._config import config_context
-from ...runtime import BatchTimeout, Cancelled, ConfigurationTimeout
+from ...driver import BatchTimeout, Cancelled, ConfigurationTimeout
 from .compile import PARAM_PREFIX
 
 

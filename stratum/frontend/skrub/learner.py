@@ -14,9 +14,9 @@ from typing import Any
 from skrub._data_ops._estimator import _XyPipeline
 from skrub._data_ops._evaluation import find_first_apply
 
+from ...driver import Store
 from ...lower import Split
 from ...plan.fingerprint import fingerprint
-from ...runtime import Store
 
 
 class EngineLearner(_XyPipeline):

@@ -15,6 +15,7 @@ from typing import Any
 
 from skrub._data_ops._estimator import ParamSearch
 
+from ...options import ExecutionOptions
 from .cross_validation import cv_item, cv_table
 from .searches import _replay, fitted_attributes, prepare_batch
 
@@ -71,7 +72,11 @@ def apply_search_reply(param_search: ParamSearch, attributes: dict) -> ParamSear
     return param_search
 
 
-def answer(requests: list[Request], options: dict, names: list[str] | None = None):
+def answer(
+    requests: list[Request],
+    options: ExecutionOptions,
+    names: list[str] | None = None,
+):
     """Evaluate ``requests`` as one batch.
 
     Returns ``(batch, replies)``: the executed batch (its plan, tasks and
@@ -81,7 +86,7 @@ def answer(requests: list[Request], options: dict, names: list[str] | None = Non
     names = names or [f"request_{i}" for i in range(len(requests))]
     items = [(n, r.data_op, r.environment, r.search) for n, r in zip(names, requests)]
     batch = prepare_batch(items, options)
-    batch.execute()
+    batch.driver.execute()
     batch.collect()
     replies = []
     for request, run in zip(requests, batch.runs):

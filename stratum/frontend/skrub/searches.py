@@ -16,8 +16,8 @@ import numpy as np
 from sklearn.base import clone, is_classifier
 from skrub._data_ops._estimator import ParamSearch, default_score
 
-from ...runtime import Failure
-from ...session import current_session
+from ...driver import Failure
+from ...options import ExecutionOptions
 from .batch import Batch, PipelineRun
 from .learner import EngineLearner
 from .replay import Recorded, replay_search
@@ -55,7 +55,9 @@ def _scorer_task(run: PipelineRun, config, split):
     return functools.partial(_score, run=run, config=config, split=split)
 
 
-def prepare_batch(items: list[tuple[str, Any, dict, Any]], options: dict) -> Batch:
+def prepare_batch(
+    items: list[tuple[str, Any, dict, Any]], options: ExecutionOptions
+) -> Batch:
     """Compile and lower (without executing) a batch of searches."""
     runs = []
     for name, data_op, environment, search in items:
@@ -64,7 +66,7 @@ def prepare_batch(items: list[tuple[str, Any, dict, Any]], options: dict) -> Bat
             if search.scoring is None:
                 search.scoring = default_score
         runs.append(PipelineRun(name, data_op, environment, search))
-    batch = Batch(runs, options, session=current_session())
+    batch = Batch(runs, options)
     batch.prepare()
     for run in runs:
         if run.error is None and run.fallback is None:
@@ -79,13 +81,13 @@ def prepare_batch(items: list[tuple[str, Any, dict, Any]], options: dict) -> Bat
 def fit_searches(
     items: list[tuple[str, Any, dict, Any]],
     *,
-    options: dict | None = None,
+    options: ExecutionOptions,
     refit: bool = True,
     raise_errors: bool = True,
     replay: bool = True,
 ) -> tuple[Batch, list[SearchOutcome]]:
-    batch = prepare_batch(items, options or {})
-    batch.execute()
+    batch = prepare_batch(items, options)
+    batch.driver.execute()
     batch.collect()
     outcomes = []
     for run in batch.runs:
@@ -167,7 +169,9 @@ _COPY = [
 ]
 
 
-def fit_param_search(param_search: ParamSearch, environment: dict, options: dict):
+def fit_param_search(
+    param_search: ParamSearch, environment: dict, options: ExecutionOptions
+):
     """``ParamSearch.fit`` on stratum's engine. Returns None to ask for skrub."""
     items = [("pipeline", param_search.data_op, environment, param_search.search)]
     batch, (outcome,) = fit_searches(items, options=options, refit=True)
