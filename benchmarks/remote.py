@@ -147,7 +147,7 @@ def traffic(res) -> dict:
     stats = res.stats_
     scheduled = stats[stats["how"] == "scheduled"]
     size = dict(zip(stats["task"], stats["nbytes"]))
-    tasks = res._batch.lowering.tasks
+    tasks = res._batch.driver.lowering.tasks
     reads = [
         sum(size.get(k, 0) for k in tasks[key].inputs)
         for key in scheduled["task"]

@@ -57,7 +57,7 @@ def w1(rows: int) -> dict:
         "stage2_without_reuse_s": t_cold,
         "stage2_with_reuse_s": t_warm,
         "speedup": t_cold / t_warm,
-        "reused_results": warm._batch.store.reused,
+        "reused_results": warm._batch.driver.store.reused,
     }
 
 

@@ -11,6 +11,8 @@ import os
 import threading
 from typing import Any
 
+from ._sizes import parse_bytes
+
 _ENGINES = ("stratum", "skrub")
 _BACKENDS = ("threads", "sequential", "processes", "ray")
 
@@ -73,8 +75,6 @@ def check_option(name: str, value: Any) -> Any:
     if name == "n_jobs" and (value == 0 or not isinstance(value, (int, type(None)))):
         raise ValueError(f"n_jobs must be a non-zero int or None, got {value!r}")
     if name in ("memory_budget", "cache_disk_budget"):
-        from ._sizes import parse_bytes
-
         parse_bytes(value)
     if name in ("timeout", "config_timeout") and value is not None and value <= 0:
         raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")

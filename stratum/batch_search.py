@@ -15,6 +15,7 @@ from .frontend.skrub.inputs import (
     describe_candidates,
     run_on_skrub,
     search_object,
+    skrub_learner,
 )
 from .frontend.skrub.searches import fit_searches, prepare_batch
 from .options import ExecutionOptions
@@ -243,8 +244,6 @@ def _best(batch, results, inputs: list[BatchInput], outcomes, refit) -> Best | N
 
 
 def _refit_on_skrub(item: BatchInput, fitted, candidate: int):
-    from .frontend.skrub.inputs import skrub_learner
-
     return skrub_learner(item, fitted.cv_results_["params"][candidate])
 
 

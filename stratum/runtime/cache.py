@@ -22,6 +22,8 @@ from typing import Any
 
 import joblib
 
+from .sizes import nbytes
+
 _MAGIC = b"STRATUM1"
 
 
@@ -260,8 +262,6 @@ class Reuse:
             except KeyError:
                 return False, None
             if self.memory is not None:
-                from .sizes import nbytes
-
                 self.memory.put(key, value, nbytes(value), cost=1.0)
             return True, value
         return False, None

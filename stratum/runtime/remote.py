@@ -21,6 +21,7 @@ from typing import Any
 import cloudpickle
 
 from ..lower import Task
+from .sizes import nbytes
 from .store import Failure, Handle, Spilled, Store, TaskStat
 
 
@@ -127,8 +128,6 @@ def execute(context: Any, key: tuple, inputs: dict) -> Outcome:
 
 
 def _size(value: Any) -> int:
-    from .sizes import nbytes
-
     return nbytes(value)
 
 

@@ -13,6 +13,7 @@ import heapq
 import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from .._threads import effective_n_jobs
@@ -176,6 +177,89 @@ def run_task(task: Task, store: Store) -> str:
     return status
 
 
+@dataclass
+class RunState:
+    """Everything one ``Scheduler.run`` knows about its tasks, in one place.
+
+    A task is *waiting* until its dependencies inside ``todo`` are done, then
+    *ready* (in a heap, longest remaining path first), then *running* (on a
+    worker, or in the calling thread), then done: its value or failure is in
+    the store, which is the only record of completion.
+    """
+
+    store: Store  # values and failures: the record of what is done
+    graph: dict[tuple, Task]  # every task of the run (inputs may be done already)
+    todo: dict[tuple, Task]  # the tasks to run: those not in the store
+    children: dict[tuple, list[tuple]]  # key -> tasks that depend on it
+    waiting: dict[tuple, int]  # key -> its dependencies not done yet
+    consumers: dict[tuple, int]  # value key -> tasks still to read it
+    priority: dict[tuple, float]  # key -> estimated longest path to the end
+    ready: list  # heap of (-priority, tie-break, key)
+    remaining: dict  # configuration -> its tasks not done yet
+    cost: dict = field(default_factory=dict)  # configuration -> task seconds
+    timed_out: set = field(default_factory=set)  # configurations past their time
+    running: dict = field(default_factory=dict)  # worker handle -> key
+    started: dict = field(default_factory=dict)  # key -> monotonic start time
+    deadline: float | None = None  # no task starts after it (batch timeout)
+    progress: Progress | None = None
+
+    @classmethod
+    def of(cls, tasks: dict[tuple, Task], store: Store) -> RunState:
+        todo = {k: t for k, t in tasks.items() if k not in store}
+        order = topological_order(todo)
+        children: dict[tuple, list[tuple]] = {k: [] for k in todo}
+        waiting = {k: 0 for k in todo}
+        consumers: dict[tuple, int] = {}
+        remaining: dict = {}
+        for key, task in todo.items():
+            for dep in task.deps:
+                consumers[dep] = consumers.get(dep, 0) + 1
+                if dep in todo:
+                    waiting[key] += 1
+                    children[dep].append(key)
+            for user in task.users:
+                remaining[user] = remaining.get(user, 0) + 1
+        priority = critical_path(todo, order)
+        ready = [(-priority[k], i, k) for i, k in enumerate(order) if waiting[k] == 0]
+        heapq.heapify(ready)
+        return cls(
+            store, tasks, todo, children, waiting, consumers, priority, ready, remaining
+        )
+
+    def pop_ready(self) -> tuple:
+        return heapq.heappop(self.ready)[2]
+
+    def push_back(self, key: tuple) -> None:
+        """Return a task to the front of the ready queue (it could not start)."""
+        heapq.heappush(self.ready, (-self.priority[key], -1, key))
+
+    def done(self, key: tuple, seconds: float, config_timeout: float | None) -> int:
+        """Mark ``key`` done after ``seconds``: charge its configurations, make
+        its children ready. Returns how many configurations it completed."""
+        finished = 0
+        for user in self.todo[key].users:
+            self.cost[user] = self.cost.get(user, 0.0) + seconds
+            if config_timeout is not None and self.cost[user] > config_timeout:
+                self.timed_out.add(user)
+            self.remaining[user] -= 1
+            finished += self.remaining[user] == 0
+        for child in self.children[key]:
+            self.waiting[child] -= 1
+            if self.waiting[child] == 0:
+                tie = len(self.ready)
+                heapq.heappush(self.ready, (-self.priority[child], tie, child))
+        return finished
+
+    def unread(self, key: tuple) -> list[tuple]:
+        """The inputs of ``key`` that no task left to run reads any more."""
+        out = []
+        for dep in self.todo[key].deps:
+            self.consumers[dep] -= 1
+            if self.consumers[dep] == 0:
+                out.append(dep)
+        return out
+
+
 class Scheduler:
     """Runs a task graph, ``n_jobs`` tasks at a time.
 
@@ -210,195 +294,171 @@ class Scheduler:
         return ThreadWorkers(self.n_jobs) if self.n_jobs > 1 else None
 
     def run(self, tasks: dict[tuple, Task], store: Store, context=None) -> None:
-        todo = {k: t for k, t in tasks.items() if k not in store}
-        if not todo:
+        """Run ``tasks`` not in ``store`` yet. Each round starts ready tasks in
+        free slots, records the ones that finished, spills past the memory
+        budget and gives up on tasks past their time, until nothing is left."""
+        state = RunState.of(tasks, store)
+        if not state.todo:
             return
-        order = topological_order(todo)
-        priority = critical_path(todo, order)
-        children: dict[tuple, list[tuple]] = {k: [] for k in todo}
-        indegree = {k: 0 for k in todo}
-        consumers: dict[tuple, int] = {}
-        for key, task in todo.items():
-            for dep in task.deps:
-                consumers[dep] = consumers.get(dep, 0) + 1
-                if dep in todo:
-                    indegree[key] += 1
-                    children[dep].append(key)
-        ready = [(-priority[k], i, k) for i, k in enumerate(order) if indegree[k] == 0]
-        heapq.heapify(ready)
-        cost: dict = {}
-        timed_out: set = set()
-        deadline = None if self.timeout is None else time.monotonic() + self.timeout
-        remaining: dict = {}
-        for task in todo.values():
-            for user in task.users:
-                remaining[user] = remaining.get(user, 0) + 1
-        progress = Progress(
-            len(todo), enabled=self.progress, configurations=len(remaining)
+        if self.timeout is not None:
+            state.deadline = time.monotonic() + self.timeout
+        state.progress = progress = Progress(
+            len(state.todo), enabled=self.progress, configurations=len(state.remaining)
         )
-        self.wall_start = time.monotonic()
-        running: dict = {}
-        started: dict = {}
+        start = time.monotonic()
         pool = None
-        slots = self.n_jobs
-
-        def finish(key: tuple, status: str, seconds: float) -> None:
-            task = todo[key]
-            finished = 0
-            for user in task.users:
-                cost[user] = cost.get(user, 0.0) + seconds
-                if self.config_timeout is not None and cost[user] > self.config_timeout:
-                    timed_out.add(user)
-                remaining[user] -= 1
-                finished += remaining[user] == 0
-            progress.update(status, store.bytes_in_use, finished)
-            for child in children[key]:
-                indegree[child] -= 1
-                if indegree[child] == 0:
-                    heapq.heappush(ready, (-priority[child], len(ready), child))
-            if self.release:
-                for dep in task.deps:
-                    consumers[dep] -= 1
-                    if (
-                        consumers[dep] == 0
-                        and dep in tasks
-                        and tasks[dep].kind == "node"
-                    ):
-                        store.release(dep)
-
-        def fail(key: tuple, error: BaseException, status: str) -> None:
-            task = todo[key]
-            store.put(key, Failure.capture(error, task.label))
-            store.record(
-                key, task.kind, task.label, task.split, 0.0, status, "scheduled"
-            )
-            finish(key, status, 0.0)
-
-        def blocked(key: tuple) -> BaseException | None:
-            if deadline is not None and time.monotonic() > deadline:
-                return BatchTimeout(
-                    f"the batch ran past its timeout of {self.timeout}s"
-                )
-            users = todo[key].users
-            if users and users <= timed_out:
-                return ConfigurationTimeout(
-                    f"the configuration ran past its timeout of {self.config_timeout}s"
-                )
-            return None
-
         try:
             pool = self.workers(context, store)
             slots = self.n_jobs if pool is None else pool.slots
             with limit_library_threads(threads_per_worker(self.n_jobs), scoped=True):
-                while ready or running:
-                    while ready and len(running) < slots:
-                        _, _, key = heapq.heappop(ready)
-                        reason = blocked(key)
-                        if reason is not None:
-                            fail(key, reason, "timeout")
-                            continue
-                        need = self._estimate(todo[key], store)
-                        if (
-                            store.budget is not None
-                            and store.bytes_in_use + need > store.budget
-                        ):
-                            if running:  # let running work finish and free memory first
-                                heapq.heappush(ready, (-priority[key], -1, key))
-                                break
-                            store.spill(set(todo[key].deps), need)
-                        if pool is None:
-                            with Timer() as t:
-                                status = run_task(todo[key], store)
-                            finish(key, status, t.seconds)
-                            if (
-                                store.budget is not None
-                                and store.bytes_in_use > store.budget
-                            ):
-                                store.spill(set())
-                        elif skip_if_failed(todo[key], store):
-                            finish(key, "skipped", 0.0)
-                        else:
-                            running[pool.submit(todo[key], store)] = key
-                            started[key] = time.monotonic()
-                    if not running:
-                        continue
-                    for handle in pool.wait(list(running), 0.2):
-                        key = running.pop(handle)
-                        status = pool.complete(todo[key], handle, store)
-                        seconds = time.monotonic() - started.pop(key)
-                        if isinstance(status, tuple):  # the worker's own time
-                            status, seconds = status
-                        finish(key, status, seconds)
-                    if store.budget is not None and store.bytes_in_use > store.budget:
-                        store.spill({d for k in running.values() for d in todo[k].deps})
-                    self._abandon_late(
-                        pool, running, started, todo, cost, timed_out, deadline, fail
-                    )
+                while state.ready or state.running:
+                    self._start_ready(state, pool, slots)
+                    if state.running:
+                        self._complete_done(state, pool)
+                        self._keep_within_budget(state)
+                        self._abandon_late(state, pool)
         except KeyboardInterrupt:
-            for handle in running:
-                pool.abandon(handle)
-            for key in list(todo):
-                if key not in store:
-                    store.put(
-                        key, Failure.capture(Cancelled("interrupted"), todo[key].label)
-                    )
+            self._cancel(state, pool)
         finally:
             if pool is not None:
                 pool.close()
             progress.close()
             store.schedules.append(
                 {
-                    "n_jobs": slots,
+                    "n_jobs": self.n_jobs if pool is None else pool.slots,
                     "library_threads": getattr(
                         pool,
                         "library_threads",
                         library_threads(threads_per_worker(self.n_jobs)),
                     ),
-                    "tasks": len(todo),
-                    "wall": time.monotonic() - self.wall_start,
+                    "tasks": len(state.todo),
+                    "wall": time.monotonic() - start,
                 }
             )
 
-    @staticmethod
-    def _estimate(task: Task, store: Store) -> int:
-        """Estimated output size before running: the size of its inputs."""
-        return sum(store.sizes.get(dep, 0) for dep in task.deps)
+    # -- the steps of one round of ``run`` ------------------------------------------
+    def _start_ready(self, state: RunState, pool, slots: int) -> None:
+        """Start ready tasks while there are free slots and memory."""
+        store = state.store
+        while state.ready and len(state.running) < slots:
+            key = state.pop_ready()
+            task = state.todo[key]
+            reason = self._blocked(state, key)
+            if reason is not None:
+                self._fail(state, key, reason, "timeout")
+                continue
+            need = sum(store.sizes.get(dep, 0) for dep in task.deps)
+            if store.budget is not None and store.bytes_in_use + need > store.budget:
+                if state.running:  # let running work finish and free memory first
+                    state.push_back(key)
+                    return
+                store.spill(set(task.deps), need)
+            if pool is None:
+                with Timer() as t:
+                    status = run_task(task, store)
+                self._finish(state, key, status, t.seconds)
+                self._keep_within_budget(state)
+            elif skip_if_failed(task, store):
+                self._finish(state, key, "skipped", 0.0)
+            else:
+                state.running[pool.submit(task, store)] = key
+                state.started[key] = time.monotonic()
 
-    def _abandon_late(
-        self, pool, running, started, todo, cost, timed_out, deadline, fail
-    ):
-        """Stop waiting for tasks that only serve configurations past their time."""
-        if self.config_timeout is None and deadline is None:
+    def _complete_done(self, state: RunState, pool) -> None:
+        """Wait a little for running tasks; record those that are done."""
+        for handle in pool.wait(list(state.running), 0.2):
+            key = state.running.pop(handle)
+            status = pool.complete(state.todo[key], handle, state.store)
+            seconds = time.monotonic() - state.started.pop(key)
+            if isinstance(status, tuple):  # the worker's own time
+                status, seconds = status
+            self._finish(state, key, status, seconds)
+
+    @staticmethod
+    def _keep_within_budget(state: RunState) -> None:
+        """Spill values past the memory budget, except running tasks' inputs."""
+        store = state.store
+        if store.budget is not None and store.bytes_in_use > store.budget:
+            todo = state.todo
+            store.spill({d for k in state.running.values() for d in todo[k].deps})
+
+    def _abandon_late(self, state: RunState, pool) -> None:
+        """Stop waiting for tasks that only serve configurations past their
+        time, or that run past the batch's deadline."""
+        if self.config_timeout is None and state.deadline is None:
             return
         now = time.monotonic()
-        for future, key in list(running.items()):
-            elapsed = now - started[key]
-            users = todo[key].users
+        for handle, key in list(state.running.items()):
+            elapsed = now - state.started[key]
+            users = state.todo[key].users
             over_config = (
                 self.config_timeout is not None
                 and users
                 and all(
-                    u in timed_out or cost.get(u, 0.0) + elapsed > self.config_timeout
+                    u in state.timed_out
+                    or state.cost.get(u, 0.0) + elapsed > self.config_timeout
                     for u in users
                 )
             )
-            over_batch = deadline is not None and now > deadline
-            if over_config or over_batch:
-                pool.abandon(future)
-                running.pop(future)
-                started.pop(key)
-                timed_out.update(users if over_config else ())
-                error = (
-                    ConfigurationTimeout(
-                        "the configuration ran past its timeout of "
-                        f"{self.config_timeout}s"
-                    )
-                    if over_config
-                    else BatchTimeout(
-                        f"the batch ran past its timeout of {self.timeout}s"
-                    )
+            over_batch = state.deadline is not None and now > state.deadline
+            if not (over_config or over_batch):
+                continue
+            pool.abandon(handle)
+            state.running.pop(handle)
+            state.started.pop(key)
+            if over_config:
+                state.timed_out.update(users)
+                error = self._config_timeout_error()
+            else:
+                error = self._batch_timeout_error()
+            self._fail(state, key, error, "timeout")
+
+    @staticmethod
+    def _cancel(state: RunState, pool) -> None:
+        """Ctrl-C: leave running tasks, fail every task not done."""
+        for handle in state.running:
+            pool.abandon(handle)
+        for key, task in state.todo.items():
+            if key not in state.store:
+                state.store.put(
+                    key, Failure.capture(Cancelled("interrupted"), task.label)
                 )
-                fail(key, error, "timeout")
+
+    # -- bookkeeping --------------------------------------------------------------
+    def _finish(self, state: RunState, key: tuple, status: str, seconds: float) -> None:
+        """Record a done task; release the inputs nothing left to run reads."""
+        finished = state.done(key, seconds, self.config_timeout)
+        state.progress.update(status, state.store.bytes_in_use, finished)
+        if self.release:
+            for dep in state.unread(key):
+                if dep in state.graph and state.graph[dep].kind == "node":
+                    state.store.release(dep)
+
+    def _fail(self, state: RunState, key: tuple, error, status: str) -> None:
+        """Fail ``key`` without running it."""
+        task = state.todo[key]
+        state.store.put(key, Failure.capture(error, task.label))
+        state.store.record(
+            key, task.kind, task.label, task.split, 0.0, status, "scheduled"
+        )
+        self._finish(state, key, status, 0.0)
+
+    def _blocked(self, state: RunState, key: tuple) -> BaseException | None:
+        """Why ``key`` must not start (a timeout), or None."""
+        if state.deadline is not None and time.monotonic() > state.deadline:
+            return self._batch_timeout_error()
+        users = state.todo[key].users
+        if users and users <= state.timed_out:
+            return self._config_timeout_error()
+        return None
+
+    def _batch_timeout_error(self) -> BatchTimeout:
+        return BatchTimeout(f"the batch ran past its timeout of {self.timeout}s")
+
+    def _config_timeout_error(self) -> ConfigurationTimeout:
+        return ConfigurationTimeout(
+            f"the configuration ran past its timeout of {self.config_timeout}s"
+        )
 
 
 class SequentialExecutor(Scheduler):

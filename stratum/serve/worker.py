@@ -13,11 +13,13 @@ per job (its results or its error) and ``done`` at the end of a batch.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
 import signal
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -25,6 +27,12 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
+
+from .._config import get_config
+from ..agents.runner import Runner, script_names
+from ..frontend.skrub.identity import content_key
+from ..runtime.progress import subscribe
+from ..session import current_session
 
 SEPARATOR = "/"
 
@@ -92,8 +100,6 @@ def main(conn, config: dict) -> None:
 def run_batch(header: dict, blobs: list[bytes], send: Callable[[dict], None]):
     """Run one batch: every job's pipelines, merged by search options, then
     every job's scripts, together."""
-    from ..runtime.progress import subscribe
-
     batch_id = header["batch"]
     start = time.monotonic()
     items: list[tuple[str, str, Any, dict, float | None]] = []
@@ -156,12 +162,6 @@ def run_batch(header: dict, blobs: list[bytes], send: Callable[[dict], None]):
 def _run_scripts(batch_id: str, jobs: dict[str, dict], held: dict, start) -> None:
     """Run the scripts of ``jobs`` together (as ``stratum run``), their
     searches in shared batches that reuse this worker's session."""
-    import dataclasses
-    import tempfile
-
-    from ..agents.runner import Runner, script_names
-    from ..session import current_session
-
     texts = {
         f"{job_id}-{i}": text
         for job_id, job in jobs.items()
@@ -171,8 +171,6 @@ def _run_scripts(batch_id: str, jobs: dict[str, dict], held: dict, start) -> Non
     timeout = None
     if all(limit is not None for limit in limits):
         timeout = max(limits) - (time.monotonic() - start)
-    from .._config import get_config
-
     try:
         with tempfile.TemporaryDirectory(prefix="stratum-serve-") as workdir:
             runner = Runner(
@@ -414,8 +412,6 @@ def _run_group(batch_id, members, ranking, start, send) -> None:
 def pipeline_key(op: Any, fingerprints: dict) -> bytes | None:
     """Equal for pipelines describing the same computation (see
     :func:`stratum.frontend.skrub.identity.content_key`)."""
-    from ..frontend.skrub.identity import content_key
-
     return content_key(op, fingerprints)
 
 
