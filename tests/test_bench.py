@@ -233,7 +233,7 @@ def test_run_jobs_measures_memory_and_runs_in_parallel(tmp_path):
 def test_reuse_bound_counts_nested_inline_tasks_once():
     import pandas as pd
 
-    from stratum.bench.worker import reuse_bound
+    from stratum.bench.inprocess_child import reuse_bound
 
     stats = pd.DataFrame(
         {

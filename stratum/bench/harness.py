@@ -10,7 +10,7 @@ caches, and with the same thread settings, ``THREAD_ENV``):
 ``base_par``
     the same scripts, one per available core at a time.
 ``skrub``
-    all pipelines in one process (``worker.py``), plain skrub, ``n_jobs=1``.
+    all pipelines in one process (``inprocess_child.py``), plain skrub, ``n_jobs=1``.
 ``skrub_par``
     the same with ``make_grid_search(n_jobs=-1)``.
 ``stratum``
@@ -62,7 +62,7 @@ THREAD_ENV = {
     "NUMEXPR_NUM_THREADS": "1",
 }
 
-_WORKER = Path(__file__).resolve().parent / "worker.py"
+_INPROCESS_CHILD = Path(__file__).resolve().parent / "inprocess_child.py"
 
 
 class ScoreMismatch(AssertionError):
@@ -193,16 +193,17 @@ def run_base(config: dict, workdir: Path, *, parallel: int, timeout=None) -> dic
 
 def run_inprocess(config: dict, workdir: Path, *, engine: str, timeout=None) -> dict:
     """Engines ``skrub``, ``skrub_par`` and ``stratum``: one fresh process
-    (``worker.py``) runs every stage; its whole life is the engine's time."""
-    worker_config = dict(config)
-    worker_config["engine"] = "stratum" if engine.startswith("stratum") else "skrub"
-    worker_config["n_jobs"] = -1 if engine.endswith("_par") else 1
+    (``inprocess_child.py``) runs every stage; its whole life is the engine's
+    time."""
+    child_config = dict(config)
+    child_config["engine"] = "stratum" if engine.startswith("stratum") else "skrub"
+    child_config["n_jobs"] = -1 if engine.endswith("_par") else 1
     stem = f"{config['workload']}_{engine}"
     config_path = workdir / f"{stem}.json"
     out_path = workdir / f"{stem}.result.json"
-    config_path.write_text(json.dumps(worker_config))
+    config_path.write_text(json.dumps(child_config))
     job = Job(
-        [sys.executable, str(_WORKER), str(config_path), str(out_path)],
+        [sys.executable, str(_INPROCESS_CHILD), str(config_path), str(out_path)],
         workdir / f"{stem}.out",
         workdir / f"{stem}.err",
         tag=engine,
@@ -228,12 +229,14 @@ def run_inprocess(config: dict, workdir: Path, *, engine: str, timeout=None) -> 
     if done.returncode != 0:
         result["status"] = "error"
         result["error"] = (
-            f"worker exited with {done.returncode}: {done.errors()[-3000:]}"
+            f"the child process exited with {done.returncode}: {done.errors()[-3000:]}"
         )
         return result
     out = json.loads(out_path.read_text())
-    if worker_config["engine"] == "skrub" and out["stratum_imported"]:
-        raise RuntimeError(f"the {engine} worker imported stratum: not plain skrub")
+    if child_config["engine"] == "skrub" and out["stratum_imported"]:
+        raise RuntimeError(
+            f"the {engine} child process imported stratum: not plain skrub"
+        )
     for index, stage in enumerate(out["stages"]):
         stage["name"] = _stage_name(index)
         result["stages"].append(stage)
