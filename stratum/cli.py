@@ -382,7 +382,8 @@ def _bench(args) -> int:
             file=sys.stderr,
         )
         return 2
-    from .bench.harness import ScoreMismatch, bench
+    from .bench.crosscheck import ScoreMismatch
+    from .bench.harness import bench
 
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     unknown = sorted(set(engines) - set(_ALL_ENGINES))
