@@ -20,14 +20,14 @@ time is reported.
 from __future__ import annotations
 
 import argparse
-import time
+from operator import methodcaller
 
 import numpy as np
 import pandas as pd
 import skrub
+from timing import best_time, print_header, ratio_cells, time_native, timing_fields
 
 from stratum import kernels
-from stratum._threads import thread_budget_scope
 from stratum.bench.data import make_reviews
 
 CASES = {
@@ -51,56 +51,34 @@ def make_column(n_rows: int, n_unique: int, seed: int = 0) -> pd.Series:
     return pd.Series(values, name="review")
 
 
-def best_transform_time(cls, params: dict, col: pd.Series, repeat: int):
-    """Best wall-clock and process CPU time of ``repeat`` transforms."""
-    best, best_cpu, out = float("inf"), float("inf"), None
-    for _ in range(repeat):
-        enc = cls(**params).fit(col)
-        start, start_cpu = time.perf_counter(), time.process_time()
-        out = enc.transform(col)
-        best_cpu = min(best_cpu, time.process_time() - start_cpu)
-        best = min(best, time.perf_counter() - start)
-    return best, best_cpu, out
-
-
 def run(sizes: list[int], repeat: int) -> list[dict]:
     rows = []
     for n in sizes:
         col = make_column(n, n // 2)
         reps = 1 if n >= 100_000 else repeat
         for name, params in CASES.items():
-            ref_t, ref_cpu, ref_out = best_transform_time(
-                skrub.MinHashEncoder, params, col, reps
+            transform = methodcaller("transform", col)
+            reference = best_time(
+                lambda: skrub.MinHashEncoder(**params).fit(col), transform, reps
             )
-            row = {
-                "case": name,
-                "rows": n,
-                "unique": n // 2,
-                "reference_s": ref_t,
-                "reference_cpu_s": ref_cpu,
-            }
-            for threads in (1, 2):
-                with thread_budget_scope(threads):
-                    t, cpu, out = best_transform_time(
-                        kernels.MinHashEncoder, params, col, repeat
-                    )
-                if not (out.equals(ref_out) and list(out.columns) == list(ref_out)):
-                    raise AssertionError(f"{name} at {n} rows differs from skrub")
-                row[f"native_{threads}t_s"] = t
-                row[f"native_{threads}t_cpu_s"] = cpu
+            native = time_native(
+                lambda: kernels.MinHashEncoder(**params).fit(col),
+                transform,
+                repeat,
+                reference.out,
+                lambda out, ref: out.equals(ref) and list(out.columns) == list(ref),
+                f"{name} at {n} rows differs from skrub",
+            )
+            row = {"case": name, "rows": n, "unique": n // 2}
+            row.update(timing_fields(reference, native))
             rows.append(row)
             print(format_row(row), flush=True)
     return rows
 
 
 def format_row(r: dict) -> str:
-    ref, ref_cpu = r["reference_s"], r["reference_cpu_s"]
-    return (
-        f"| {r['case']} | {r['rows']:,} | {r['unique']:,} | {ref:.3f} "
-        f"| {r['native_1t_s']:.4f} | {ref / r['native_1t_s']:.0f}x "
-        f"| {ref_cpu / r['native_1t_cpu_s']:.0f}x "
-        f"| {r['native_2t_s']:.4f} | {ref / r['native_2t_s']:.0f}x |"
-    )
+    cells = ratio_cells(r, seconds=".4f", ratio=".0f")
+    return f"| {r['case']} | {r['rows']:,} | {r['unique']:,} | {cells}"
 
 
 def main() -> None:
@@ -108,11 +86,10 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    print(
-        "| case | rows | unique | skrub s | native 1 thread s | ratio "
-        "| CPU-time ratio | native 2 threads s | ratio |"
+    print_header(
+        "case | rows | unique | skrub s | native 1 thread s | ratio "
+        "| CPU-time ratio | native 2 threads s | ratio"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     run(args.sizes, args.repeat)
 
 

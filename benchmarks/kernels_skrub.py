@@ -13,15 +13,15 @@ selects, so its StringEncoder and OneHotEncoder kernels run too). Best of
 from __future__ import annotations
 
 import argparse
-import time
+from operator import methodcaller
 
 import numpy as np
 import pandas as pd
 import skrub
 from skrub._clean_null_strings import CleanNullStrings as SkrubCleanNullStrings
+from timing import best_time, print_header, speedup_row, time_native
 
 import stratum.kernels as K
-from stratum._threads import thread_budget_scope
 from stratum.bench import data
 from stratum.lower.registry import default_registry
 
@@ -38,14 +38,13 @@ def vectorizer() -> skrub.TableVectorizer:
     return skrub.TableVectorizer(high_cardinality=skrub.StringEncoder(random_state=0))
 
 
-def best_time(make, X, repeat: int):
-    best, out = np.inf, None
-    for _ in range(repeat):
-        est = make()
-        t0 = time.perf_counter()
-        out = est.fit_transform(X)
-        best = min(best, time.perf_counter() - t0)
-    return best, out
+def same(out, ref) -> bool:
+    """pandas' own equality checks (they raise, saying what differs)."""
+    if isinstance(out, pd.DataFrame):
+        pd.testing.assert_frame_equal(out, ref)
+    else:
+        pd.testing.assert_series_equal(out, ref)
+    return True
 
 
 def cases(n: int):
@@ -71,28 +70,23 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    print(
-        "| kernel | rows | skrub s | stratum 1 thread s | speedup | "
-        "stratum 2 threads s | speedup |"
+    print_header(
+        "kernel | rows | skrub s | stratum 1 thread s | speedup "
+        "| stratum 2 threads s | speedup"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|")
     for n in args.rows:
         for label, X, make_ref, make_kernel in cases(n):
-            t_ref, out_ref = best_time(make_ref, X, args.repeat)
-            times = []
-            for threads in (1, 2):
-                with thread_budget_scope(threads):
-                    t, out = best_time(make_kernel, X, args.repeat)
-                if isinstance(out, pd.DataFrame):
-                    pd.testing.assert_frame_equal(out, out_ref)
-                else:
-                    pd.testing.assert_series_equal(out, out_ref)
-                times.append(t)
-            print(
-                f"| {label} | {n:,} | {t_ref:.4f} | {times[0]:.4f} | "
-                f"{t_ref / times[0]:.1f}x | {times[1]:.4f} | {t_ref / times[1]:.1f}x |",
-                flush=True,
+            fit_transform = methodcaller("fit_transform", X)
+            reference = best_time(make_ref, fit_transform, args.repeat)
+            native = time_native(
+                make_kernel,
+                fit_transform,
+                args.repeat,
+                reference.out,
+                same,
+                f"{label} at {n} rows differs from skrub",
             )
+            print(speedup_row(label, n, reference, native), flush=True)
 
 
 if __name__ == "__main__":

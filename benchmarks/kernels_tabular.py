@@ -11,15 +11,15 @@ speedups (reference time / kernel time) and checks that outputs agree.
 from __future__ import annotations
 
 import argparse
-import time
+from operator import methodcaller
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from sklearn import impute, preprocessing
+from timing import best_time, print_header, speedup_row, time_native
 
 import stratum.kernels as K
-from stratum._threads import thread_budget_scope
 
 
 def string_table(n: int, seed: int = 0) -> pd.DataFrame:
@@ -75,20 +75,10 @@ CASES = [
 ]
 
 
-def best_time(make, X, repeat: int):
-    best, out = np.inf, None
-    for _ in range(repeat):
-        est = make()
-        t0 = time.perf_counter()
-        out = est.fit_transform(X)
-        best = min(best, time.perf_counter() - t0)
-    return best, out
-
-
-def same(a, b) -> bool:
-    if sp.issparse(a):
-        return (a != b).nnz == 0 and np.array_equal(a.indices, b.indices)
-    return np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True)
+def same(out, ref) -> bool:
+    if sp.issparse(ref):
+        return (ref != out).nnz == 0 and np.array_equal(ref.indices, out.indices)
+    return np.array_equal(np.asarray(ref), np.asarray(out), equal_nan=True)
 
 
 def main() -> None:
@@ -98,31 +88,26 @@ def main() -> None:
     )
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    print(
-        "| kernel | rows | scikit-learn s | stratum 1 thread s | speedup | "
-        "stratum 2 threads s | speedup |"
+    print_header(
+        "kernel | rows | scikit-learn s | stratum 1 thread s | speedup "
+        "| stratum 2 threads s | speedup"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|")
     for n in args.rows:
         tables = {"str": string_table(n), "float": float_table(n)}
         repeat = args.repeat if n < 1_000_000 else max(1, args.repeat - 1)
         for label, kind, ref_cls, ker_cls, params in CASES:
             X = tables[kind]
-            t_ref, out_ref = best_time(lambda: ref_cls(**params), X, repeat)
-            times = []
-            for threads in (1, 2):
-                with thread_budget_scope(threads):
-                    t, out = best_time(lambda: ker_cls(**params), X, repeat)
-                if not same(out_ref, out):
-                    raise AssertionError(
-                        f"{label} at {n} rows differs from scikit-learn"
-                    )
-                times.append(t)
-            print(
-                f"| {label} | {n:,} | {t_ref:.4f} | {times[0]:.4f} | "
-                f"{t_ref / times[0]:.1f}x | {times[1]:.4f} | {t_ref / times[1]:.1f}x |",
-                flush=True,
+            fit_transform = methodcaller("fit_transform", X)
+            reference = best_time(lambda: ref_cls(**params), fit_transform, repeat)
+            native = time_native(
+                lambda: ker_cls(**params),
+                fit_transform,
+                repeat,
+                reference.out,
+                same,
+                f"{label} at {n} rows differs from scikit-learn",
             )
+            print(speedup_row(label, n, reference, native), flush=True)
 
 
 if __name__ == "__main__":

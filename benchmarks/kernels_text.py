@@ -19,16 +19,16 @@ skipped at 1M rows (``LARGE_CASES`` lists the ones that run there).
 from __future__ import annotations
 
 import argparse
-import time
+from operator import methodcaller
 
 import numpy as np
 import pandas as pd
 import skrub
 from sklearn import decomposition
 from sklearn.feature_extraction import text as sk
+from timing import best_time, print_header, ratio_cells, time_native, timing_fields
 
 from stratum import kernels
-from stratum._threads import thread_budget_scope
 from stratum.bench.data import make_reviews
 from stratum.kernels.text import char_tables
 
@@ -81,17 +81,6 @@ LARGE_CASES = {
 }
 
 
-def best_time(f, repeat: int):
-    """Best wall-clock and best process CPU time of ``repeat`` runs."""
-    best, best_cpu, out = float("inf"), float("inf"), None
-    for _ in range(repeat):
-        start, start_cpu = time.perf_counter(), time.process_time()
-        out = f()
-        best_cpu = min(best_cpu, time.process_time() - start_cpu)
-        best = min(best, time.perf_counter() - start)
-    return best, best_cpu, out
-
-
 def same(a, b) -> bool:
     if isinstance(a, pd.DataFrame):
         return a.equals(b) and list(a.columns) == list(b.columns)
@@ -127,37 +116,25 @@ def run(sizes: list[int], repeat: int, cases: list[str] | None = None) -> list[d
                 data = tfidf
             else:
                 data = reviews if name.startswith("StringEncoder") else docs
-            ref_t, ref_cpu, ref_out = best_time(
-                lambda: ref_cls(**params).fit_transform(data), reps
+            fit_transform = methodcaller("fit_transform", data)
+            reference = best_time(lambda: ref_cls(**params), fit_transform, reps)
+            native = time_native(
+                lambda: kernel_cls(**params),
+                fit_transform,
+                reps,
+                reference.out,
+                same,
+                f"{name} at {n} rows differs from reference",
             )
-            row = {
-                "case": name,
-                "rows": n,
-                "reference_s": ref_t,
-                "reference_cpu_s": ref_cpu,
-            }
-            for threads in (1, 2):
-                with thread_budget_scope(threads):
-                    t, cpu, out = best_time(
-                        lambda: kernel_cls(**params).fit_transform(data), reps
-                    )
-                if not same(out, ref_out):
-                    raise AssertionError(f"{name} at {n} rows differs from reference")
-                row[f"native_{threads}t_s"] = t
-                row[f"native_{threads}t_cpu_s"] = cpu
+            row = {"case": name, "rows": n} | timing_fields(reference, native)
             rows.append(row)
             print(format_row(row), flush=True)
     return rows
 
 
 def format_row(r: dict) -> str:
-    ref, ref_cpu = r["reference_s"], r["reference_cpu_s"]
-    return (
-        f"| {r['case']} | {r['rows']:,} | {ref:.3f} "
-        f"| {r['native_1t_s']:.3f} | {ref / r['native_1t_s']:.1f}x "
-        f"| {ref_cpu / r['native_1t_cpu_s']:.1f}x "
-        f"| {r['native_2t_s']:.3f} | {ref / r['native_2t_s']:.1f}x |"
-    )
+    cells = ratio_cells(r, seconds=".3f", ratio=".1f")
+    return f"| {r['case']} | {r['rows']:,} | {cells}"
 
 
 def main() -> None:
@@ -170,11 +147,10 @@ def main() -> None:
         "--cases", nargs="+", default=None, help="only cases whose name starts so"
     )
     args = parser.parse_args()
-    print(
-        "| case | rows | reference s | native 1 thread s | ratio | CPU-time ratio "
-        "| native 2 threads s | ratio |"
+    print_header(
+        "case | rows | reference s | native 1 thread s | ratio | CPU-time ratio "
+        "| native 2 threads s | ratio"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     run(args.sizes, args.repeat, args.cases)
 
 

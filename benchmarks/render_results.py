@@ -6,7 +6,7 @@ python benchmarks/render_results.py results.json
 import json
 import sys
 
-from stratum.bench.harness import markdown_report
+from stratum.bench.tables import markdown_report
 
 if __name__ == "__main__":
     for path in sys.argv[1:]:

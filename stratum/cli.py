@@ -187,6 +187,39 @@ def _add_bench(sub) -> None:
     )
 
 
+# The options of ``serve`` and ``mcp`` (both batch jobs and run them in worker
+# processes), by flag; ``--window``'s default is each command's own.
+_BATCHING_OPTIONS = {
+    "--window": {"type": float, "help": "batching window, seconds"},
+    "--job-timeout": {"type": float, "default": 600.0, "help": "most seconds per job"},
+    "--n-jobs": {"type": int, "default": 1, "help": "stratum's n_jobs in each worker"},
+    "--cache-dir": {"default": None, "help": "disk cache shared by the workers"},
+}
+
+
+def _add_batching_option(parser, flag: str, **settings) -> None:
+    parser.add_argument(flag, **(_BATCHING_OPTIONS[flag] | settings))
+
+
+def _batching_settings(args) -> dict:
+    """The ``_BATCHING_OPTIONS`` given, as keyword arguments."""
+    return {
+        "window": args.window,
+        "job_timeout": args.job_timeout,
+        "n_jobs": args.n_jobs,
+        "cache_dir": args.cache_dir,
+    }
+
+
+def _needs_extra(command: str, extra: str, error: ImportError) -> int:
+    """Say which extra ``stratum COMMAND`` needs; the exit status (2)."""
+    print(
+        f"stratum {command} needs the '{extra}' extra ({install_hint(extra)}): {error}",
+        file=sys.stderr,
+    )
+    return 2
+
+
 def _add_serve(sub) -> None:
     serve = sub.add_parser(
         "serve",
@@ -202,25 +235,17 @@ def _add_serve(sub) -> None:
     serve.add_argument("--host", default="127.0.0.1", help="default: loopback only")
     serve.add_argument("--port", type=int, default=8765, help="default: 8765")
     serve.add_argument("--workers", type=int, default=1, help="worker processes")
-    serve.add_argument(
-        "--window", type=float, default=0.5, help="batching window, seconds"
-    )
-    serve.add_argument(
-        "--job-timeout", type=float, default=600.0, help="most seconds per job"
-    )
+    _add_batching_option(serve, "--window", default=0.5)
+    _add_batching_option(serve, "--job-timeout")
     serve.add_argument(
         "--max-payload", default="64MB", help="largest request body (e.g. 64MB)"
     )
     serve.add_argument(
         "--max-batch-jobs", type=int, default=64, help="most jobs in one batch"
     )
-    serve.add_argument(
-        "--n-jobs", type=int, default=1, help="stratum's n_jobs in each worker"
-    )
+    _add_batching_option(serve, "--n-jobs")
     serve.add_argument("--memory-budget", default=None, help="per worker, e.g. 4GB")
-    serve.add_argument(
-        "--cache-dir", default=None, help="disk cache shared by the workers"
-    )
+    _add_batching_option(serve, "--cache-dir")
 
 
 def _serve(args) -> int:
@@ -229,22 +254,15 @@ def _serve(args) -> int:
     try:
         from .serve.app import serve
     except ImportError as error:
-        print(
-            f"stratum serve needs the 'serve' extra ({install_hint('serve')}): {error}",
-            file=sys.stderr,
-        )
-        return 2
+        return _needs_extra("serve", "serve", error)
     serve(
         host=args.host,
         port=args.port,
         max_payload=parse_bytes(args.max_payload),
         workers=args.workers,
-        window=args.window,
-        job_timeout=args.job_timeout,
         max_batch_jobs=args.max_batch_jobs,
-        n_jobs=args.n_jobs,
         memory_budget=args.memory_budget,
-        cache_dir=args.cache_dir,
+        **_batching_settings(args),
     )
     return 0
 
@@ -260,36 +278,18 @@ def _add_mcp(sub) -> None:
         ),
     )
     mcp.add_argument("--url", default=None, help="a stratum serve to submit to")
-    mcp.add_argument(
-        "--window", type=float, default=0.2, help="batching window, seconds"
-    )
-    mcp.add_argument(
-        "--job-timeout", type=float, default=600.0, help="most seconds per job"
-    )
-    mcp.add_argument(
-        "--n-jobs", type=int, default=1, help="stratum's n_jobs in each worker"
-    )
-    mcp.add_argument(
-        "--cache-dir", default=None, help="disk cache shared by the workers"
-    )
+    _add_batching_option(mcp, "--window", default=0.2)
+    _add_batching_option(mcp, "--job-timeout")
+    _add_batching_option(mcp, "--n-jobs")
+    _add_batching_option(mcp, "--cache-dir")
 
 
 def _mcp(args) -> int:
     try:
         from .serve.mcp_server import run
     except ImportError as error:
-        print(
-            f"stratum mcp needs the 'mcp' extra ({install_hint('mcp')}): {error}",
-            file=sys.stderr,
-        )
-        return 2
-    run(
-        url=args.url,
-        window=args.window,
-        job_timeout=args.job_timeout,
-        n_jobs=args.n_jobs,
-        cache_dir=args.cache_dir,
-    )
+        return _needs_extra("mcp", "mcp", error)
+    run(url=args.url, **_batching_settings(args))
     return 0
 
 
@@ -382,7 +382,8 @@ def _bench(args) -> int:
             file=sys.stderr,
         )
         return 2
-    from .bench.harness import ScoreMismatch, bench
+    from .bench.crosscheck import ScoreMismatch
+    from .bench.harness import bench
 
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     unknown = sorted(set(engines) - set(_ALL_ENGINES))

@@ -13,11 +13,15 @@ import sys
 import numpy as np
 import pytest
 
-from stratum.bench import harness
 from stratum.bench import pipelines as P
+from stratum.bench.crosscheck import check_scores
 from stratum.bench.data import make_house_prices, make_reviews
+from stratum.bench.engines import child_env, run_engine
+from stratum.bench.machine import machine
 from stratum.bench.procs import Job, run_jobs
 from stratum.bench.scripts import parse_output, script_text
+from stratum.bench.summary import summarize
+from stratum.bench.tables import format_table, markdown_report
 
 
 def _configs(**overrides):
@@ -107,7 +111,7 @@ def test_script_round_trip_is_plain_skrub_and_matches_in_process(tmp_path):
         [sys.executable, str(path)],
         capture_output=True,
         text=True,
-        env=harness.child_env(),
+        env=child_env(),
         timeout=120,
         check=False,
     )
@@ -130,17 +134,17 @@ def test_script_round_trip_is_plain_skrub_and_matches_in_process(tmp_path):
 @pytest.mark.stratum_only
 def test_stratum_and_skrub_engines_agree_on_both_w1_stages(tmp_path):
     config = P.workload_config("W1", quick=True, rows=300)
-    results = {e: harness.run_engine(e, config, tmp_path) for e in ("skrub", "stratum")}
+    results = {e: run_engine(e, config, tmp_path) for e in ("skrub", "stratum")}
     for r in results.values():
         assert r["status"] == "ok", r["error"]
         assert [s["name"] for s in r["stages"]] == ["stage1", "stage2"]
-    assert harness.check_scores(results) == []
+    assert check_scores(results) == []
     stratum_run = results["stratum"]
     assert all(s["reuse_bound"] > 0 for s in stratum_run["stages"])
-    summary = harness.summarize(config, results)
-    table = harness.format_table(summary)
+    summary = summarize(config, results)
+    table = format_table(summary)
     assert "stratum" in table and "reuse bound" in table
-    assert "| engine |" in harness.format_table(summary, markdown=True)
+    assert "| engine |" in format_table(summary, markdown=True)
 
 
 def _fake(engine, scores, status="ok"):
@@ -164,12 +168,10 @@ def _fake(engine, scores, status="ok"):
 def test_check_scores_reports_every_disagreement():
     same = {"p": [0.5, 0.25]}
     assert (
-        harness.check_scores(
-            {"skrub": _fake("skrub", same), "stratum": _fake("stratum", same)}
-        )
+        check_scores({"skrub": _fake("skrub", same), "stratum": _fake("stratum", same)})
         == []
     )
-    problems = harness.check_scores(
+    problems = check_scores(
         {
             "skrub": _fake("skrub", same),
             "stratum": _fake("stratum", {"p": [0.5, 0.25 + 1e-6]}),
@@ -180,12 +182,12 @@ def test_check_scores_reports_every_disagreement():
     assert "stratum vs skrub" in problems[0] and "configuration 1" in problems[0]
     assert "different pipelines" in problems[1]
     failed = _fake("skrub", {"p": [np.nan]})
-    assert "non-finite" in harness.check_scores({"skrub": failed})[0]
+    assert "non-finite" in check_scores({"skrub": failed})[0]
     broken = _fake("stratum", {}, status="error") | {"error": "boom"}
-    assert harness.check_scores({"stratum": broken}) == ["stratum failed: boom"]
+    assert check_scores({"stratum": broken}) == ["stratum failed: boom"]
     # A timeout is reported in the table, not as a disagreement.
     late = _fake("base", {}, status="timeout") | {"stages": []}
-    assert harness.check_scores({"skrub": _fake("skrub", same), "base": late}) == []
+    assert check_scores({"skrub": _fake("skrub", same), "base": late}) == []
 
 
 def test_speedups_and_timeouts_in_the_summary():
@@ -196,12 +198,12 @@ def test_speedups_and_timeouts_in_the_summary():
         "stratum": _fake("stratum", {"g": [0.1]}) | {"total": 1.0},
     }
     results["stratum"]["stages"][0]["reuse_bound"] = 0.5
-    rows = {r["engine"]: r for r in harness.summarize(config, results)["rows"]}
+    rows = {r["engine"]: r for r in summarize(config, results)["rows"]}
     assert rows["stratum"]["vs_skrub"] == pytest.approx(4.0)
     assert rows["stratum"]["vs_base"] == pytest.approx(10.0)
     assert rows["stratum"]["vs_base_is_lower_bound"]
     assert rows["stratum"]["reuse_bound"] == 0.5
-    table = harness.format_table(harness.summarize(config, results))
+    table = format_table(summarize(config, results))
     assert ">10.00x" in table and "base (timeout)" in table
 
 
@@ -233,7 +235,7 @@ def test_run_jobs_measures_memory_and_runs_in_parallel(tmp_path):
 def test_reuse_bound_counts_nested_inline_tasks_once():
     import pandas as pd
 
-    from stratum.bench.worker import reuse_bound
+    from stratum.bench.inprocess_child import reuse_bound
 
     stats = pd.DataFrame(
         {
@@ -254,12 +256,12 @@ def test_markdown_report_renders_every_workload():
         "skrub": _fake("skrub", {"g": [0.1]}),
         "stratum": _fake("stratum", {"g": [0.1]}),
     }
-    summary = harness.summarize(config, results) | {"problems": []}
+    summary = summarize(config, results) | {"problems": []}
     report = {
         "command": "stratum bench W3 --quick",
         "started": "2026-11-25T00:00:00+00:00",
         "seconds": 3.0,
-        "machine": harness.machine(),
+        "machine": machine(),
         "workloads": [summary],
         "scaling": {
             "workload": "W2",
@@ -267,7 +269,7 @@ def test_markdown_report_renders_every_workload():
             "points": [{"x": 10, "problems": [], "skrub": 4.0, "stratum": 2.0}],
         },
     }
-    text = harness.markdown_report(report)
+    text = markdown_report(report)
     assert "### W3 — wide grid" in text and "| stratum |" in text
     assert "| 10 | 4.0 | 2.0 | 2.00x |" in text
 
@@ -282,7 +284,7 @@ def test_plot_writes_a_png(tmp_path):
         "stratum": _fake("stratum", {"g": [0.1]}),
     }
     results["stratum"]["stages"][0]["reuse_bound"] = 0.5
-    summary = harness.summarize(config, results)
+    summary = summarize(config, results)
     scaling = {
         "workload": "W2",
         "x": "pipelines",

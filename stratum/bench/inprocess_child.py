@@ -1,6 +1,8 @@
 """Run every stage of one workload in this process, with one engine.
 
-Started by the benchmark harness as ``python path/to/worker.py CONFIG OUT``
+The child process of the in-process engines (``skrub``, ``skrub_par``,
+``stratum``, ``stratum_par``), started by the benchmark harness as
+``python path/to/inprocess_child.py CONFIG OUT``
 (by file path, not ``-m``): for the ``skrub`` engines this process never
 imports ``stratum``, so skrub is plain skrub, unpatched. The pipelines and the
 data come from ``pipelines.py`` and ``data.py`` next to this file, loaded by
