@@ -3,7 +3,7 @@
 import pytest
 
 from stratum.lower import Task
-from stratum.runtime import Scheduler, SequentialExecutor, Store, TaskFailed
+from stratum.runtime import Scheduler, Store, TaskFailed
 from stratum.runtime.scheduler import topological_order
 
 
@@ -27,7 +27,7 @@ def test_runs_in_dependency_order():
     log = []
     spec = {"d": ["b", "c"], "b": ["a"], "c": ["a"], "a": []}
     store = Store()
-    SequentialExecutor().run(make_tasks(spec, log), store)
+    Scheduler(n_jobs=1).run(make_tasks(spec, log), store)
     assert log.index("a") < log.index("b") < log.index("d")
     assert log.index("c") < log.index("d")
     assert store.get(("d",)) == "D"
@@ -37,7 +37,7 @@ def test_failure_marks_only_dependants():
     log = []
     spec = {"a": [], "b": ["a"], "c": ["b"], "x": [], "y": ["x"]}
     store = Store()
-    SequentialExecutor().run(make_tasks(spec, log, fail={"b"}), store)
+    Scheduler(n_jobs=1).run(make_tasks(spec, log, fail={"b"}), store)
     assert "c" not in log  # skipped, never run
     with pytest.raises(TaskFailed) as info:
         store.get(("c",))
@@ -58,7 +58,7 @@ def test_values_already_in_store_are_not_recomputed():
     log = []
     store = Store()
     store.put(("a",), "cached")
-    SequentialExecutor().run(make_tasks({"a": [], "b": ["a"]}, log), store)
+    Scheduler(n_jobs=1).run(make_tasks({"a": [], "b": ["a"]}, log), store)
     assert log == ["b"]
 
 

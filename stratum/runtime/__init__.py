@@ -8,7 +8,6 @@ from .scheduler import (
     ConfigurationTimeout,
     Executor,
     Scheduler,
-    SequentialExecutor,
 )
 from .store import Failure, Store, TaskFailed, Timer
 
@@ -20,7 +19,6 @@ __all__ = [
     "Failure",
     "Progress",
     "Scheduler",
-    "SequentialExecutor",
     "Store",
     "TaskFailed",
     "Timer",

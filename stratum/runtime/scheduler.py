@@ -461,19 +461,11 @@ class Scheduler:
         )
 
 
-class SequentialExecutor(Scheduler):
-    """Runs tasks one after another in the calling thread."""
-
-    def __init__(self, **kwargs):
-        super().__init__(n_jobs=1, **kwargs)
-
-
 __all__ = [
     "BatchTimeout",
     "Cancelled",
     "ConfigurationTimeout",
     "Executor",
     "Scheduler",
-    "SequentialExecutor",
     "run_task",
 ]
