@@ -48,6 +48,7 @@ def _defaults() -> dict[str, Any]:
         "cache_dir": os.environ.get("STRATUM_CACHE_DIR") or None,
         "cache_disk_budget": os.environ.get("STRATUM_CACHE_DISK_BUDGET") or None,
         "native": _env_bool("STRATUM_NATIVE", True),
+        "model_sharing": _env_bool("STRATUM_MODEL_SHARING", True),
         "verbose": _env_bool("STRATUM_VERBOSE", False),
     }
 
@@ -68,9 +69,13 @@ def check_option(name: str, value: Any) -> Any:
         raise ValueError(f"engine must be one of {_ENGINES}, got {value!r}")
     if name == "backend" and value not in _BACKENDS:
         raise ValueError(f"backend must be one of {_BACKENDS}, got {value!r}")
-    if name in ("native", "verbose", "progress", "reuse") and not isinstance(
-        value, bool
-    ):
+    if name in (
+        "native",
+        "model_sharing",
+        "verbose",
+        "progress",
+        "reuse",
+    ) and not isinstance(value, bool):
         raise TypeError(f"{name} must be a bool, got {value!r}")
     if name == "n_jobs" and (value == 0 or not isinstance(value, (int, type(None)))):
         raise ValueError(f"n_jobs must be a non-zero int or None, got {value!r}")
@@ -152,6 +157,11 @@ def set_config(**options: Any) -> None:
         Size cap of that disk cache.
     native : bool
         Use the Rust kernels when they are available.
+    model_sharing : bool
+        Share work inside model fits: configurations of a boosted model or a
+        forest that differ only in their number of rounds (``n_estimators``,
+        ``max_iter``) are fitted once, at the largest, and the others take its
+        first rounds (the same model as a direct fit, bit for bit).
     verbose : bool
         Print what the engine does.
     """

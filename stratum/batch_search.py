@@ -312,11 +312,8 @@ def _explain(batch, fallbacks: dict, stats=None) -> str:
         if store.reuse.disk is not None:
             memory["disk"] = store.reuse.disk.stats.as_dict()
     planned = batch.planned_implementations() if stats is None else None
+    lowering = batch.driver.lowering
+    prefixes = lowering.prefixes if lowering.model_sharing else None
     return explain_plan(
-        batch.driver.plan,
-        batch.driver.lowering.tasks,
-        pipelines,
-        stats,
-        memory,
-        planned,
+        batch.driver.plan, lowering.tasks, pipelines, stats, memory, planned, prefixes
     )

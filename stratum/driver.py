@@ -49,7 +49,7 @@ class Driver:
         self.options = options
         self.plan = Plan()
         registry = default_registry() if options.native else None
-        self.lowering = Lowering(self.plan, run_node, registry)
+        self.lowering = Lowering(self.plan, run_node, registry, options.model_sharing)
         self.store = Store(budget=options.memory_budget)
         session = current_session()
         if session is not None:

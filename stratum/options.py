@@ -35,6 +35,8 @@ class ExecutionOptions:
         Bytes the batch's intermediates may hold before spilling.
     native : bool
         Whether steps may run on stratum's native kernels.
+    model_sharing : bool
+        Whether work is shared inside model fits (ensemble prefixes).
     """
 
     backend: str = "threads"
@@ -45,6 +47,7 @@ class ExecutionOptions:
     progress: bool = False
     memory_budget: int = 8 * 2**30
     native: bool = True
+    model_sharing: bool = True
 
     @classmethod
     def resolve(cls, **overrides: Any) -> ExecutionOptions:

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..plan import Node, Plan
 from .contexts import EXACT, Split, is_fit_mode, level, state_key, task_key
+from .ensembles import Prefix
 from .registry import Registry, describe
 
 
@@ -67,11 +68,20 @@ class Lowering:
     parameters allow (None: always the user's objects).
     """
 
-    def __init__(self, plan: Plan, run_node: NodeRunner, registry: Registry | None):
+    def __init__(
+        self,
+        plan: Plan,
+        run_node: NodeRunner,
+        registry: Registry | None,
+        model_sharing: bool = True,
+    ):
         self.plan = plan
         self.run_node = run_node
         self.registry = registry
+        self.model_sharing = model_sharing
         self.tasks: dict[tuple, Task] = {}
+        # fit task key -> the larger fit of its family it takes its rounds from
+        self.prefixes: dict[tuple, Prefix] = {}
 
     def _task(self, node: Node, split: Split, mode: str, r: bool, user) -> tuple:
         tk = task_key(node, split, mode, r)
@@ -158,6 +168,44 @@ class Lowering:
             return existing.key
         self.tasks[task.key] = task
         return task.key
+
+    def share_prefixes(self) -> int:
+        """Let the fit of every ensemble step whose family has a larger member
+        fitted on the same rows take its rounds from that fit (see
+        ``lower.ensembles``). Call once every task is lowered; returns the
+        number of fits rewritten. Fits lowered later (a refit) fit directly."""
+        if not self.model_sharing:
+            return 0
+        largest: dict[str, Node] = {}
+        for node in self.plan.nodes.values():
+            rounds = node.rounds
+            if rounds is None or rounds.family is None:
+                continue
+            best = largest.get(rounds.family)
+            if best is None or rounds.value > best.rounds.value:
+                largest[rounds.family] = node
+        rewritten = 0
+        for key, task in list(self.tasks.items()):
+            node = self.plan.nodes.get(key[0])
+            if node is None or node.rounds is None or node.rounds.family is None:
+                continue
+            if task.kind != "node" or not is_fit_mode(key[3] or ""):
+                continue
+            source = largest[node.rounds.family]
+            source_key = (source.key, *key[1:])
+            if source is node or source_key not in self.tasks or key in self.prefixes:
+                continue
+            task.deps = tuple(dict.fromkeys((*task.deps, source_key)))
+            task.reads = self.reads_of(task.deps)
+            self.prefixes[key] = Prefix(
+                source_state=state_key(source, Split(key[1], "train")),
+                source_label=source.label,
+                param=node.rounds.param,
+                rounds=node.rounds.value,
+                source_rounds=source.rounds.value,
+            )
+            rewritten += 1
+        return rewritten
 
     def planned(self, estimators: Iterable[tuple[str, Any]]) -> dict[str, str]:
         """Per step label, the implementations selection picks for the

@@ -14,6 +14,7 @@ def explain_plan(
     stats=None,
     memory: dict | None = None,
     planned: dict[str, str] | None = None,
+    prefixes: dict | None = None,
 ) -> str:
     """Describe a compiled plan.
 
@@ -21,6 +22,8 @@ def explain_plan(
     ``folds``, ``status`` ("stratum", "skrub: <reason>", "error: <message>").
     ``planned`` maps estimator steps to the implementation selection would
     choose (shown before anything ran; afterwards ``stats`` say what ran).
+    ``prefixes`` maps the fit tasks that take their rounds from a larger fit
+    of their ensemble family to that fit (None: model sharing is off).
     """
     pipelines = list(pipelines)
     n_configs = sum(p["configurations"] for p in pipelines)
@@ -95,6 +98,9 @@ def explain_plan(
             f"{len(identity)} node(s) keyed by object identity (objects stratum "
             "cannot hash by content); shared only within this batch.",
         ]
+    sharing = _sharing_summary(plan, prefixes)
+    if sharing:
+        lines += ["", *sharing]
     if planned:
         lines += ["", "implementations (estimator steps, planned):"]
         lines += [f"  {label}: {impl}" for label, impl in sorted(planned.items())]
@@ -129,6 +135,35 @@ def explain_plan(
                 f"{d['corrupt']} corrupt entr(y/ies) discarded"
             )
     return "\n".join(lines)
+
+
+def _sharing_summary(plan, prefixes: dict | None) -> list[str]:
+    """Which ensemble fits take their rounds from a larger one, and which
+    ensemble steps cannot (and why)."""
+    nodes = [n for n in plan.nodes.values() if n.rounds is not None]
+    if not nodes:
+        return []
+    if prefixes is None:
+        return ["model sharing: off (set_config(model_sharing=False))"]
+    lines = []
+    if prefixes:
+        sources = {p.source_state for p in prefixes.values()}
+        lines.append(
+            f"model sharing: {len(prefixes)} ensemble fit(s) take their first "
+            f"rounds from {len(sources)} larger fit(s) of the same family"
+        )
+        by_step: dict[tuple, set] = {}
+        for prefix in prefixes.values():
+            step = (prefix.source_label, prefix.param, prefix.source_rounds)
+            by_step.setdefault(step, set()).add(prefix.rounds)
+        for (label, param, n), rounds in sorted(by_step.items()):
+            smaller = ", ".join(str(k) for k in sorted(rounds))
+            lines.append(f"  {label}: {param} {smaller} from the fit with {n}")
+    blocked = sorted({(n.label, n.rounds.blocked) for n in nodes if n.rounds.blocked})
+    if blocked:
+        lines.append("ensemble steps fitted in full (a prefix would not be exact):")
+        lines += [f"  {label}: {why}" for label, why in blocked]
+    return lines
 
 
 def _schedule_summary(stats, schedules: list[dict]) -> str:

@@ -37,6 +37,22 @@ class Flags:
 
 
 @dataclass(frozen=True)
+class Rounds:
+    """The number of rounds of an ensemble step (boosting rounds, trees).
+
+    ``family`` is the key the step would have with any other number of
+    rounds: the fits of one family's members are prefixes of each other's.
+    None, with the reason in ``blocked``, when that does not hold exactly
+    (early stopping, ``warm_start``, callbacks, ...).
+    """
+
+    param: str
+    value: int
+    family: str | None
+    blocked: str | None = None
+
+
+@dataclass(frozen=True)
 class Node:
     """One operation of the logical plan.
 
@@ -62,3 +78,4 @@ class Node:
     unseeded: tuple[str, ...] = ()
     reusable: bool = True
     payload: Any = field(default=None, compare=False, repr=False)
+    rounds: Rounds | None = field(default=None, compare=False)

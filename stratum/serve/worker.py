@@ -374,12 +374,12 @@ def _run_group(batch_id, members, ranking, start, send) -> None:
         send(_job_error(batch_id, job_ids[0], error))
         return
     table = result.results_.reset_index(drop=True)
-    store = getattr(getattr(result, "_batch", None), "store", None)
+    store = result._batch.driver.store
     stats = {
         "pipelines_submitted": len(members),
         "pipelines_evaluated": len(pipelines),
         "tasks_executed": len(result.stats_),
-        "results_reused": getattr(store, "reused", None),
+        "results_reused": store.reused,
     }
     for job_id in job_ids:
         parts = []

@@ -31,6 +31,7 @@ from skrub._data_ops._utils import X_NAME, Y_NAME
 
 from ...driver import Driver
 from ...lower import PREP, Split, Task, state_key
+from ...lower.ensembles import Prefix
 from ...lower.registry import Registry
 from ...options import ExecutionOptions
 from ...plan.keys import digest
@@ -94,7 +95,9 @@ class PipelineRun:
         self.score_keys: dict[tuple, tuple] = {}
         self.fit_keys: dict[tuple, list] = {}
         self.test_keys: dict[tuple, list] = {}
-        self.registry: Registry | None = None  # the lowering's, set by the Batch
+        # The lowering's implementation choices, set by the Batch.
+        self.registry: Registry | None = None
+        self.prefixes: dict[tuple, Prefix] = {}
 
     # -- environments -------------------------------------------------------
     def env_for(self, split: Split) -> dict:
@@ -158,6 +161,7 @@ class PipelineRun:
             outer_running_apply=running_apply,
             target=target,
             registry=self.registry,
+            prefixes=self.prefixes,
         )
 
 
@@ -180,6 +184,7 @@ class Batch:
         for run in runs:
             run.split_data = self.split_data
             run.registry = self.driver.lowering.registry
+            run.prefixes = self.driver.lowering.prefixes
 
     # -- node tasks -----------------------------------------------------------
     def _run_node(self, store, node, split: Split, mode: str, running_apply: bool):
@@ -307,6 +312,7 @@ class Batch:
                                 users={user},
                             )
                         )
+        lowering.share_prefixes()
 
     def collect(self) -> None:
         """Scores, fit errors and times per (configuration, fold, side)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 from skrub._data_ops import _choosing
 from skrub._data_ops._data_ops import (
     AppliedEstimator,
@@ -41,7 +41,13 @@ from skrub._data_ops._subsampling import (
 )
 from skrub._data_ops._utils import NULL, X_NAME, Y_NAME
 
-from ...plan import Flags, Node, Plan
+from ...lower.ensembles import (
+    blocked_param,
+    family_estimator,
+    rounds_of,
+    rounds_param,
+)
+from ...plan import Flags, Node, Plan, Rounds
 from ...plan.keys import Ref, encode_params, node_key
 
 # Node kinds whose evaluation we know; any other DataOpImpl is treated as
@@ -225,6 +231,9 @@ class GraphCompiler:
         params = (params, impl.is_X, impl.is_y, self.salt)
         encoded, enc = encode_params(params, hook=hook, fp_cache=self.fp_cache)
         key = node_key(kind, encoded, inputs)
+        rounds = None
+        if isinstance(impl, Apply) and not fetched:
+            rounds = self._rounds(impl, params, hook, kind, inputs)
 
         is_apply = isinstance(impl, Apply)
         flags = Flags(
@@ -272,9 +281,52 @@ class GraphCompiler:
             unseeded=unseeded,
             reusable=reusable,
             payload=(op, tuple(enc.pinned)),
+            rounds=rounds,
         )
         self.plan.add(node, user)
         return node
+
+    def _rounds(self, impl, params, hook, kind, inputs) -> Rounds | None:
+        """The rounds of the step's ensemble, and the key of its family: the
+        node's key with the number of rounds masked (``lower.ensembles``)."""
+        estimator = concrete_estimator(impl.estimator)
+        if estimator is None:
+            return None
+        param, blocked = rounds_param(estimator)
+        if param is None:
+            if blocked is None:
+                return None
+            return Rounds(blocked_param(estimator), -1, None, blocked)
+        value = rounds_of(estimator, param)
+        fit_kwargs = impl.kwargs.get("fit") if isinstance(impl.kwargs, dict) else ()
+        if fit_kwargs is not None and (
+            not isinstance(fit_kwargs, dict) or set(fit_kwargs) - {"sample_weight"}
+        ):
+            return Rounds(param, value, None, "fit arguments besides sample_weight")
+        masked = family_estimator(estimator, param)
+        fields = tuple(
+            (name, masked if name == "estimator" else field)
+            for name, field in params[0]
+        )
+        family_params = (fields, *params[1:])
+        encoded, _ = encode_params(family_params, hook=hook, fp_cache=self.fp_cache)
+        return Rounds(param, value, node_key(kind, encoded, inputs))
+
+
+def concrete_estimator(value: Any) -> BaseEstimator | None:
+    """The estimator a configuration's step fits, its choices resolved; None
+    when it is computed by a DataOp (known only when the step runs)."""
+    estimator = resolve(value)
+    if not isinstance(estimator, BaseEstimator):
+        return None
+    params = estimator.get_params(deep=False)
+    resolved = {name: resolve(v) for name, v in params.items()}
+    if any(data_ops_in(v) for v in resolved.values()):
+        return None
+    changed = {n: v for n, v in resolved.items() if v is not params[n]}
+    if changed:  # a copy: set_params may change shared state (LightGBM's)
+        estimator = clone(estimator).set_params(**changed)
+    return estimator
 
 
 def _global_settings() -> str:

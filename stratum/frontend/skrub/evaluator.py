@@ -27,6 +27,7 @@ from skrub._data_ops._utils import X_NAME, Y_NAME
 from ...driver import Failure, Store
 from ...lower import Split, state_key, task_key
 from ...lower.contexts import is_fit_mode
+from ...lower.ensembles import Prefix, fit_as_prefix
 from ...lower.registry import Registry, describe, ran
 from ...plan import Node
 
@@ -45,6 +46,8 @@ class MemoEvaluator(_Evaluator):
         steps (None: always the user's objects).
     refit : a DataOp to compute even if its value is stored (its fitted
         state is needed and missing).
+    prefixes : fit task key -> the larger fit of the same ensemble family
+        whose first rounds the fit takes (``Lowering.share_prefixes``).
     """
 
     def __init__(
@@ -59,6 +62,7 @@ class MemoEvaluator(_Evaluator):
         target: Any = None,
         registry: Registry | None = None,
         refit: Any = None,
+        prefixes: dict[tuple, Prefix] | None = None,
     ):
         super().__init__(mode=mode, environment=env_for(split))
         self.split = split
@@ -69,7 +73,9 @@ class MemoEvaluator(_Evaluator):
         self.target = target
         self.registry = registry
         self.refit = refit
+        self.prefixes = prefixes or {}
         self._choices: dict[int, list] = {}
+        self._prefix_sources: dict[int, tuple] = {}  # id(step copy) -> source, prefix
 
     def handle_data_op(self, data_op):
         running_apply = (yield HasRunningApplyAncestor()) or self.outer_running_apply
@@ -107,6 +113,10 @@ class MemoEvaluator(_Evaluator):
         if not node.flags.stateful:
             return (yield from self._run(impl, running_apply))
         work = copy.copy(impl)
+        prefix = self.prefixes.get(key) if is_fit_mode(self.mode) else None
+        if prefix is not None and prefix.source_state in self.store:
+            source = self.store.get(prefix.source_state).get("estimator_")
+            self._prefix_sources[id(work)] = (source, prefix, [])
         if is_fit_mode(self.mode):
             result = yield from self._run(work, running_apply)
             self.store.put(state_key(node, self.split), fitted_attributes(work, impl))
@@ -117,6 +127,9 @@ class MemoEvaluator(_Evaluator):
             choices = self._choices.pop(id(work), [])
             reports = ran(getattr(work, "estimator_", None))
             self.store.implementations[key] = describe(choices, reports)
+            _, prefix, done = self._prefix_sources.pop(id(work), (None, None, ()))
+            if done:
+                self.store.implementations[key] = prefix.describe()
         return result
 
     def _fitted(self, data_op, node: Node, running_apply: bool) -> dict:
@@ -133,6 +146,7 @@ class MemoEvaluator(_Evaluator):
                 env_for=self.env_for,
                 outer_running_apply=running_apply,
                 registry=self.registry,
+                prefixes=self.prefixes,
                 # The fit's output may be known (from an earlier batch) while
                 # its fitted state is not (evicted): fit it again.
                 refit=data_op,
@@ -160,7 +174,10 @@ class MemoEvaluator(_Evaluator):
                     # evaluation, so each fit gets its own object; the memoized
                     # value is shared, so fit a copy of it.
                     value = copy.deepcopy((yield item))
-                    if self.registry is not None:
+                    source = self._prefix_sources.get(id(impl))
+                    if source is not None and fit_as_prefix(value, *source):
+                        pass  # the larger fit's first rounds, not a kernel's fit
+                    elif self.registry is not None:
                         value, self._choices[id(impl)] = self.registry.select(value)
                 else:
                     value = yield item
