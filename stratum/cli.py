@@ -125,15 +125,17 @@ def _add_bench(sub) -> None:
         help="agentic pipeline-search benchmark: every engine, scores cross-checked",
         description=(
             "Run the benchmark workloads (W1: two-stage search, W2: agent tree, "
-            "W3: wide grid) with every engine (base, base_par, skrub, skrub_par, "
-            "stratum), print wall time, peak memory, speedups and stratum's "
-            "reuse bound, and fail if any engine's scores differ from skrub's."
+            "W3: wide grid, W4: model tuning) with every engine (base, base_par, "
+            "skrub, skrub_par, stratum), print wall time, peak memory, speedups "
+            "and stratum's reuse bound, and fail if any engine's scores differ "
+            "from skrub's."
         ),
     )
     bench.add_argument(
         "workload",
-        choices=["W1", "W2", "W3", "all"],
-        help="W1: two-stage search, W2: agent tree, W3: wide grid, or all",
+        choices=[*_WORKLOADS, "all"],
+        help="W1: two-stage search, W2: agent tree, W3: wide grid, W4: model "
+        "tuning (three boosted-model grids on one preprocessing), or all",
     )
     bench.add_argument(
         "--quick",
@@ -365,6 +367,7 @@ def _run(args) -> int:
     return 0 if all(r.status == "ok" for r in results) else 1
 
 
+_WORKLOADS = ("W1", "W2", "W3", "W4")
 _ENGINES = ("base", "base_par", "skrub", "skrub_par", "stratum")
 _ALL_ENGINES = (*_ENGINES, "stratum_par")
 
@@ -390,7 +393,7 @@ def _bench(args) -> int:
     if unknown:
         print(f"stratum bench: unknown engine(s) {unknown}", file=sys.stderr)
         return 2
-    workloads = ["W1", "W2", "W3"] if args.workload == "all" else [args.workload]
+    workloads = list(_WORKLOADS) if args.workload == "all" else [args.workload]
     try:
         bench(
             workloads,

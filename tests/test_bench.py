@@ -27,7 +27,7 @@ from stratum.bench.tables import format_table, markdown_report
 def _configs(**overrides):
     return {
         name: P.workload_config(name, quick=True, **overrides.get(name, {}))
-        for name in ("W1", "W2", "W3")
+        for name in ("W1", "W2", "W3", "W4")
     }
 
 
@@ -58,6 +58,44 @@ def test_workload_defaults_match_the_issue():
         + (len(grid["xgb_lr"]) * len(grid["max_depth"]))
     )
     assert len(grid["encoders"]) * n_models >= 60
+    w4 = P.workload_config("W4")
+    assert (w4["rows"], w4["cv"], w4["scoring"], w4["n_stages"]) == (
+        100_000,
+        3,
+        "r2",
+        1,
+    )
+    specs = P.stage_specs(w4, 0)
+    assert [s["kwargs"]["model"] for s in specs] == ["lightgbm", "xgboost", "hgb"]
+    assert all(s["kwargs"]["prep"] == "a" for s in specs)
+    assert all(s["kwargs"]["n_estimators"] == [100, 300, 1000] for s in specs)
+    quick = P.workload_config("W4", quick=True)
+    assert quick["rows"] < 5_000 and max(quick["n_estimators"]) <= 100
+
+
+def test_w4_tunes_the_boosting_rounds_of_three_seeded_models():
+    df = make_house_prices(60, seed=0)
+    config = P.workload_config("W4", n_estimators=[10, 30, 100])
+    expected = {
+        "lightgbm": ("LGBMRegressor", ["learning_rate", "n_estimators", "num_leaves"]),
+        "xgboost": ("XGBRegressor", ["learning_rate", "max_depth", "n_estimators"]),
+        "hgb": (
+            "HistGradientBoostingRegressor",
+            ["learning_rate", "max_iter", "max_leaf_nodes"],
+        ),
+    }
+    for spec in P.stage_specs(config, 0):
+        model = spec["kwargs"]["model"]
+        cls, names = expected[model]
+        pred = P.build(spec["builder"], df, spec["kwargs"])
+        assert pred.skb.describe_steps().strip().endswith(f"Apply {cls}")
+        grid = pred.skb.describe_param_grid()
+        lines = [line.strip(" -") for line in grid.splitlines() if line.strip()]
+        assert sorted(line.split(":")[0] for line in lines) == names
+        assert "[10, 30, 100]" in grid  # x 2 x 2: 12 configurations
+        assert P._w4_model(model, {}).get_params()["random_state"] == 0
+    assert P._w4_model("hgb", {}).early_stopping is False
+    assert P._w4_model("lightgbm", {}).n_jobs == P._w4_model("xgboost", {}).n_jobs == 1
 
 
 def test_every_pipeline_builds():
@@ -75,6 +113,8 @@ def test_every_pipeline_builds():
         P.build(spec["builder"], reviews, spec["kwargs"])
     for grid in P.W3_GRIDS:
         P.build("w3_pipeline", houses, {"grid": grid})
+    for spec in P.stage_specs(P.workload_config("W4"), 0):
+        P.build(spec["builder"], houses, spec["kwargs"])
 
 
 def test_agent_tree_is_deterministic_distinct_and_refines_every_draft():
@@ -145,6 +185,25 @@ def test_stratum_and_skrub_engines_agree_on_both_w1_stages(tmp_path):
     table = format_table(summary)
     assert "stratum" in table and "reuse bound" in table
     assert "| engine |" in format_table(summary, markdown=True)
+
+
+@pytest.mark.stratum_only
+def test_stratum_and_skrub_engines_agree_on_w4(tmp_path):
+    config = P.workload_config("W4", quick=True, rows=200, cv=2, n_estimators=[2, 4, 8])
+    results = {e: run_engine(e, config, tmp_path) for e in ("skrub", "stratum")}
+    for r in results.values():
+        assert r["status"] == "ok", r["error"]
+    assert check_scores(results) == []
+    (stage,) = results["stratum"]["stages"]
+    assert list(stage["scores"]) == ["tune_lightgbm", "tune_xgboost", "tune_hgb"]
+    assert all(len(v) == 12 for v in stage["scores"].values())
+    assert all(np.isfinite(v).all() for v in stage["scores"].values())
+    summary = summarize(config, results)
+    assert summary["stages"] == [
+        {"name": "stage1", "pipelines": 3, "configurations": 36}
+    ]
+    assert all(row["peak_rss"] > 0 for row in summary["rows"])
+    assert "MiB" in format_table(summary)
 
 
 def _fake(engine, scores, status="ok"):

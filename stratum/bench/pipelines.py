@@ -14,7 +14,9 @@ Every builder takes the DataFrame and JSON-serializable keyword arguments and
 returns a fresh DataOp (new Python objects at each call, as an agent's scripts
 build them). Every source of randomness is seeded, including the
 ``StringEncoder`` inside ``TableVectorizer``: unseeded, skrub does not even
-agree with itself from run to run. Models run on one thread (``n_jobs=1``).
+agree with itself from run to run. Models run on one thread (``n_jobs=1``;
+``HistGradientBoostingRegressor``, which has no such parameter, through the
+``OMP_NUM_THREADS=1`` every engine's processes get).
 
 DataOps are built with ``eager_data_ops=False``: skrub then skips the previews
 it would otherwise compute while the pipeline is written (a full fit of every
@@ -29,6 +31,7 @@ import random
 import numpy as np
 import pandas as pd
 import skrub
+from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import ElasticNet, LogisticRegression, Ridge
 from sklearn.model_selection import KFold
@@ -39,6 +42,8 @@ __all__ = [
     "W1_MODELS",
     "W1_PREPS",
     "W1_STAGE2_GRIDS",
+    "W4_GRIDS",
+    "W4_MODELS",
     "WORKLOADS",
     "agent_tree",
     "build",
@@ -49,6 +54,7 @@ __all__ = [
     "w1_stage2_pipeline",
     "w2_pipeline",
     "w3_pipeline",
+    "w4_pipeline",
     "workload_config",
 ]
 
@@ -399,11 +405,58 @@ def w3_pipeline(df, grid: str = "full"):
         return X.skb.apply(model, y=y)
 
 
+# ---------------------------------------------------------------------------
+# W4: an agent's model-tuning stage over house prices (regression, r2)
+# ---------------------------------------------------------------------------
+
+W4_MODELS = ("lightgbm", "xgboost", "hgb")
+# Each model's number of boosting rounds (its values are the workload's
+# ``n_estimators``: 100, 300, 1000; 5, 15, 50 with ``--quick``) ...
+W4_ROUNDS = {"lightgbm": "n_estimators", "xgboost": "n_estimators", "hgb": "max_iter"}
+# ... times its grid: 3 x 2 x 2 = 12 configurations per model.
+W4_GRIDS = {
+    "lightgbm": {"learning_rate": [0.05, 0.1], "num_leaves": [15, 63]},
+    "xgboost": {"learning_rate": [0.05, 0.1], "max_depth": [4, 8]},
+    "hgb": {"learning_rate": [0.05, 0.1], "max_leaf_nodes": [15, 63]},
+}
+
+
+def _w4_model(model: str, params: dict):
+    if model == "lightgbm":
+        return _lgbm("regressor", **params)
+    if model == "xgboost":
+        return _xgb("regressor", verbosity=0, **params)
+    if model == "hgb":
+        # No n_jobs parameter: its OpenMP threads follow OMP_NUM_THREADS (one in
+        # every engine). Without early stopping it fits exactly ``max_iter``
+        # rounds on all the training rows (no validation split).
+        return HistGradientBoostingRegressor(
+            early_stopping=False, random_state=0, **params
+        )
+    raise ValueError(f"unknown W4 model {model!r}")
+
+
+def w4_pipeline(df, model: str, n_estimators: list, prep: str = "a"):
+    """One grid of the tuning stage: W1's preprocessing ``prep`` then ``model``
+    ("lightgbm", "xgboost" or "hgb") with its number of boosting rounds in
+    ``n_estimators`` times its ``W4_GRIDS`` grid as choices."""
+    with skrub.config_context(eager_data_ops=False):
+        X, y = _house_xy(df)
+        rounds = W4_ROUNDS[model]
+        grid = {rounds: skrub.choose_from(list(n_estimators), name=rounds)}
+        grid |= {
+            name: skrub.choose_from(values, name=name)
+            for name, values in W4_GRIDS[model].items()
+        }
+        return _w1_features(X, y, prep).skb.apply(_w4_model(model, grid), y=y)
+
+
 BUILDERS = {
     "w1_pipeline": w1_pipeline,
     "w1_stage2_pipeline": w1_stage2_pipeline,
     "w2_pipeline": w2_pipeline,
     "w3_pipeline": w3_pipeline,
+    "w4_pipeline": w4_pipeline,
 }
 
 
@@ -445,11 +498,25 @@ WORKLOADS = {
         "n_stages": 1,
         "grid": "full",
     },
+    "W4": {
+        "title": "model tuning",
+        "dataset": "house_prices",
+        "rows": 100_000,
+        "cv": 3,
+        "scoring": "r2",
+        "n_stages": 1,
+        "prep": "a",
+        "models": list(W4_MODELS),
+        "n_estimators": [100, 300, 1000],
+    },
 }
 QUICK = {
     "W1": {"rows": 500, "cv": 3, "models": ["ridge", "lightgbm"]},
     "W2": {"rows": 500, "cv": 3, "pipelines": 3, "drafts": ["tv_char", "explicit"]},
     "W3": {"rows": 500, "cv": 2, "grid": "quick"},
+    # The boosting rounds dominate W4's time, whatever the rows: scaled down
+    # 20x, W4 adds about a minute to ``stratum bench all --quick`` on 2 cores.
+    "W4": {"rows": 1_000, "cv": 2, "n_estimators": [5, 15, 50]},
 }
 
 
@@ -533,5 +600,18 @@ def stage_specs(config: dict, index: int, previous: list | None = None) -> list[
                 "builder": "w3_pipeline",
                 "kwargs": {"grid": config.get("grid", "full")},
             }
+        ]
+    if name == "W4" and index == 0:
+        return [
+            {
+                "name": f"tune_{model}",
+                "builder": "w4_pipeline",
+                "kwargs": {
+                    "model": model,
+                    "n_estimators": list(config["n_estimators"]),
+                    "prep": config["prep"],
+                },
+            }
+            for model in config["models"]
         ]
     raise ValueError(f"workload {name!r} has no stage {index}")
