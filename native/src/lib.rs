@@ -7,6 +7,7 @@
 
 pub mod encoders;
 pub mod fingerprint;
+pub mod float;
 pub mod minhash;
 pub mod mode;
 pub mod nulls;

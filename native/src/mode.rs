@@ -11,7 +11,7 @@
 //! returns whichever numpy's sort put first, so that case is reported
 //! rather than decided here.
 
-use crate::scalers::Real;
+use crate::float::Real;
 
 /// The most frequent value of a column.
 #[derive(Clone, Copy, Debug, PartialEq)]

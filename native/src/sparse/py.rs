@@ -3,8 +3,9 @@
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-use super::{sort_rows, Csr, Index, Scalar};
+use super::{sort_rows, Csr, Index};
 use crate::encoders::py::run;
+use crate::float::Real;
 use crate::pybuf::ContiguousBuffer;
 
 /// Raises ValueError when a written buffer shares memory with another one
@@ -24,7 +25,7 @@ fn check_disjoint(written: &ContiguousBuffer, others: &[&ContiguousBuffer]) -> P
 
 /// The product of borrowed index and value arrays into `out`.
 #[allow(clippy::too_many_arguments)]
-fn product<I: Index, T: Scalar>(
+fn product<I: Index, T: Real>(
     py: Python<'_>,
     n_cols: usize,
     indptr: &[I],
@@ -108,7 +109,7 @@ pub fn csr_matmul(
 }
 
 /// The row sort of borrowed arrays, on `n_threads` threads.
-fn sort<I: Index + Ord, T: Scalar>(
+fn sort<I: Index + Ord, T: Real>(
     py: Python<'_>,
     n_cols: usize,
     indptr: &[I],
