@@ -12,12 +12,9 @@
 //! Chunk digests are independent, so they are computed in parallel with rayon
 //! once there are at least [`PARALLEL_MIN_CHUNKS`] chunks.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
-
 use blake2::{Blake2b128, Digest};
 use rayon::prelude::*;
-use rayon::{ThreadPool, ThreadPoolBuildError, ThreadPoolBuilder};
+use rayon::ThreadPoolBuildError;
 
 /// Chunk size of the tree hash: 1 MiB.
 pub const CHUNK_SIZE: usize = 1 << 20;
@@ -72,31 +69,9 @@ pub fn fingerprint_parallel(
     let digests = if n_threads == 0 {
         hash_chunks()
     } else {
-        pool(n_threads)?.install(hash_chunks)
+        crate::par::pool("fingerprint", n_threads)?.install(hash_chunks)
     };
     Ok(combine(data.len(), &digests))
-}
-
-/// Returns the cached pool with `n_threads` threads, building it on first use.
-pub(crate) fn pool(n_threads: usize) -> Result<Arc<ThreadPool>, ThreadPoolBuildError> {
-    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<ThreadPool>>>> = OnceLock::new();
-    let mut pools = POOLS
-        .get_or_init(Default::default)
-        .lock()
-        // A panic while holding the lock cannot leave the map inconsistent
-        // (insert is the only mutation), so recover from poisoning.
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some(p) = pools.get(&n_threads) {
-        return Ok(Arc::clone(p));
-    }
-    let p = Arc::new(
-        ThreadPoolBuilder::new()
-            .num_threads(n_threads)
-            .thread_name(|i| format!("stratum-fingerprint-{i}"))
-            .build()?,
-    );
-    pools.insert(n_threads, Arc::clone(&p));
-    Ok(p)
 }
 
 #[cfg(feature = "pyo3")]

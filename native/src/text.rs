@@ -14,13 +14,11 @@
 //! first-seen order exactly as scikit-learn's `_count_vocab` does, whatever
 //! the thread count.
 
-use std::collections::HashMap;
 use std::hash::BuildHasher;
-use std::sync::{Arc, Mutex, OnceLock};
 
 use hashbrown::{DefaultHashBuilder, HashTable};
 use rayon::prelude::*;
-use rayon::{ThreadPool, ThreadPoolBuildError, ThreadPoolBuilder};
+use rayon::ThreadPoolBuildError;
 
 /// Flag bit: the code point matches Python's `\w`.
 pub const WORD: u8 = 1;
@@ -766,28 +764,7 @@ pub fn run_in_pool<R: Send>(
     n_threads: usize,
     f: impl FnOnce() -> R + Send,
 ) -> Result<R, ThreadPoolBuildError> {
-    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<ThreadPool>>>> = OnceLock::new();
-    let n_threads = n_threads.max(1);
-    let pool = {
-        let mut pools = POOLS
-            .get_or_init(Default::default)
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        match pools.get(&n_threads) {
-            Some(p) => Arc::clone(p),
-            None => {
-                let p = Arc::new(
-                    ThreadPoolBuilder::new()
-                        .num_threads(n_threads)
-                        .thread_name(|i| format!("stratum-text-{i}"))
-                        .build()?,
-                );
-                pools.insert(n_threads, Arc::clone(&p));
-                p
-            }
-        }
-    };
-    Ok(pool.install(f))
+    Ok(crate::par::pool("text", n_threads.max(1))?.install(f))
 }
 
 #[cfg(feature = "pyo3")]

@@ -4,11 +4,12 @@
 
 use std::ffi::c_char;
 
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::PyValueError;
 use pyo3::ffi::{self, PyObject};
 use pyo3::prelude::*;
 
 use super::{Cell, Table};
+use crate::py::run;
 use crate::pybuf::ContiguousBuffer;
 
 /// Strong references to the strings a column's cells borrow from, so
@@ -82,27 +83,6 @@ pub(crate) fn read_cells<'a>(
     }
     Ok(Some((cells, held)))
 }
-
-/// Runs `f(threads)` with the GIL released: on the calling thread when
-/// one thread is asked for or `work` is small, else in a rayon pool.
-pub(crate) fn run<T: Send>(
-    py: Python<'_>,
-    n_threads: usize,
-    work: usize,
-    f: impl FnOnce(usize) -> T + Send,
-) -> PyResult<T> {
-    py.detach(|| {
-        if n_threads <= 1 || work < PARALLEL_MIN {
-            return Ok(f(1));
-        }
-        let pool = crate::fingerprint::pool(n_threads)
-            .map_err(|e| PyRuntimeError::new_err(format!("cannot build thread pool: {e}")))?;
-        Ok(pool.install(|| f(n_threads)))
-    })
-}
-
-/// Items below which a kernel stays on the calling thread.
-const PARALLEL_MIN: usize = 1 << 15;
 
 /// unique_strings(values, n_threads) -> (first_rows, counts, none_count, nan_count) | None
 ///

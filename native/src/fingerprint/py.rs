@@ -1,9 +1,9 @@
 //! Python binding of the buffer fingerprint.
 
-use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
+use crate::py::pool_error;
 use crate::pybuf::ContiguousBuffer;
 
 /// fingerprint_buffer(data, n_threads=0) -> bytes
@@ -24,7 +24,7 @@ pub fn fingerprint_buffer<'py>(
     let bytes = buf.as_bytes();
     let digest = py
         .detach(|| super::fingerprint_parallel(bytes, n_threads))
-        .map_err(|e| PyRuntimeError::new_err(format!("cannot build thread pool: {e}")))?;
+        .map_err(pool_error)?;
     drop(buf); // release the export while attached
     Ok(PyBytes::new(py, &digest))
 }

@@ -6,11 +6,12 @@
 //! `(len(strings), n_components)` with the GIL released, on `n_threads`
 //! threads.
 
-use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString};
 
 use super::{encode_rows, fast_row, murmur_row, Atoms};
+use crate::py::pool_error;
 use crate::pybuf::ContiguousBuffer;
 
 /// Strings below which a call stays on the calling thread.
@@ -53,7 +54,7 @@ fn fill(
         crate::text::run_in_pool(n_threads, || {
             encode_rows(true, texts, n_components, out, row)
         })
-        .map_err(|e| PyRuntimeError::new_err(format!("cannot build thread pool: {e}")))
+        .map_err(pool_error)
     })
 }
 

@@ -8,8 +8,8 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use super::Layout;
-use crate::encoders::py::run;
 use crate::float::Real;
+use crate::py::run;
 use crate::pybuf::ContiguousBuffer;
 
 fn layout(order: &str) -> PyResult<Layout> {

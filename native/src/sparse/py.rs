@@ -4,8 +4,8 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use super::{sort_rows, Csr, Index};
-use crate::encoders::py::run;
 use crate::float::Real;
+use crate::py::run;
 use crate::pybuf::ContiguousBuffer;
 
 /// Raises ValueError when a written buffer shares memory with another one
