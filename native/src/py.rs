@@ -4,6 +4,9 @@
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 
+use crate::float::Real;
+use crate::pybuf::Item;
+
 #[pymodule]
 #[pyo3(name = "_native")]
 fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -58,3 +61,26 @@ pub(crate) fn run<T: Send>(
 
 /// Items below which a kernel stays on the calling thread.
 const PARALLEL_MIN: usize = 1 << 15;
+
+/// The float element types of the bindings: kernel arithmetic ([`Real`])
+/// and typed buffer items ([`Item`]).
+pub(crate) trait Float: Real + Item {}
+
+impl<T: Real + Item> Float for T {}
+
+/// A binding's body written once, generic over the float type of its
+/// buffers; [`with_float`] picks the type.
+pub(crate) trait FloatFn {
+    type Out;
+    fn call<T: Float>(self) -> PyResult<Self::Out>;
+}
+
+/// `f` for `f32` when `f32` is true (a buffer of format "f"), else for
+/// `f64` (whose buffer accessors then refuse anything but "d").
+pub(crate) fn with_float<F: FloatFn>(f32: bool, f: F) -> PyResult<F::Out> {
+    if f32 {
+        f.call::<f32>()
+    } else {
+        f.call::<f64>()
+    }
+}

@@ -134,8 +134,8 @@ pub fn encode_strings(
     };
     let mut codes_buf = ContiguousBuffer::get_writable(codes, "codes")?;
     let mut valid_buf = ContiguousBuffer::get_writable(valid, "valid")?;
-    let codes_out = codes_buf.as_mut_i64("codes")?;
-    let valid_out = valid_buf.as_mut_bool("valid")?;
+    let codes_out = codes_buf.as_mut_slice::<i64>("codes")?;
+    let valid_out = valid_buf.as_mut_slice::<bool>("valid")?;
     if codes_out.len() != cells.len() || valid_out.len() != cells.len() {
         return Err(PyValueError::new_err(
             "codes and valid must have one item per value",

@@ -40,7 +40,7 @@ fn fill(
     row: impl Fn(&&str, &mut super::Scratch, &mut [f32]) + Sync + Send,
 ) -> PyResult<()> {
     let mut buf = ContiguousBuffer::get_writable(out, "out")?;
-    let out = buf.as_mut_f32("out")?;
+    let out = buf.as_mut_slice::<f32>("out")?;
     if out.len() != texts.len() * n_components {
         return Err(PyValueError::new_err(
             "out must hold n_components values per string",
@@ -79,8 +79,8 @@ pub fn minhash_fast(
     let held = self::strings(strings)?;
     let texts = texts(&held)?;
     let atom_buf = ContiguousBuffer::get(atoms, "atoms")?;
-    let atoms =
-        Atoms::new(atom_buf.as_i32("atoms")?, min_n, max_n).map_err(PyValueError::new_err)?;
+    let atoms = Atoms::new(atom_buf.as_slice::<i32>("atoms")?, min_n, max_n)
+        .map_err(PyValueError::new_err)?;
     let n_components = atoms.n_seeds() * if minmax { 2 } else { 1 };
     fill(py, &texts, n_components, out, n_threads, |t, s, o| {
         fast_row(t, &atoms, minmax, s, o)

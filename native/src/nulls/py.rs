@@ -32,7 +32,7 @@ pub fn null_string_mask(
         return Ok(false);
     };
     let mut out_buf = ContiguousBuffer::get_writable(out, what)?;
-    let mask = out_buf.as_mut_bool(what)?;
+    let mask = out_buf.as_mut_slice::<bool>(what)?;
     if mask.len() != cells.len() {
         return Err(PyValueError::new_err(format!(
             "{what}: out has {} cells, values {}",

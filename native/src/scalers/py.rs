@@ -2,49 +2,57 @@
 //!
 //! Each function takes the n x m table as a C-contiguous float32 or float64
 //! buffer with its layout ("C" or "F"), and runs with the GIL released on
-//! `n_threads` threads.
+//! `n_threads` threads. A binding is written once, generic over the float
+//! type: a [`Reduction`] for the reductions, [`Transform`] for the
+//! element-wise pass.
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use super::Layout;
 use crate::float::Real;
-use crate::py::run;
+use crate::py::{run, with_float, Float, FloatFn};
 use crate::pybuf::ContiguousBuffer;
 
-fn layout(order: &str) -> PyResult<Layout> {
-    match order {
-        "C" => Ok(Layout::C),
-        "F" => Ok(Layout::F),
-        _ => Err(PyValueError::new_err(format!("unknown layout {order:?}"))),
+/// The shape and memory order of a table.
+#[derive(Clone, Copy)]
+struct Shape {
+    n: usize,
+    m: usize,
+    layout: Layout,
+}
+
+impl Shape {
+    /// `order`: "C" (row-major) or "F" (column-major).
+    fn new(n: usize, m: usize, order: &str) -> PyResult<Self> {
+        let layout = match order {
+            "C" => Layout::C,
+            "F" => Layout::F,
+            _ => return Err(PyValueError::new_err(format!("unknown layout {order:?}"))),
+        };
+        Ok(Shape { n, m, layout })
+    }
+
+    /// The work of one pass, which decides whether it is worth threads.
+    fn items(self) -> usize {
+        self.n.saturating_mul(self.m)
     }
 }
 
-/// A float32 or float64 table.
-enum Table<'a> {
-    F32(&'a [f32]),
-    F64(&'a [f64]),
-}
-
-fn table(buf: &ContiguousBuffer, n: usize, m: usize) -> PyResult<Table<'_>> {
-    let (t, len) = if buf.format() == Some("f") {
-        let x = buf.as_f32("X")?;
-        (Table::F32(x), x.len())
-    } else {
-        let x = buf.as_f64("X")?;
-        (Table::F64(x), x.len())
-    };
-    if Some(len) != n.checked_mul(m) {
+/// The table `X` in `buf`, as `T` items, checked to hold `n * m` of them.
+fn table<T: Float>(buf: &ContiguousBuffer, s: Shape) -> PyResult<&[T]> {
+    let x = buf.as_slice::<T>("X")?;
+    if Some(x.len()) != s.n.checked_mul(s.m) {
         return Err(PyValueError::new_err(
             "X's buffer does not hold n * m items",
         ));
     }
-    Ok(t)
+    Ok(x)
 }
 
 fn vector(v: &Bound<'_, PyAny>, m: usize, what: &str) -> PyResult<Vec<f64>> {
     let buf = ContiguousBuffer::get(v, what)?;
-    let s = buf.as_f64(what)?;
+    let s = buf.as_slice::<f64>(what)?;
     if s.len() != m {
         return Err(PyValueError::new_err(format!(
             "{what} must have one item per column"
@@ -72,6 +80,76 @@ fn or_zero<A: Real>(v: A) -> A {
     }
 }
 
+/// A reduction of a table of either float type, run by [`reduce`].
+trait Reduction: Send {
+    type Out: Send;
+    fn run<T: Real>(self, threads: usize, x: &[T], s: Shape) -> Self::Out;
+}
+
+/// Runs `r` on the table in `x`'s buffer (float32 if its format is "f",
+/// else float64) with the GIL released, on `n_threads` threads.
+fn reduce<R: Reduction>(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    what: &str,
+    s: Shape,
+    n_threads: usize,
+    r: R,
+) -> PyResult<R::Out> {
+    struct Call<'a, 'py, R> {
+        py: Python<'py>,
+        buf: &'a ContiguousBuffer,
+        s: Shape,
+        n_threads: usize,
+        r: R,
+    }
+    impl<R: Reduction> FloatFn for Call<'_, '_, R> {
+        type Out = R::Out;
+        fn call<T: Float>(self) -> PyResult<R::Out> {
+            let Call {
+                py,
+                buf,
+                s,
+                n_threads,
+                r,
+            } = self;
+            let x = table::<T>(buf, s)?;
+            run(py, n_threads, s.items(), |t| r.run(t, x, s))
+        }
+    }
+    let buf = ContiguousBuffer::get(x, what)?;
+    with_float(
+        buf.is_f32(),
+        Call {
+            py,
+            buf: &buf,
+            s,
+            n_threads,
+            r,
+        },
+    )
+}
+
+/// Per-column NaN counts and sums (see `column_stats`).
+struct Stats {
+    wide: bool,
+}
+
+impl Reduction for Stats {
+    type Out = (Vec<i64>, Vec<f64>);
+    fn run<T: Real>(self, threads: usize, x: &[T], s: Shape) -> Self::Out {
+        let Shape { n, m, layout } = s;
+        let (sums, nan) = if self.wide {
+            super::column_sums_counts(threads, x, n, m, layout, &|_, v: T| or_zero(v.to_f64()))
+        } else {
+            let (sums, nan) =
+                super::column_sums_counts(threads, x, n, m, layout, &|_, v: T| or_zero(v));
+            (to_f64(sums), nan)
+        };
+        (counts(nan), sums)
+    }
+}
+
 /// column_stats(X, n, m, order, n_threads, wide=False) -> (nan_counts, sums)
 ///
 /// Per-column NaN counts and sums with NaN taken as 0, in numpy's
@@ -90,40 +168,29 @@ pub fn column_stats(
     n_threads: usize,
     wide: bool,
 ) -> PyResult<(Vec<i64>, Vec<f64>)> {
-    let lay = layout(order)?;
-    let buf = ContiguousBuffer::get(x, "column_stats")?;
-    let work = n.saturating_mul(m);
-    match table(&buf, n, m)? {
-        Table::F64(x) => run(py, n_threads, work, |t| {
-            let (sums, nan) = super::column_sums_counts(t, x, n, m, lay, &|_, v: f64| or_zero(v));
-            (counts(nan), sums)
-        }),
-        Table::F32(x) => run(py, n_threads, work, |t| {
-            let (sums, nan) = if wide {
-                super::column_sums_counts(t, x, n, m, lay, &|_, v: f32| or_zero(f64::from(v)))
-            } else {
-                let (s, c) = super::column_sums_counts(t, x, n, m, lay, &|_, v: f32| or_zero(v));
-                (to_f64(s), c)
-            };
-            (counts(nan), sums)
-        }),
-    }
+    let s = Shape::new(n, m, order)?;
+    reduce(py, x, "column_stats", s, n_threads, Stats { wide })
 }
 
-fn centered<T: Real>(
-    threads: usize,
-    x: &[T],
-    n: usize,
-    m: usize,
-    lay: Layout,
-    t: &[f64],
-) -> (Vec<f64>, Vec<f64>) {
-    let corr = super::column_sums(threads, x, n, m, lay, &|j, v: T| or_zero(v.to_f64() - t[j]));
-    let sq = super::column_sums(threads, x, n, m, lay, &|j, v: T| {
-        let d = v.to_f64() - t[j];
-        or_zero(d * d)
-    });
-    (corr, sq)
+/// Per-column sums of `X - t` and `(X - t)**2` (see `centered_sums`).
+struct Centered {
+    t: Vec<f64>,
+}
+
+impl Reduction for Centered {
+    type Out = (Vec<f64>, Vec<f64>);
+    fn run<T: Real>(self, threads: usize, x: &[T], s: Shape) -> Self::Out {
+        let Shape { n, m, layout } = s;
+        let t = &self.t;
+        let corr = super::column_sums(threads, x, n, m, layout, &|j, v: T| {
+            or_zero(v.to_f64() - t[j])
+        });
+        let sq = super::column_sums(threads, x, n, m, layout, &|j, v: T| {
+            let d = v.to_f64() - t[j];
+            or_zero(d * d)
+        });
+        (corr, sq)
+    }
 }
 
 /// centered_sums(X, n, m, order, t, n_threads) -> (sum(X - t), sum((X - t)**2))
@@ -139,13 +206,19 @@ pub fn centered_sums(
     t: &Bound<'_, PyAny>,
     n_threads: usize,
 ) -> PyResult<(Vec<f64>, Vec<f64>)> {
-    let lay = layout(order)?;
+    let s = Shape::new(n, m, order)?;
     let t = vector(t, m, "t")?;
-    let buf = ContiguousBuffer::get(x, "centered_sums")?;
-    let work = n.saturating_mul(m);
-    match table(&buf, n, m)? {
-        Table::F64(x) => run(py, n_threads, work, |th| centered(th, x, n, m, lay, &t)),
-        Table::F32(x) => run(py, n_threads, work, |th| centered(th, x, n, m, lay, &t)),
+    reduce(py, x, "centered_sums", s, n_threads, Centered { t })
+}
+
+/// Per-column NaN-ignoring minima and maxima (see `column_min_max`).
+struct MinMax;
+
+impl Reduction for MinMax {
+    type Out = (Vec<f64>, Vec<f64>, Vec<bool>);
+    fn run<T: Real>(self, threads: usize, x: &[T], s: Shape) -> Self::Out {
+        let r = super::nan_min_max(threads, x, s.n, s.m, s.layout);
+        (to_f64(r.lo), to_f64(r.hi), r.mixed_zeros)
     }
 }
 
@@ -164,18 +237,18 @@ pub fn column_min_max(
     order: &str,
     n_threads: usize,
 ) -> PyResult<(Vec<f64>, Vec<f64>, Vec<bool>)> {
-    let lay = layout(order)?;
-    let buf = ContiguousBuffer::get(x, "column_min_max")?;
-    let work = n.saturating_mul(m);
-    match table(&buf, n, m)? {
-        Table::F64(x) => run(py, n_threads, work, |t| {
-            let r = super::nan_min_max(t, x, n, m, lay);
-            (r.lo, r.hi, r.mixed_zeros)
-        }),
-        Table::F32(x) => run(py, n_threads, work, |t| {
-            let r = super::nan_min_max(t, x, n, m, lay);
-            (to_f64(r.lo), to_f64(r.hi), r.mixed_zeros)
-        }),
+    let s = Shape::new(n, m, order)?;
+    reduce(py, x, "column_min_max", s, n_threads, MinMax)
+}
+
+/// Per-column NaN-ignoring medians (see `column_medians`).
+struct Medians;
+
+impl Reduction for Medians {
+    type Out = (Vec<f64>, bool);
+    fn run<T: Real>(self, threads: usize, x: &[T], s: Shape) -> Self::Out {
+        let (v, inf) = super::nan_medians(threads, x, s.n, s.m, s.layout);
+        (to_f64(v), inf)
     }
 }
 
@@ -192,15 +265,22 @@ pub fn column_medians(
     order: &str,
     n_threads: usize,
 ) -> PyResult<(Vec<f64>, bool)> {
-    let lay = layout(order)?;
-    let buf = ContiguousBuffer::get(x, "column_medians")?;
-    let work = n.saturating_mul(m);
-    match table(&buf, n, m)? {
-        Table::F64(x) => run(py, n_threads, work, |t| super::nan_medians(t, x, n, m, lay)),
-        Table::F32(x) => run(py, n_threads, work, |t| {
-            let (v, inf) = super::nan_medians(t, x, n, m, lay);
-            (to_f64(v), inf)
-        }),
+    let s = Shape::new(n, m, order)?;
+    reduce(py, x, "column_medians", s, n_threads, Medians)
+}
+
+/// Per-column most frequent values (see `column_modes`).
+struct Modes;
+
+impl Reduction for Modes {
+    type Out = (Vec<f64>, Vec<bool>, bool);
+    fn run<T: Real>(self, threads: usize, x: &[T], s: Shape) -> Self::Out {
+        let modes = super::nan_modes(threads, x, s.n, s.m, s.layout);
+        (
+            modes.iter().map(|r| r.value).collect(),
+            modes.iter().map(|r| r.mixed_zeros).collect(),
+            modes.iter().any(|r| r.has_inf),
+        )
     }
 }
 
@@ -220,36 +300,29 @@ pub fn column_modes(
     order: &str,
     n_threads: usize,
 ) -> PyResult<(Vec<f64>, Vec<bool>, bool)> {
-    let lay = layout(order)?;
-    let buf = ContiguousBuffer::get(x, "column_modes")?;
-    let work = n.saturating_mul(m);
-    let modes = match table(&buf, n, m)? {
-        Table::F64(x) => run(py, n_threads, work, |t| super::nan_modes(t, x, n, m, lay))?,
-        Table::F32(x) => run(py, n_threads, work, |t| super::nan_modes(t, x, n, m, lay))?,
-    };
-    let inf = modes.iter().any(|r| r.has_inf);
-    Ok((
-        modes.iter().map(|r| r.value).collect(),
-        modes.iter().map(|r| r.mixed_zeros).collect(),
-        inf,
-    ))
+    let s = Shape::new(n, m, order)?;
+    reduce(py, x, "column_modes", s, n_threads, Modes)
 }
 
-/// The element-wise transform of `affine_transform` in `T`.
-#[allow(clippy::too_many_arguments)]
+/// The coefficients of `affine_transform`, as float64 vectors.
+struct Coefficients<'a> {
+    kind: &'a str,
+    a: Option<&'a [f64]>,
+    b: Option<&'a [f64]>,
+    lo: f64,
+    hi: f64,
+}
+
+/// The element-wise pass of `affine_transform` in `T`.
 fn transform<T: Real>(
     threads: usize,
     x: Option<&[T]>,
     out: &mut [T],
-    n: usize,
-    m: usize,
-    lay: Layout,
-    kind: &str,
-    a: Option<&[f64]>,
-    b: Option<&[f64]>,
-    lo: f64,
-    hi: f64,
+    s: Shape,
+    c: &Coefficients<'_>,
 ) -> Result<bool, String> {
+    let Shape { n, m, layout } = s;
+    let Coefficients { kind, a, b, lo, hi } = *c;
     let cast = |v: Option<&[f64]>| match v {
         Some(v) => v.iter().map(|&x| T::from_f64(x)).collect::<Vec<T>>(),
         None => vec![T::ZERO; m],
@@ -257,7 +330,7 @@ fn transform<T: Real>(
     let (va, vb) = (cast(a), cast(b));
     macro_rules! pass {
         ($g:expr) => {
-            super::map_table(threads, x, out, n, m, lay, &va, &vb, &$g)
+            super::map_table(threads, x, out, n, m, layout, &va, &vb, &$g)
         };
     }
     match kind {
@@ -301,6 +374,42 @@ fn transform<T: Real>(
     }
 }
 
+/// `affine_transform` once `X` (if not `out` itself) is checked and both
+/// buffers are of the float type `T`.
+struct Transform<'a, 'py> {
+    py: Python<'py>,
+    x: Option<&'a ContiguousBuffer>,
+    out: &'a mut ContiguousBuffer,
+    s: Shape,
+    n_threads: usize,
+    coefficients: Coefficients<'a>,
+}
+
+impl FloatFn for Transform<'_, '_> {
+    type Out = bool;
+    fn call<T: Float>(self) -> PyResult<bool> {
+        let Transform {
+            py,
+            x,
+            out,
+            s,
+            n_threads,
+            coefficients,
+        } = self;
+        let x = x.map(|buf| table::<T>(buf, s)).transpose()?;
+        let out = out.as_mut_slice::<T>("out")?;
+        if Some(out.len()) != s.n.checked_mul(s.m) {
+            return Err(PyValueError::new_err(
+                "out's buffer does not hold n * m items",
+            ));
+        }
+        run(py, n_threads, s.items(), |t| {
+            transform(t, x, out, s, &coefficients)
+        })?
+        .map_err(PyValueError::new_err)
+    }
+}
+
 /// affine_transform(X, out, n, m, order, kind, a, b, lo, hi, n_threads)
 ///
 /// Writes into `out` (same shape, layout and float type as `X`; may be
@@ -326,49 +435,43 @@ pub fn affine_transform(
     hi: f64,
     n_threads: usize,
 ) -> PyResult<bool> {
-    let lay = layout(order)?;
+    let s = Shape::new(n, m, order)?;
     let a = a.map(|v| vector(v, m, "a")).transpose()?;
     let b = b.map(|v| vector(v, m, "b")).transpose()?;
-    let in_place = x.is(out);
-    let ibuf = if in_place {
+    let xbuf = if x.is(out) {
         None
     } else {
         Some(ContiguousBuffer::get(x, "affine_transform")?)
     };
-    let xs = ibuf.as_ref().map(|buf| table(buf, n, m)).transpose()?;
+    // `X` is checked as the type its format gives before `out` is looked at.
+    if let Some(buf) = &xbuf {
+        if buf.is_f32() {
+            table::<f32>(buf, s)?;
+        } else {
+            table::<f64>(buf, s)?;
+        }
+    }
     let mut obuf = ContiguousBuffer::get_writable(out, "out")?;
-    let work = n.saturating_mul(m);
-    let (a, b) = (a.as_deref(), b.as_deref());
-    let result = if obuf.format() == Some("f") {
-        let xs = match xs {
-            None => None,
-            Some(Table::F32(x)) => Some(x),
-            Some(Table::F64(_)) => return Err(PyValueError::new_err("X and out differ in type")),
-        };
-        let o = obuf.as_mut_f32("out")?;
-        if Some(o.len()) != n.checked_mul(m) {
-            return Err(PyValueError::new_err(
-                "out's buffer does not hold n * m items",
-            ));
-        }
-        run(py, n_threads, work, |t| {
-            transform(t, xs, o, n, m, lay, kind, a, b, lo, hi)
-        })?
-    } else {
-        let xs = match xs {
-            None => None,
-            Some(Table::F64(x)) => Some(x),
-            Some(Table::F32(_)) => return Err(PyValueError::new_err("X and out differ in type")),
-        };
-        let o = obuf.as_mut_f64("out")?;
-        if Some(o.len()) != n.checked_mul(m) {
-            return Err(PyValueError::new_err(
-                "out's buffer does not hold n * m items",
-            ));
-        }
-        run(py, n_threads, work, |t| {
-            transform(t, xs, o, n, m, lay, kind, a, b, lo, hi)
-        })?
+    let f32 = obuf.is_f32();
+    if xbuf.as_ref().is_some_and(|buf| buf.is_f32() != f32) {
+        return Err(PyValueError::new_err("X and out differ in type"));
+    }
+    let coefficients = Coefficients {
+        kind,
+        a: a.as_deref(),
+        b: b.as_deref(),
+        lo,
+        hi,
     };
-    result.map_err(PyValueError::new_err)
+    with_float(
+        f32,
+        Transform {
+            py,
+            x: xbuf.as_ref(),
+            out: &mut obuf,
+            s,
+            n_threads,
+            coefficients,
+        },
+    )
 }
