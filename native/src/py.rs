@@ -27,9 +27,8 @@ fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(crate::scalers::py::affine_transform, m)?)?;
     m.add_function(wrap_pyfunction!(crate::sparse::py::csr_matmul, m)?)?;
     m.add_function(wrap_pyfunction!(crate::sparse::py::csr_sort_rows, m)?)?;
-    m.add_function(wrap_pyfunction!(crate::text::py::text_count_fit, m)?)?;
-    m.add_function(wrap_pyfunction!(crate::text::py::text_count_transform, m)?)?;
-    m.add_function(wrap_pyfunction!(crate::text::py::text_hash, m)?)?;
+    m.add_class::<crate::text::py::CharTables>()?;
+    m.add_class::<crate::text::py::TextAnalyzer>()?;
     m.add_function(wrap_pyfunction!(crate::text::py::murmurhash3_32, m)?)?;
     m.add_function(wrap_pyfunction!(crate::minhash::py::minhash_fast, m)?)?;
     m.add_function(wrap_pyfunction!(crate::minhash::py::minhash_murmur, m)?)?;
