@@ -3,7 +3,7 @@
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::py::pool_error;
+use crate::binding::pool_error;
 use crate::pybuf::ContiguousBuffer;
 
 /// fingerprint_buffer(data, n_threads=0) -> bytes

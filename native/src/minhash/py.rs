@@ -11,7 +11,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString};
 
 use super::{encode_rows, fast_row, murmur_row, Atoms};
-use crate::py::pool_error;
+use crate::binding::pool_error;
 use crate::pybuf::ContiguousBuffer;
 
 /// Strings below which a call stays on the calling thread.

@@ -4,10 +4,9 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use super::NullStrings;
-use crate::encoders::py::read_cells;
+use crate::binding::{read_cells, run};
 use crate::encoders::Cell;
 use crate::par;
-use crate::py::run;
 use crate::pybuf::ContiguousBuffer;
 
 /// null_string_mask(values, null_strings, out, n_threads) -> bool

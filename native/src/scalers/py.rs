@@ -10,8 +10,8 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use super::Layout;
+use crate::binding::{run, with_float, Float, FloatFn};
 use crate::float::Real;
-use crate::py::{run, with_float, Float, FloatFn};
 use crate::pybuf::ContiguousBuffer;
 
 /// The shape and memory order of a table.

@@ -4,8 +4,8 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use super::{sort_rows, Csr, Index};
+use crate::binding::{run, with_float, Float, FloatFn};
 use crate::float::Real;
-use crate::py::{run, with_float, Float, FloatFn};
 use crate::pybuf::{ContiguousBuffer, Item};
 
 /// Raises ValueError when a written buffer shares memory with another one

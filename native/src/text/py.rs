@@ -17,7 +17,7 @@ use pyo3::PyTypeInfo;
 use rayon::prelude::*;
 
 use super::{CharTable, Doc, Kind, Rows, Settings, Vocab};
-use crate::py::pool_error;
+use crate::binding::pool_error;
 use crate::pybuf::ContiguousBuffer;
 
 /// CharTables(flags, lower_map)
