@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pickle
 import re
 import warnings
+from copy import deepcopy
 
+import cloudpickle
 import numpy as np
 import pandas as pd
 import pytest
@@ -404,6 +407,34 @@ def test_estimator_contract():
     assert StringEncoder.unsupported(skrub.StringEncoder(vectorizer="bert")) == (
         "vectorizer='bert'"
     )
+
+
+@pytest.mark.parametrize(
+    "kernel, ref",
+    [
+        (CountVectorizer, sk.CountVectorizer),
+        (TfidfVectorizer, sk.TfidfVectorizer),
+        (HashingVectorizer, sk.HashingVectorizer),
+    ],
+)
+def test_kept_native_analyzer(kernel, ref):
+    # The native analyzer an estimator keeps does not pickle: copies come
+    # without it and build their own; a parameter change rebuilds it.
+    docs = ["The cat sat", "on the Mat", "déjà vu", "cat cat dog"]
+    k = kernel(stop_words="english", strip_accents="unicode")
+    X = k.fit_transform(docs)
+    for copy in (
+        pickle.loads(pickle.dumps(k)),
+        cloudpickle.loads(cloudpickle.dumps(k)),
+        deepcopy(k),
+    ):
+        assert_same_matrix(copy.transform(docs), X)
+        assert copy.stratum_impl_ == "native"
+    params = {"analyzer": "char_wb", "ngram_range": (2, 3), "stop_words": None}
+    k.set_params(**params)
+    want = ref(strip_accents="unicode", **params).fit_transform(docs)
+    assert_same_matrix(k.fit_transform(docs), want)
+    assert_same_matrix(clone(k).fit_transform(docs), want)
 
 
 @pytest.mark.filterwarnings("ignore:The matrix shape")

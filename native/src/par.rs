@@ -1,11 +1,44 @@
-//! Serial-or-parallel loops for the table kernels.
+//! Serial-or-parallel loops for the table kernels, and the kernels' thread
+//! pools.
 //!
 //! With one thread (or little work) a kernel runs on the calling thread:
 //! handing work to a rayon pool and waiting for it costs a thread wake-up,
 //! which on a busy machine is slower than the work itself. Both paths visit
-//! the same chunks and produce the same results.
+//! the same chunks and produce the same results. Parallel work runs on
+//! cached pools, one per kernel family and thread count ([`pool`]).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use rayon::prelude::*;
+use rayon::{ThreadPool, ThreadPoolBuildError, ThreadPoolBuilder};
+
+/// The pool of `n_threads` threads of the kernel family `family` (its
+/// threads are named `stratum-{family}-{i}`), built on first use and cached.
+pub(crate) fn pool(
+    family: &'static str,
+    n_threads: usize,
+) -> Result<Arc<ThreadPool>, ThreadPoolBuildError> {
+    type Pools = HashMap<(&'static str, usize), Arc<ThreadPool>>;
+    static POOLS: OnceLock<Mutex<Pools>> = OnceLock::new();
+    let mut pools = POOLS
+        .get_or_init(Default::default)
+        .lock()
+        // A panic while holding the lock cannot leave the map inconsistent
+        // (insert is the only mutation), so recover from poisoning.
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(p) = pools.get(&(family, n_threads)) {
+        return Ok(Arc::clone(p));
+    }
+    let p = Arc::new(
+        ThreadPoolBuilder::new()
+            .num_threads(n_threads)
+            .thread_name(move |i| format!("stratum-{family}-{i}"))
+            .build()?,
+    );
+    pools.insert((family, n_threads), Arc::clone(&p));
+    Ok(p)
+}
 
 /// `f(index, chunk)` for each `size`-item chunk of `data`, collected in order.
 pub fn map_chunks<T: Sync, R: Send>(

@@ -99,31 +99,41 @@ impl ContiguousBuffer {
             .map(|f| f.trim_start_matches(['@', '=', '<']))
     }
 
-    fn check_item<T>(&self, format: &str, what: &str) -> PyResult<usize> {
+    /// Whether the items are float32 (format "f").
+    pub(crate) fn is_f32(&self) -> bool {
+        self.format() == Some("f")
+    }
+
+    /// The number of `T` items, after checking the format, item size and
+    /// alignment.
+    fn check_item<T: Item>(&self, what: &str) -> PyResult<usize> {
         let size = std::mem::size_of::<T>();
-        let ok = self.format() == Some(format)
+        let ok = self.format().is_some_and(|f| T::FORMATS.contains(&f))
             && usize::try_from(self.view.itemsize).ok() == Some(size)
             && (self.view.buf as usize) % std::mem::align_of::<T>() == 0;
         if !ok {
             return Err(PyValueError::new_err(format!(
-                "{what} must be an aligned buffer of format {format:?}"
+                "{what} must be an aligned buffer of format {:?}",
+                T::FORMATS[0]
             )));
         }
         Ok(usize::try_from(self.view.len).unwrap_or(0) / size)
     }
 
-    /// The items as `f64` (format "d").
-    pub(crate) fn as_f64(&self, what: &str) -> PyResult<&[f64]> {
-        let n = self.check_item::<f64>("d", what)?;
+    /// The items as `T` (checked: format, item size and alignment).
+    pub(crate) fn as_slice<T: Item>(&self, what: &str) -> PyResult<&[T]> {
+        let n = self.check_item::<T>(what)?;
         if n == 0 {
             return Ok(&[]);
         }
         // SAFETY: format, size and alignment checked; see `as_bytes`.
-        Ok(unsafe { std::slice::from_raw_parts(self.view.buf.cast::<f64>(), n) })
+        Ok(unsafe { std::slice::from_raw_parts(self.view.buf.cast::<T>(), n) })
     }
 
-    fn as_mut_items<T>(&mut self, format: &str, what: &str) -> PyResult<&mut [T]> {
-        let n = self.check_item::<T>(format, what)?;
+    /// The items as mutable `T` (checked as in `as_slice`; the export must
+    /// be writable).
+    pub(crate) fn as_mut_slice<T: Item>(&mut self, what: &str) -> PyResult<&mut [T]> {
+        let n = self.check_item::<T>(what)?;
         if self.view.readonly != 0 {
             return Err(PyValueError::new_err(format!("{what} is read-only")));
         }
@@ -134,68 +144,34 @@ impl ContiguousBuffer {
         // alignment checked), held until `self` is dropped.
         Ok(unsafe { std::slice::from_raw_parts_mut(self.view.buf.cast::<T>(), n) })
     }
+}
 
-    /// The items as `f32` (format "f").
-    pub(crate) fn as_f32(&self, what: &str) -> PyResult<&[f32]> {
-        let n = self.check_item::<f32>("f", what)?;
-        if n == 0 {
-            return Ok(&[]);
-        }
-        // SAFETY: format, size and alignment checked; see `as_bytes`.
-        Ok(unsafe { std::slice::from_raw_parts(self.view.buf.cast::<f32>(), n) })
-    }
+/// An item type of a typed buffer: its struct-module format codes (the
+/// first is the one named in errors). `bool` is for written buffers only
+/// (a read one could hold other bytes than 0 and 1).
+pub(crate) trait Item: Copy {
+    const FORMATS: &'static [&'static str];
+}
 
-    /// The items as `i32` (format "i").
-    pub(crate) fn as_i32(&self, what: &str) -> PyResult<&[i32]> {
-        let n = self.check_item::<i32>("i", what)?;
-        if n == 0 {
-            return Ok(&[]);
-        }
-        // SAFETY: format, size and alignment checked; see `as_bytes`.
-        Ok(unsafe { std::slice::from_raw_parts(self.view.buf.cast::<i32>(), n) })
-    }
+impl Item for f32 {
+    const FORMATS: &'static [&'static str] = &["f"];
+}
 
-    /// The items as `i64` (format "q", or "l" on LP64).
-    pub(crate) fn as_i64(&self, what: &str) -> PyResult<&[i64]> {
-        let n = if self.format() == Some("l") && std::mem::size_of::<std::ffi::c_long>() == 8 {
-            self.check_item::<i64>("l", what)?
-        } else {
-            self.check_item::<i64>("q", what)?
-        };
-        if n == 0 {
-            return Ok(&[]);
-        }
-        // SAFETY: format, size and alignment checked; see `as_bytes`.
-        Ok(unsafe { std::slice::from_raw_parts(self.view.buf.cast::<i64>(), n) })
-    }
+impl Item for f64 {
+    const FORMATS: &'static [&'static str] = &["d"];
+}
 
-    /// The items as mutable `f32` (format "f").
-    pub(crate) fn as_mut_f32(&mut self, what: &str) -> PyResult<&mut [f32]> {
-        self.as_mut_items::<f32>("f", what)
-    }
+impl Item for i32 {
+    const FORMATS: &'static [&'static str] = &["i"];
+}
 
-    /// The items as mutable `f64` (format "d").
-    pub(crate) fn as_mut_f64(&mut self, what: &str) -> PyResult<&mut [f64]> {
-        self.as_mut_items::<f64>("d", what)
-    }
+/// "l" is accepted where it is 8 bytes wide (LP64): the item size is checked.
+impl Item for i64 {
+    const FORMATS: &'static [&'static str] = &["q", "l"];
+}
 
-    /// The items as mutable `i64` (format "q" or "l" on LP64).
-    pub(crate) fn as_mut_i64(&mut self, what: &str) -> PyResult<&mut [i64]> {
-        if self.format() == Some("l") && std::mem::size_of::<std::ffi::c_long>() == 8 {
-            return self.as_mut_items::<i64>("l", what);
-        }
-        self.as_mut_items::<i64>("q", what)
-    }
-
-    /// The items as mutable `i32` (format "i").
-    pub(crate) fn as_mut_i32(&mut self, what: &str) -> PyResult<&mut [i32]> {
-        self.as_mut_items::<i32>("i", what)
-    }
-
-    /// The items as mutable `bool` (format "?").
-    pub(crate) fn as_mut_bool(&mut self, what: &str) -> PyResult<&mut [bool]> {
-        self.as_mut_items::<bool>("?", what)
-    }
+impl Item for bool {
+    const FORMATS: &'static [&'static str] = &["?"];
 }
 
 impl Drop for ContiguousBuffer {

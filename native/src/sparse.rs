@@ -10,6 +10,7 @@
 //! [`Csr::matmul_transposed`] is the CSC product over the CSR arrays of its
 //! transpose; both keep blocks of `Y`'s or `X`'s row in registers.
 
+use crate::float::Real;
 use crate::par;
 use crate::simd::with_avx2;
 
@@ -30,21 +31,6 @@ impl Index for i64 {
     }
 }
 
-/// The element types of the products.
-pub trait Scalar:
-    Copy + Send + Sync + std::ops::Mul<Output = Self> + std::ops::AddAssign + 'static
-{
-    const ZERO: Self;
-}
-
-impl Scalar for f32 {
-    const ZERO: Self = 0.0;
-}
-
-impl Scalar for f64 {
-    const ZERO: Self = 0.0;
-}
-
 /// A CSR matrix borrowed from its three arrays.
 pub struct Csr<'a, I, T> {
     pub n_cols: usize,
@@ -57,7 +43,7 @@ pub struct Csr<'a, I, T> {
 /// times dense columns for the products, stored entries for the sort.
 const ENTRIES_PER_TASK: usize = 1 << 16;
 
-impl<I: Index, T: Scalar> Csr<'_, I, T> {
+impl<I: Index, T: Real> Csr<'_, I, T> {
     /// The row offsets, checked: one more than the rows, starting at 0,
     /// non-decreasing and within the stored entries; and every column index
     /// below `n_cols`.
@@ -210,7 +196,7 @@ fn check_sizes<T>(
 /// that fit, so that a row of 40 is one pass); each element still gets its
 /// products added one after the other, as in scipy's loop.
 #[inline(always)]
-fn row<I: Index, T: Scalar>(cols: &[I], vals: &[T], x: &[T], y: &mut [T]) {
+fn row<I: Index, T: Real>(cols: &[I], vals: &[T], x: &[T], y: &mut [T]) {
     let n_vecs = y.len();
     let mut k = 0;
     macro_rules! blocks {
@@ -228,7 +214,7 @@ fn row<I: Index, T: Scalar>(cols: &[I], vals: &[T], x: &[T], y: &mut [T]) {
 
 /// Columns `k..k + W` of one row of the product (column indices checked).
 #[inline(always)]
-fn block<I: Index, T: Scalar, const W: usize>(
+fn block<I: Index, T: Real, const W: usize>(
     cols: &[I],
     vals: &[T],
     x: &[T],
@@ -252,7 +238,7 @@ fn block<I: Index, T: Scalar, const W: usize>(
 /// a column index twice is left as it is (the order of its equal indices
 /// would matter to scipy's later summing). Returns whether every row was
 /// sorted; errors are those of [`Csr::matmul`]'s checks.
-pub fn sort_rows<I: Index + Ord, T: Scalar>(
+pub fn sort_rows<I: Index + Ord, T: Real>(
     par: bool,
     n_cols: usize,
     indptr: &[I],

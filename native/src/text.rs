@@ -14,13 +14,11 @@
 //! first-seen order exactly as scikit-learn's `_count_vocab` does, whatever
 //! the thread count.
 
-use std::collections::HashMap;
 use std::hash::BuildHasher;
-use std::sync::{Arc, Mutex, OnceLock};
 
 use hashbrown::{DefaultHashBuilder, HashTable};
 use rayon::prelude::*;
-use rayon::{ThreadPool, ThreadPoolBuildError, ThreadPoolBuilder};
+use rayon::ThreadPoolBuildError;
 
 /// Flag bit: the code point matches Python's `\w`.
 pub const WORD: u8 = 1;
@@ -113,13 +111,57 @@ pub struct Doc<'a> {
     pub lower: bool,
 }
 
+/// What an analyzer does, apart from its character table: built once (per
+/// estimator), then paired with the table by [`Settings::analyzer`].
+pub struct Settings {
+    kind: Kind,
+    min_n: usize,
+    max_n: usize,
+    stop_words: Option<hashbrown::HashSet<String>>,
+}
+
+impl Settings {
+    /// `stop_words` only applies to the word analyzer (as in scikit-learn).
+    pub fn new(
+        kind: Kind,
+        min_n: usize,
+        max_n: usize,
+        stop_words: Option<&[&str]>,
+    ) -> Result<Self, String> {
+        if min_n < 1 || min_n > max_n {
+            return Err(format!("invalid n-gram range ({min_n}, {max_n})"));
+        }
+        let stop_words = match kind {
+            Kind::Word => stop_words.map(|w| w.iter().map(|&w| w.to_owned()).collect()),
+            _ => None,
+        };
+        Ok(Settings {
+            kind,
+            min_n,
+            max_n,
+            stop_words,
+        })
+    }
+
+    /// The analyzer of these settings with `table`.
+    pub fn analyzer<'a>(&'a self, table: CharTable<'a>) -> Analyzer<'a> {
+        Analyzer {
+            kind: self.kind,
+            min_n: self.min_n,
+            max_n: self.max_n,
+            table,
+            stop_words: self.stop_words.as_ref(),
+        }
+    }
+}
+
 /// Turns documents into features (n-grams), in scikit-learn's order.
 pub struct Analyzer<'a> {
     kind: Kind,
     min_n: usize,
     max_n: usize,
     table: CharTable<'a>,
-    stop_words: Option<hashbrown::HashSet<&'a str>>,
+    stop_words: Option<&'a hashbrown::HashSet<String>>,
 }
 
 /// Reusable buffers of one worker.
@@ -133,31 +175,7 @@ pub struct Scratch {
     spans: Vec<(usize, usize)>,
 }
 
-impl<'a> Analyzer<'a> {
-    /// `stop_words` only applies to the word analyzer (as in scikit-learn).
-    pub fn new(
-        kind: Kind,
-        min_n: usize,
-        max_n: usize,
-        table: CharTable<'a>,
-        stop_words: Option<Vec<&'a str>>,
-    ) -> Result<Self, String> {
-        if min_n < 1 || min_n > max_n {
-            return Err(format!("invalid n-gram range ({min_n}, {max_n})"));
-        }
-        let stop_words = match kind {
-            Kind::Word => stop_words.map(|w| w.into_iter().collect()),
-            _ => None,
-        };
-        Ok(Analyzer {
-            kind,
-            min_n,
-            max_n,
-            table,
-            stop_words,
-        })
-    }
-
+impl Analyzer<'_> {
     /// Calls `emit` with each feature of `doc`, in scikit-learn's order.
     pub fn analyze(&self, doc: Doc<'_>, s: &mut Scratch, emit: &mut impl FnMut(&str)) {
         let Scratch {
@@ -198,42 +216,13 @@ impl<'a> Analyzer<'a> {
     /// characters at least two code points long.
     fn tokens(&self, text: &str, spans: &mut Vec<(usize, usize)>) {
         spans.clear();
-        let mut start = 0usize;
-        let mut run = 0usize;
         if text.is_ascii() {
-            for (i, &b) in text.as_bytes().iter().enumerate() {
-                if self.table.flags[b as usize] & WORD != 0 {
-                    if run == 0 {
-                        start = i;
-                    }
-                    run += 1;
-                } else {
-                    if run >= 2 {
-                        spans.push((start, i));
-                    }
-                    run = 0;
-                }
-            }
-            if run >= 2 {
-                spans.push((start, text.len()));
-            }
-            return;
-        }
-        for (i, c) in text.char_indices() {
-            if self.table.is_word(c) {
-                if run == 0 {
-                    start = i;
-                }
-                run += 1;
-            } else {
-                if run >= 2 {
-                    spans.push((start, i));
-                }
-                run = 0;
-            }
-        }
-        if run >= 2 {
-            spans.push((start, text.len()));
+            let flags = self.table.flags;
+            let words = text.bytes().map(|b| flags[b as usize] & WORD != 0);
+            word_runs(words.enumerate(), text.len(), spans);
+        } else {
+            let words = text.char_indices().map(|(i, c)| (i, self.table.is_word(c)));
+            word_runs(words, text.len(), spans);
         }
     }
 
@@ -245,7 +234,7 @@ impl<'a> Analyzer<'a> {
         emit: &mut impl FnMut(&str),
     ) {
         self.tokens(text, spans);
-        if let Some(stop) = &self.stop_words {
+        if let Some(stop) = self.stop_words {
             spans.retain(|&(a, b)| !stop.contains(&text[a..b]));
         }
         let tok = |i: usize| &text[spans[i].0..spans[i].1];
@@ -352,6 +341,35 @@ impl<'a> Analyzer<'a> {
                 break;
             }
         }
+    }
+}
+
+/// Appends to `spans` the byte spans of the runs of two or more word
+/// characters of a `len`-byte text, given each character's byte offset and
+/// whether it is a word character.
+#[inline(always)]
+fn word_runs(
+    chars: impl Iterator<Item = (usize, bool)>,
+    len: usize,
+    spans: &mut Vec<(usize, usize)>,
+) {
+    let mut start = 0usize;
+    let mut run = 0usize;
+    for (i, word) in chars {
+        if word {
+            if run == 0 {
+                start = i;
+            }
+            run += 1;
+        } else {
+            if run >= 2 {
+                spans.push((start, i));
+            }
+            run = 0;
+        }
+    }
+    if run >= 2 {
+        spans.push((start, len));
     }
 }
 
@@ -766,28 +784,7 @@ pub fn run_in_pool<R: Send>(
     n_threads: usize,
     f: impl FnOnce() -> R + Send,
 ) -> Result<R, ThreadPoolBuildError> {
-    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<ThreadPool>>>> = OnceLock::new();
-    let n_threads = n_threads.max(1);
-    let pool = {
-        let mut pools = POOLS
-            .get_or_init(Default::default)
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        match pools.get(&n_threads) {
-            Some(p) => Arc::clone(p),
-            None => {
-                let p = Arc::new(
-                    ThreadPoolBuilder::new()
-                        .num_threads(n_threads)
-                        .thread_name(|i| format!("stratum-text-{i}"))
-                        .build()?,
-                );
-                pools.insert(n_threads, Arc::clone(&p));
-                p
-            }
-        }
-    };
-    Ok(pool.install(f))
+    Ok(crate::par::pool("text", n_threads.max(1))?.install(f))
 }
 
 #[cfg(feature = "pyo3")]

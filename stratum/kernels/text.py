@@ -92,6 +92,13 @@ def char_tables() -> tuple[np.ndarray, np.ndarray]:
     return flags, lower_map
 
 
+@functools.cache
+def _native_char_tables() -> Any:
+    """:func:`char_tables` copied once into the native ``CharTables`` that
+    every analyzer shares."""
+    return _native.CharTables(*char_tables())
+
+
 def _dtype_name(dtype: Any) -> str | None:
     try:
         return np.dtype(dtype).name
@@ -101,7 +108,7 @@ def _dtype_name(dtype: Any) -> str | None:
 
 def analysis_reason(est: Any) -> str | None:
     """Why ``est``'s analysis parameters cannot run natively (None: they can)."""
-    if _native is None or not hasattr(_native, "text_count_fit"):
+    if _native is None or not hasattr(_native, "TextAnalyzer"):
         return "the native extension is not built"
     if est.input != "content":
         return f"input={est.input!r}"
@@ -157,39 +164,53 @@ def documents(raw: Any) -> tuple[list | None, list, str | None]:
     return docs, docs, None
 
 
+# The attribute that keeps an estimator's native analyzer, with the parameters
+# it was built from.
+_ANALYZER = "_stratum_analyzer"
+
+
 class _NativeAnalysis:
     """Native analysis shared by the three vectorizers."""
 
-    def _native_args(self) -> tuple:
-        """Arguments common to the native calls, after scikit-learn's checks.
+    def _native_analyzer(self) -> Any:
+        """The native ``TextAnalyzer`` of the current parameters, after
+        scikit-learn's checks.
 
         Calls ``build_analyzer`` for its validation and warnings (stop words
-        consistency), exactly once per call as scikit-learn does.
+        consistency), exactly once per call as scikit-learn does. The native
+        analyzer is built once and kept on the estimator (``_ANALYZER``, not a
+        parameter, so ``clone`` leaves it behind and pickling drops it) until
+        a parameter it depends on changes.
         """
         self.build_analyzer()
         lower = bool(self.lowercase)
-        if self.strip_accents:
-            preprocess = self.build_preprocessor()
-        else:
-            # What scikit-learn's preprocessor reduces to, without its wrapper.
-            preprocess = str.lower if lower else None
         stop = None
         if self.analyzer == "word":
             words = self.get_stop_words()
             if words is not None:
                 stop = [w for w in words if isinstance(w, str)]
-        lo, hi = self.ngram_range
-        flags, lower_map = char_tables()
-        return (
-            preprocess,
-            lower,
-            flags,
-            lower_map,
-            self.analyzer,
-            int(lo),
-            int(hi),
-            stop,
+        lo, hi = int(self.ngram_range[0]), int(self.ngram_range[1])
+        key = (self.analyzer, lo, hi, lower, self.strip_accents, stop)
+        cached = self.__dict__.get(_ANALYZER)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        if self.strip_accents:
+            preprocess = self.build_preprocessor()
+        else:
+            # What scikit-learn's preprocessor reduces to, without its wrapper.
+            preprocess = str.lower if lower else None
+        analyzer = _native.TextAnalyzer(
+            _native_char_tables(), self.analyzer, lo, hi, stop, lower, preprocess
         )
+        setattr(self, _ANALYZER, (key, analyzer))
+        return analyzer
+
+    def __getstate__(self) -> dict:
+        # The native analyzer does not pickle; it is rebuilt when next needed.
+        state = super().__getstate__()
+        if _ANALYZER in state:
+            state = {k: v for k, v in state.items() if k != _ANALYZER}
+        return state
 
     def _fall_back(self, reason: str) -> None:
         """Record that scikit-learn's code runs this call, and why."""
@@ -272,9 +293,7 @@ class _NativeCounts(_NativeAnalysis):
         # max_features nothing is pruned, and the native code can emit the
         # final (sorted) columns directly.
         keep_all = limit is None and high >= n_doc and low <= 1
-        out = _native.text_count_fit(
-            docs, *self._native_args(), dtype, keep_all, thread_budget()
-        )
+        out = self._native_analyzer().count_fit(docs, dtype, keep_all, thread_budget())
         terms, ranks = out[0], np.frombuffer(out[1], dtype=np.uint32)
         indptr, indices, data = _csr(out[3:], dtype)
         if not terms:
@@ -344,8 +363,8 @@ class _NativeCounts(_NativeAnalysis):
         vocab = self.vocabulary_
         terms = list(vocab)
         columns = np.fromiter(vocab.values(), dtype=np.int64, count=len(terms))
-        out = _native.text_count_transform(
-            docs, *self._native_args(), terms, columns, dtype, thread_budget()
+        out = self._native_analyzer().count_transform(
+            docs, terms, columns, dtype, thread_budget()
         )
         indptr, indices, data = _csr(out, dtype)
         if self.binary:
@@ -517,9 +536,8 @@ class HashingVectorizer(_NativeAnalysis, _sktext.HashingVectorizer):
         self._validate_ngram_range()
         dtype = _dtype_name(self.dtype)
         try:
-            out = _native.text_hash(
+            out = self._native_analyzer().hash(
                 docs,
-                *self._native_args(),
                 int(self.n_features),
                 bool(self.alternate_sign),
                 dtype,

@@ -6,11 +6,12 @@
 //! `(len(strings), n_components)` with the GIL released, on `n_threads`
 //! threads.
 
-use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString};
 
 use super::{encode_rows, fast_row, murmur_row, Atoms};
+use crate::binding::pool_error;
 use crate::pybuf::ContiguousBuffer;
 
 /// Strings below which a call stays on the calling thread.
@@ -39,7 +40,7 @@ fn fill(
     row: impl Fn(&&str, &mut super::Scratch, &mut [f32]) + Sync + Send,
 ) -> PyResult<()> {
     let mut buf = ContiguousBuffer::get_writable(out, "out")?;
-    let out = buf.as_mut_f32("out")?;
+    let out = buf.as_mut_slice::<f32>("out")?;
     if out.len() != texts.len() * n_components {
         return Err(PyValueError::new_err(
             "out must hold n_components values per string",
@@ -53,7 +54,7 @@ fn fill(
         crate::text::run_in_pool(n_threads, || {
             encode_rows(true, texts, n_components, out, row)
         })
-        .map_err(|e| PyRuntimeError::new_err(format!("cannot build thread pool: {e}")))
+        .map_err(pool_error)
     })
 }
 
@@ -78,8 +79,8 @@ pub fn minhash_fast(
     let held = self::strings(strings)?;
     let texts = texts(&held)?;
     let atom_buf = ContiguousBuffer::get(atoms, "atoms")?;
-    let atoms =
-        Atoms::new(atom_buf.as_i32("atoms")?, min_n, max_n).map_err(PyValueError::new_err)?;
+    let atoms = Atoms::new(atom_buf.as_slice::<i32>("atoms")?, min_n, max_n)
+        .map_err(PyValueError::new_err)?;
     let n_components = atoms.n_seeds() * if minmax { 2 } else { 1 };
     fill(py, &texts, n_components, out, n_threads, |t, s, o| {
         fast_row(t, &atoms, minmax, s, o)

@@ -3,9 +3,10 @@
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-use super::{sort_rows, Csr, Index, Scalar};
-use crate::encoders::py::run;
-use crate::pybuf::ContiguousBuffer;
+use super::{sort_rows, Csr, Index};
+use crate::binding::{run, with_float, Float, FloatFn};
+use crate::float::Real;
+use crate::pybuf::{ContiguousBuffer, Item};
 
 /// Raises ValueError when a written buffer shares memory with another one
 /// (Rust's borrows of the two would alias).
@@ -22,24 +23,34 @@ fn check_disjoint(written: &ContiguousBuffer, others: &[&ContiguousBuffer]) -> P
     Ok(())
 }
 
-/// The product of borrowed index and value arrays into `out`.
-#[allow(clippy::too_many_arguments)]
-fn product<I: Index, T: Scalar>(
-    py: Python<'_>,
+/// The scalar arguments of `csr_matmul`.
+#[derive(Clone, Copy)]
+struct Product {
     n_cols: usize,
-    indptr: &[I],
-    indices: &[I],
-    data: &[T],
-    x: &[T],
     n_vecs: usize,
-    out: &mut [T],
     n_threads: usize,
     transposed: bool,
+}
+
+/// `out = A @ x` (or `A.T @ x`) with `A`'s indices read as `I`.
+fn product<I: Index + Item, T: Real>(
+    py: Python<'_>,
+    (indptr, indices): (&ContiguousBuffer, &ContiguousBuffer),
+    data: &[T],
+    x: &[T],
+    out: &mut [T],
+    args: Product,
 ) -> PyResult<()> {
+    let Product {
+        n_cols,
+        n_vecs,
+        n_threads,
+        transposed,
+    } = args;
     let csr = Csr {
         n_cols,
-        indptr,
-        indices,
+        indptr: indptr.as_slice::<I>("indptr")?,
+        indices: indices.as_slice::<I>("indices")?,
         data,
     };
     let work = data.len().saturating_mul(n_vecs);
@@ -49,6 +60,32 @@ fn product<I: Index, T: Scalar>(
         run(py, n_threads, work, |t| csr.matmul(t > 1, x, n_vecs, out))?
     }
     .map_err(PyValueError::new_err)
+}
+
+/// `csr_matmul` with `data`, `x` and `out` read as `T`, the indices as
+/// int32 (format "i") or int64.
+struct MatMul<'a, 'py> {
+    py: Python<'py>,
+    indptr: &'a ContiguousBuffer,
+    indices: &'a ContiguousBuffer,
+    data: &'a ContiguousBuffer,
+    x: &'a ContiguousBuffer,
+    out: &'a mut ContiguousBuffer,
+    args: Product,
+}
+
+impl FloatFn for MatMul<'_, '_> {
+    type Out = ();
+    fn call<T: Float>(self) -> PyResult<()> {
+        let (data, x) = (self.data.as_slice::<T>("data")?, self.x.as_slice::<T>("x")?);
+        let out = self.out.as_mut_slice::<T>("out")?;
+        let index = (self.indptr, self.indices);
+        if self.indptr.format() == Some("i") {
+            product::<i32, T>(self.py, index, data, x, out, self.args)
+        } else {
+            product::<i64, T>(self.py, index, data, x, out, self.args)
+        }
+    }
 }
 
 /// csr_matmul(indptr, indices, data, n_cols, x, n_vecs, out, n_threads, transposed=False)
@@ -82,44 +119,76 @@ pub fn csr_matmul(
     let xb = ContiguousBuffer::get(x, "x")?;
     let mut ob = ContiguousBuffer::get_writable(out, "out")?;
     check_disjoint(&ob, &[&p, &i, &d, &xb])?;
-    let wide = p.format() != Some("i");
-    macro_rules! with_indices {
-        ($data:expr, $x:expr, $out:expr) => {
-            if wide {
-                let (ip, ix) = (p.as_i64("indptr")?, i.as_i64("indices")?);
-                product(
-                    py, n_cols, ip, ix, $data, $x, n_vecs, $out, n_threads, transposed,
-                )
-            } else {
-                let (ip, ix) = (p.as_i32("indptr")?, i.as_i32("indices")?);
-                product(
-                    py, n_cols, ip, ix, $data, $x, n_vecs, $out, n_threads, transposed,
-                )
-            }
-        };
-    }
-    if d.format() == Some("f") {
-        let (dv, xv, ov) = (d.as_f32("data")?, xb.as_f32("x")?, ob.as_mut_f32("out")?);
-        with_indices!(dv, xv, ov)
-    } else {
-        let (dv, xv, ov) = (d.as_f64("data")?, xb.as_f64("x")?, ob.as_mut_f64("out")?);
-        with_indices!(dv, xv, ov)
-    }
+    let args = Product {
+        n_cols,
+        n_vecs,
+        n_threads,
+        transposed,
+    };
+    with_float(
+        d.is_f32(),
+        MatMul {
+            py,
+            indptr: &p,
+            indices: &i,
+            data: &d,
+            x: &xb,
+            out: &mut ob,
+            args,
+        },
+    )
 }
 
-/// The row sort of borrowed arrays, on `n_threads` threads.
-fn sort<I: Index + Ord, T: Scalar>(
+/// The row sort with the indices read as `I` and the data as `T`, on
+/// `n_threads` threads.
+fn sort<I: Index + Ord + Item, T: Float>(
     py: Python<'_>,
     n_cols: usize,
-    indptr: &[I],
-    indices: &mut [I],
-    data: &mut [T],
+    (indptr, indices, data): (
+        &ContiguousBuffer,
+        &mut ContiguousBuffer,
+        &mut ContiguousBuffer,
+    ),
     n_threads: usize,
 ) -> PyResult<bool> {
+    let indptr = indptr.as_slice::<I>("indptr")?;
+    let indices = indices.as_mut_slice::<I>("indices")?;
+    let data = data.as_mut_slice::<T>("data")?;
     run(py, n_threads, data.len(), |t| {
         sort_rows(t > 1, n_cols, indptr, indices, data)
     })?
     .map_err(PyValueError::new_err)
+}
+
+/// `csr_sort_rows` with the data read as `T`, the indices as int32 (format
+/// "i") or int64.
+struct SortRows<'a, 'py> {
+    py: Python<'py>,
+    indptr: &'a ContiguousBuffer,
+    indices: &'a mut ContiguousBuffer,
+    data: &'a mut ContiguousBuffer,
+    n_cols: usize,
+    n_threads: usize,
+}
+
+impl FloatFn for SortRows<'_, '_> {
+    type Out = bool;
+    fn call<T: Float>(self) -> PyResult<bool> {
+        let SortRows {
+            py,
+            indptr,
+            indices,
+            data,
+            n_cols,
+            n_threads,
+        } = self;
+        let arrays = (indptr, indices, data);
+        if indptr.format() == Some("i") {
+            sort::<i32, T>(py, n_cols, arrays, n_threads)
+        } else {
+            sort::<i64, T>(py, n_cols, arrays, n_threads)
+        }
+    }
 }
 
 /// csr_sort_rows(indptr, indices, data, n_cols, n_threads) -> bool
@@ -143,18 +212,15 @@ pub fn csr_sort_rows(
     let mut d = ContiguousBuffer::get_writable(data, "data")?;
     check_disjoint(&i, &[&p, &d])?;
     check_disjoint(&d, &[&p])?;
-    macro_rules! with_data {
-        ($ip:expr, $ix:expr) => {
-            if d.format() == Some("f") {
-                sort(py, n_cols, $ip, $ix, d.as_mut_f32("data")?, n_threads)
-            } else {
-                sort(py, n_cols, $ip, $ix, d.as_mut_f64("data")?, n_threads)
-            }
-        };
-    }
-    if p.format() == Some("i") {
-        with_data!(p.as_i32("indptr")?, i.as_mut_i32("indices")?)
-    } else {
-        with_data!(p.as_i64("indptr")?, i.as_mut_i64("indices")?)
-    }
+    with_float(
+        d.is_f32(),
+        SortRows {
+            py,
+            indptr: &p,
+            indices: &mut i,
+            data: &mut d,
+            n_cols,
+            n_threads,
+        },
+    )
 }

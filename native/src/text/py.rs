@@ -1,19 +1,258 @@
 //! Python bindings of the text kernels.
 //!
-//! Each function takes the documents as a list of `str`, extracts their
-//! UTF-8 text while attached, then tokenizes and counts with the GIL
-//! released on `n_threads` threads, and returns the CSR arrays as
-//! `bytearray`s (wrapped by numpy on the Python side, writable, no copy).
+//! A [`TextAnalyzer`] holds what scikit-learn's `build_analyzer` fixes (the
+//! interpreter's [`CharTables`], the analyzer kind, n-gram range, stop
+//! words, lowercasing and preprocessing); it is built once per estimator and
+//! its methods do the per-call work. Each method takes the documents as a
+//! list of `str`, extracts their UTF-8 text while attached, then tokenizes
+//! and counts with the GIL released on `n_threads` threads, and returns the
+//! CSR arrays as `bytearray`s (wrapped by numpy on the Python side,
+//! writable, no copy).
 
-use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyList, PyString};
+use pyo3::types::{PyByteArray, PyList, PyString, PyTuple};
 use pyo3::PyTypeInfo;
 use rayon::prelude::*;
 
-use super::{Analyzer, CharTable, Doc, Kind, Rows, Vocab};
+use super::{CharTable, Doc, Kind, Rows, Settings, Vocab};
+use crate::binding::pool_error;
 use crate::pybuf::ContiguousBuffer;
+
+/// CharTables(flags, lower_map)
+///
+/// The per-code-point flags (uint8: 1 for `\w`, 2 for `\s`, 4 and 8 for
+/// `str.lower`'s simple and special cases) and lowercase map (uint32) of
+/// the running interpreter, copied once: every analyzer shares them.
+#[pyclass(frozen, module = "stratum._native")]
+pub struct CharTables {
+    flags: Vec<u8>,
+    lower: Vec<u32>,
+}
+
+impl CharTables {
+    fn table(&self) -> CharTable<'_> {
+        CharTable::with_lower(&self.flags, &self.lower)
+    }
+}
+
+#[pymethods]
+impl CharTables {
+    #[new]
+    fn new(flags: &Bound<'_, PyAny>, lower_map: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let flags = ContiguousBuffer::get(flags, "CharTables")?
+            .as_bytes()
+            .to_vec();
+        // The ASCII fast paths index the flags of every byte below 128.
+        if flags.len() < 128 {
+            return Err(PyValueError::new_err(
+                "the flags table must cover the ASCII code points",
+            ));
+        }
+        let lower_buf = ContiguousBuffer::get(lower_map, "CharTables")?;
+        // SAFETY: every bit pattern is a valid u32; alignment is checked.
+        let (head, lower, tail) = unsafe { lower_buf.as_bytes().align_to::<u32>() };
+        if !head.is_empty() || !tail.is_empty() {
+            return Err(PyValueError::new_err(
+                "lowercase map must be an aligned uint32 array",
+            ));
+        }
+        Ok(CharTables {
+            flags,
+            lower: lower.to_vec(),
+        })
+    }
+}
+
+/// TextAnalyzer(tables, analyzer, min_n, max_n, stop_words, lowercase, preprocess)
+///
+/// scikit-learn's analysis: `analyzer` ("word", "char" or "char_wb") over
+/// n-grams of sizes `min_n..=max_n`, without the `stop_words` (a list of
+/// `str`, or None; word analyzer only). Documents are first lowercased
+/// with `lowercase`, or (accent stripping) passed to `preprocess`; see
+/// `Texts::extract`. Not picklable: the estimators build it lazily.
+#[pyclass(frozen, module = "stratum._native")]
+pub struct TextAnalyzer {
+    tables: Py<CharTables>,
+    settings: Settings,
+    lower: bool,
+    preprocess: Option<Py<PyAny>>,
+    /// `preprocess` is `str.lower` itself.
+    str_lower: bool,
+}
+
+#[pymethods]
+impl TextAnalyzer {
+    #[new]
+    #[pyo3(signature = (tables, analyzer, min_n, max_n, stop_words, lowercase, preprocess))]
+    fn new(
+        tables: Py<CharTables>,
+        analyzer: &str,
+        min_n: usize,
+        max_n: usize,
+        stop_words: Option<&Bound<'_, PyList>>,
+        lowercase: bool,
+        preprocess: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let kind = Kind::parse(analyzer)
+            .ok_or_else(|| PyValueError::new_err(format!("unknown analyzer {analyzer:?}")))?;
+        let stop = stop_words
+            .map(|l| {
+                l.iter()
+                    .map(|x| {
+                        x.cast_into::<PyString>()
+                            .map_err(|_| PyTypeError::new_err("stop words must be str"))?
+                            .to_str()
+                            .map(str::to_owned)
+                    })
+                    .collect::<PyResult<Vec<String>>>()
+            })
+            .transpose()?;
+        let stop: Option<Vec<&str>> = stop
+            .as_ref()
+            .map(|v| v.iter().map(String::as_str).collect());
+        let settings =
+            Settings::new(kind, min_n, max_n, stop.as_deref()).map_err(PyValueError::new_err)?;
+        let str_lower = match &preprocess {
+            Some(pre) => {
+                let py = pre.py();
+                pre.is(&PyString::type_object(py).getattr(intern!(py, "lower"))?)
+            }
+            None => false,
+        };
+        Ok(TextAnalyzer {
+            tables,
+            settings,
+            lower: lowercase,
+            preprocess: preprocess.map(Bound::unbind),
+            str_lower,
+        })
+    }
+
+    /// count_fit(docs, dtype, sorted_columns, n_threads)
+    ///     -> (terms, ranks, dfs, indptr, indices, data, index_itemsize)
+    ///
+    /// Learns the vocabulary (terms in first-seen order; `ranks` is a uint32
+    /// buffer giving each term's rank in sorted order, `dfs` an int64 buffer
+    /// of their document frequencies) and the count matrix, whose rows keep
+    /// first-seen order and whose columns are first-seen ids, or with
+    /// `sorted_columns` the terms' ranks.
+    fn count_fit<'py>(
+        &self,
+        py: Python<'py>,
+        docs: &Bound<'py, PyList>,
+        dtype: &str,
+        sorted_columns: bool,
+        n_threads: usize,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let texts = Texts::extract(docs, self)?;
+        let docs = texts.docs()?;
+        let an = self.settings.analyzer(self.tables.get().table());
+        let n_chunks = n_threads.max(1);
+        let (fit, ranks, dfs) = py
+            .detach(|| {
+                super::run_in_pool(n_threads, || {
+                    let mut fit = super::count_fit(&an, &docs, n_chunks);
+                    let ranks = fit.vocab.sorted_ranks();
+                    let mut dfs = vec![0i64; fit.vocab.len()];
+                    for &c in &fit.rows.cols {
+                        dfs[c as usize] += 1;
+                    }
+                    if sorted_columns {
+                        fit.rows
+                            .cols
+                            .par_iter_mut()
+                            .for_each(|c| *c = ranks[*c as usize]);
+                    }
+                    (fit, ranks, dfs)
+                })
+            })
+            .map_err(pool_error)?;
+        let terms = PyList::new(py, (0..fit.vocab.len() as u32).map(|id| fit.vocab.term(id)))?;
+        let ranks = PyByteArray::new(py, bytes_of(&ranks));
+        let dfs = PyByteArray::new(py, bytes_of(&dfs));
+        let (indptr, indices, data, width) = csr_arrays(py, &fit.rows, dtype)?;
+        (terms, ranks, dfs, indptr, indices, data, width).into_pyobject(py)
+    }
+
+    /// count_transform(docs, terms, columns, dtype, n_threads)
+    ///     -> (indptr, indices, data, index_itemsize)
+    ///
+    /// Counts the terms of a fixed vocabulary (`terms[i]` has column
+    /// `columns[i]`, an int64 buffer), columns sorted within rows.
+    fn count_transform<'py>(
+        &self,
+        py: Python<'py>,
+        docs: &Bound<'py, PyList>,
+        terms: &Bound<'py, PyList>,
+        columns: &Bound<'py, PyAny>,
+        dtype: &str,
+        n_threads: usize,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let texts = Texts::extract(docs, self)?;
+        let docs = texts.docs()?;
+        let an = self.settings.analyzer(self.tables.get().table());
+        let col_buf = ContiguousBuffer::get(columns, "count_transform")?;
+        let col_bytes = col_buf.as_bytes();
+        if col_bytes.len() != 8 * terms.len() {
+            return Err(PyValueError::new_err("columns must be int64, one per term"));
+        }
+        let mut vocab = Vocab::default();
+        let mut index = Vec::with_capacity(terms.len());
+        for (t, c) in terms.iter().zip(col_bytes.chunks_exact(8)) {
+            let t = t
+                .cast_into::<PyString>()
+                .map_err(|_| PyTypeError::new_err("vocabulary terms must be str"))?;
+            let col = i64::from_ne_bytes(c.try_into().expect("8-byte chunk"));
+            let col = u32::try_from(col)
+                .map_err(|_| PyValueError::new_err("vocabulary index out of range"))?;
+            let id = vocab.intern(t.to_str()?);
+            if id as usize != index.len() {
+                return Err(PyValueError::new_err("duplicate term in vocabulary"));
+            }
+            index.push(col);
+        }
+        let rows = py
+            .detach(|| {
+                super::run_in_pool(n_threads, || {
+                    super::count_transform(&an, &docs, &vocab, &index)
+                })
+            })
+            .map_err(pool_error)?;
+        csr_arrays(py, &rows, dtype)?.into_pyobject(py)
+    }
+
+    /// hash(docs, n_features, alternate_sign, dtype, n_threads)
+    ///     -> (indptr, indices, data, index_itemsize)
+    ///
+    /// `HashingVectorizer`'s un-normalized matrix: rows sorted by column with
+    /// duplicate columns summed.
+    fn hash<'py>(
+        &self,
+        py: Python<'py>,
+        docs: &Bound<'py, PyList>,
+        n_features: u32,
+        alternate_sign: bool,
+        dtype: &str,
+        n_threads: usize,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        if n_features == 0 || n_features > i32::MAX as u32 {
+            return Err(PyValueError::new_err("n_features out of range"));
+        }
+        let texts = Texts::extract(docs, self)?;
+        let docs = texts.docs()?;
+        let an = self.settings.analyzer(self.tables.get().table());
+        let rows = py
+            .detach(|| {
+                super::run_in_pool(n_threads, || {
+                    super::hash_transform(&an, &docs, n_features, alternate_sign)
+                })
+            })
+            .map_err(pool_error)?;
+        csr_arrays(py, &rows, dtype)?.into_pyobject(py)
+    }
+}
 
 /// The documents' strings, kept alive while their text is borrowed.
 struct Texts<'py> {
@@ -22,24 +261,18 @@ struct Texts<'py> {
 }
 
 impl<'py> Texts<'py> {
-    /// With `lower`, documents are lowercased natively where the table's
+    /// With `lowercase`, documents are lowercased natively where the table's
     /// per-code-point map gives `str.lower`'s result (always for ASCII);
     /// other documents, and every non-ASCII one when `preprocess` is not
     /// `str.lower` itself (accent stripping), become `preprocess(doc)`.
-    fn extract(
-        docs: &Bound<'py, PyList>,
-        preprocess: Option<&Bound<'py, PyAny>>,
-        lower: bool,
-        table: CharTable<'_>,
-    ) -> PyResult<Self> {
+    fn extract(docs: &Bound<'py, PyList>, analyzer: &TextAnalyzer) -> PyResult<Self> {
         let py = docs.py();
         let n = docs.len();
         let mut strings = Vec::with_capacity(n);
         let mut native_lower = Vec::with_capacity(n);
-        let str_lower = match preprocess {
-            Some(pre) => pre.is(&PyString::type_object(py).getattr(intern!(py, "lower"))?),
-            None => false,
-        };
+        let preprocess = analyzer.preprocess.as_ref().map(|p| p.bind(py));
+        let (lower, str_lower) = (analyzer.lower, analyzer.str_lower);
+        let table = analyzer.tables.get().table();
         for item in docs.iter() {
             let s = item
                 .cast_into::<PyString>()
@@ -85,60 +318,6 @@ impl<'py> Texts<'py> {
             })
             .collect()
     }
-}
-
-/// The flags table and lowercase map, borrowed from their buffers.
-struct Tables {
-    flags: ContiguousBuffer,
-    lower: ContiguousBuffer,
-}
-
-impl Tables {
-    fn get(flags: &Bound<'_, PyAny>, lower: &Bound<'_, PyAny>, what: &str) -> PyResult<Self> {
-        Ok(Tables {
-            flags: ContiguousBuffer::get(flags, what)?,
-            lower: ContiguousBuffer::get(lower, what)?,
-        })
-    }
-
-    fn table(&self) -> PyResult<CharTable<'_>> {
-        // SAFETY: every bit pattern is a valid u32; alignment is checked.
-        let (head, lower, tail) = unsafe { self.lower.as_bytes().align_to::<u32>() };
-        if !head.is_empty() || !tail.is_empty() {
-            return Err(PyValueError::new_err(
-                "lowercase map must be an aligned uint32 array",
-            ));
-        }
-        Ok(CharTable::with_lower(self.flags.as_bytes(), lower))
-    }
-}
-
-fn str_list<'py>(list: Option<&Bound<'py, PyList>>) -> PyResult<Option<Vec<Bound<'py, PyString>>>> {
-    list.map(|l| {
-        l.iter()
-            .map(|x| {
-                x.cast_into::<PyString>()
-                    .map_err(|_| PyTypeError::new_err("stop words must be str"))
-            })
-            .collect()
-    })
-    .transpose()
-}
-
-fn analyzer<'a>(
-    kind: &str,
-    min_n: usize,
-    max_n: usize,
-    table: CharTable<'a>,
-    stop_words: Option<Vec<&'a str>>,
-) -> PyResult<Analyzer<'a>> {
-    let kind = Kind::parse(kind)
-        .ok_or_else(|| PyValueError::new_err(format!("unknown analyzer {kind:?}")))?;
-    Analyzer::new(kind, min_n, max_n, table, stop_words).map_err(PyValueError::new_err)
-}
-
-fn pool_error(e: rayon::ThreadPoolBuildError) -> PyErr {
-    PyRuntimeError::new_err(format!("cannot build thread pool: {e}"))
 }
 
 fn bytes_of<T: Copy>(v: &[T]) -> &[u8] {
@@ -210,185 +389,6 @@ fn csr_arrays<'py, V: Copy + Into<f64>>(
         }
     };
     Ok((indptr, indices, data, if wide { 8 } else { 4 }))
-}
-
-/// text_count_fit(docs, preprocess, lower, table, lower_map, analyzer, min_n, max_n,
-///                stop_words, dtype, sorted_columns, n_threads)
-///     -> (terms, ranks, dfs, indptr, indices, data, index_itemsize)
-///
-/// Learns the vocabulary (terms in first-seen order; `ranks` is a uint32
-/// buffer giving each term's rank in sorted order, `dfs` an int64 buffer of
-/// their document frequencies) and the count matrix, whose rows keep
-/// first-seen order and whose columns are first-seen ids, or with
-/// `sorted_columns` the terms' ranks.
-#[pyfunction]
-#[pyo3(signature = (docs, preprocess, lower, table, lower_map, analyzer, min_n, max_n, stop_words, dtype, sorted_columns, n_threads))]
-#[allow(clippy::too_many_arguments)]
-pub fn text_count_fit<'py>(
-    py: Python<'py>,
-    docs: &Bound<'py, PyList>,
-    preprocess: Option<&Bound<'py, PyAny>>,
-    lower: bool,
-    table: &Bound<'py, PyAny>,
-    lower_map: &Bound<'py, PyAny>,
-    analyzer: &str,
-    min_n: usize,
-    max_n: usize,
-    stop_words: Option<&Bound<'py, PyList>>,
-    dtype: &str,
-    sorted_columns: bool,
-    n_threads: usize,
-) -> PyResult<Bound<'py, pyo3::types::PyTuple>> {
-    let tables = Tables::get(table, lower_map, "text_count_fit")?;
-    let table = tables.table()?;
-    let texts = Texts::extract(docs, preprocess, lower, table)?;
-    let docs = texts.docs()?;
-    let stop = str_list(stop_words)?;
-    let stop_strs: Option<Vec<&str>> = stop
-        .as_ref()
-        .map(|v| v.iter().map(|s| s.to_str()).collect::<PyResult<_>>())
-        .transpose()?;
-    let an = self::analyzer(analyzer, min_n, max_n, table, stop_strs)?;
-    let n_chunks = n_threads.max(1);
-    let (fit, ranks, dfs) = py
-        .detach(|| {
-            super::run_in_pool(n_threads, || {
-                let mut fit = super::count_fit(&an, &docs, n_chunks);
-                let ranks = fit.vocab.sorted_ranks();
-                let mut dfs = vec![0i64; fit.vocab.len()];
-                for &c in &fit.rows.cols {
-                    dfs[c as usize] += 1;
-                }
-                if sorted_columns {
-                    fit.rows
-                        .cols
-                        .par_iter_mut()
-                        .for_each(|c| *c = ranks[*c as usize]);
-                }
-                (fit, ranks, dfs)
-            })
-        })
-        .map_err(pool_error)?;
-    let terms = PyList::new(py, (0..fit.vocab.len() as u32).map(|id| fit.vocab.term(id)))?;
-    let ranks = PyByteArray::new(py, bytes_of(&ranks));
-    let dfs = PyByteArray::new(py, bytes_of(&dfs));
-    let (indptr, indices, data, width) = csr_arrays(py, &fit.rows, dtype)?;
-    (terms, ranks, dfs, indptr, indices, data, width).into_pyobject(py)
-}
-
-/// text_count_transform(docs, preprocess, lower, table, lower_map, analyzer, min_n,
-///                      max_n, stop_words, terms, columns, dtype, n_threads)
-///     -> (indptr, indices, data, index_itemsize)
-///
-/// Counts the terms of a fixed vocabulary (`terms[i]` has column
-/// `columns[i]`, an int64 buffer), columns sorted within rows.
-#[pyfunction]
-#[pyo3(signature = (docs, preprocess, lower, table, lower_map, analyzer, min_n, max_n, stop_words, terms, columns, dtype, n_threads))]
-#[allow(clippy::too_many_arguments)]
-pub fn text_count_transform<'py>(
-    py: Python<'py>,
-    docs: &Bound<'py, PyList>,
-    preprocess: Option<&Bound<'py, PyAny>>,
-    lower: bool,
-    table: &Bound<'py, PyAny>,
-    lower_map: &Bound<'py, PyAny>,
-    analyzer: &str,
-    min_n: usize,
-    max_n: usize,
-    stop_words: Option<&Bound<'py, PyList>>,
-    terms: &Bound<'py, PyList>,
-    columns: &Bound<'py, PyAny>,
-    dtype: &str,
-    n_threads: usize,
-) -> PyResult<Bound<'py, pyo3::types::PyTuple>> {
-    let tables = Tables::get(table, lower_map, "text_count_transform")?;
-    let table = tables.table()?;
-    let texts = Texts::extract(docs, preprocess, lower, table)?;
-    let docs = texts.docs()?;
-    let stop = str_list(stop_words)?;
-    let stop_strs: Option<Vec<&str>> = stop
-        .as_ref()
-        .map(|v| v.iter().map(|s| s.to_str()).collect::<PyResult<_>>())
-        .transpose()?;
-    let an = self::analyzer(analyzer, min_n, max_n, table, stop_strs)?;
-    let col_buf = ContiguousBuffer::get(columns, "text_count_transform")?;
-    let col_bytes = col_buf.as_bytes();
-    if col_bytes.len() != 8 * terms.len() {
-        return Err(PyValueError::new_err("columns must be int64, one per term"));
-    }
-    let mut vocab = Vocab::default();
-    let mut index = Vec::with_capacity(terms.len());
-    for (t, c) in terms.iter().zip(col_bytes.chunks_exact(8)) {
-        let t = t
-            .cast_into::<PyString>()
-            .map_err(|_| PyTypeError::new_err("vocabulary terms must be str"))?;
-        let col = i64::from_ne_bytes(c.try_into().expect("8-byte chunk"));
-        let col = u32::try_from(col)
-            .map_err(|_| PyValueError::new_err("vocabulary index out of range"))?;
-        let id = vocab.intern(t.to_str()?);
-        if id as usize != index.len() {
-            return Err(PyValueError::new_err("duplicate term in vocabulary"));
-        }
-        index.push(col);
-    }
-    let rows = py
-        .detach(|| {
-            super::run_in_pool(n_threads, || {
-                super::count_transform(&an, &docs, &vocab, &index)
-            })
-        })
-        .map_err(pool_error)?;
-    let out = csr_arrays(py, &rows, dtype)?;
-    out.into_pyobject(py)
-}
-
-/// text_hash(docs, preprocess, lower, table, lower_map, analyzer, min_n, max_n,
-///           stop_words, n_features, alternate_sign, dtype, n_threads)
-///     -> (indptr, indices, data, index_itemsize)
-///
-/// `HashingVectorizer`'s un-normalized matrix: rows sorted by column with
-/// duplicate columns summed.
-#[pyfunction]
-#[pyo3(signature = (docs, preprocess, lower, table, lower_map, analyzer, min_n, max_n, stop_words, n_features, alternate_sign, dtype, n_threads))]
-#[allow(clippy::too_many_arguments)]
-pub fn text_hash<'py>(
-    py: Python<'py>,
-    docs: &Bound<'py, PyList>,
-    preprocess: Option<&Bound<'py, PyAny>>,
-    lower: bool,
-    table: &Bound<'py, PyAny>,
-    lower_map: &Bound<'py, PyAny>,
-    analyzer: &str,
-    min_n: usize,
-    max_n: usize,
-    stop_words: Option<&Bound<'py, PyList>>,
-    n_features: u32,
-    alternate_sign: bool,
-    dtype: &str,
-    n_threads: usize,
-) -> PyResult<Bound<'py, pyo3::types::PyTuple>> {
-    if n_features == 0 || n_features > i32::MAX as u32 {
-        return Err(PyValueError::new_err("n_features out of range"));
-    }
-    let tables = Tables::get(table, lower_map, "text_hash")?;
-    let table = tables.table()?;
-    let texts = Texts::extract(docs, preprocess, lower, table)?;
-    let docs = texts.docs()?;
-    let stop = str_list(stop_words)?;
-    let stop_strs: Option<Vec<&str>> = stop
-        .as_ref()
-        .map(|v| v.iter().map(|s| s.to_str()).collect::<PyResult<_>>())
-        .transpose()?;
-    let an = self::analyzer(analyzer, min_n, max_n, table, stop_strs)?;
-    let rows = py
-        .detach(|| {
-            super::run_in_pool(n_threads, || {
-                super::hash_transform(&an, &docs, n_features, alternate_sign)
-            })
-        })
-        .map_err(pool_error)?;
-    let out = csr_arrays(py, &rows, dtype)?;
-    out.into_pyobject(py)
 }
 
 /// murmurhash3_32(data, seed=0) -> int: the signed 32-bit MurmurHash3 of

@@ -29,7 +29,8 @@ fn lower_map() -> Vec<u32> {
 fn features(kind: Kind, lo: usize, hi: usize, stop: Option<Vec<&str>>, doc: &str) -> Vec<String> {
     let t = table();
     let m = lower_map();
-    let an = Analyzer::new(kind, lo, hi, CharTable::with_lower(&t, &m), stop).expect("valid range");
+    let settings = Settings::new(kind, lo, hi, stop.as_deref()).expect("valid range");
+    let an = settings.analyzer(CharTable::with_lower(&t, &m));
     let mut out = Vec::new();
     let mut s = Scratch::default();
     an.analyze(
@@ -105,7 +106,8 @@ fn char_wb_pads_words_and_counts_short_words_once() {
 #[test]
 fn ascii_lowercasing_only_when_asked() {
     let t = table();
-    let an = Analyzer::new(Kind::Word, 1, 1, CharTable::new(&t), None).expect("range");
+    let settings = Settings::new(Kind::Word, 1, 1, None).expect("range");
+    let an = settings.analyzer(CharTable::new(&t));
     let mut out = Vec::new();
     let mut s = Scratch::default();
     let doc = Doc {
@@ -131,7 +133,8 @@ fn table_lowercasing_of_non_ascii_text() {
     let table = CharTable::with_lower(&flags, &map);
     assert!(table.simple_lowercase("CAFÉ Ω"));
     assert!(!table.simple_lowercase("İzmir"));
-    let an = Analyzer::new(Kind::Char, 1, 1, table, None).expect("range");
+    let settings = Settings::new(Kind::Char, 1, 1, None).expect("range");
+    let an = settings.analyzer(table);
     let mut out = Vec::new();
     let mut s = Scratch::default();
     let doc = Doc {
@@ -144,9 +147,8 @@ fn table_lowercasing_of_non_ascii_text() {
 
 #[test]
 fn invalid_ngram_range_is_an_error() {
-    let t = table();
-    assert!(Analyzer::new(Kind::Char, 0, 1, CharTable::new(&t), None).is_err());
-    assert!(Analyzer::new(Kind::Char, 3, 2, CharTable::new(&t), None).is_err());
+    assert!(Settings::new(Kind::Char, 0, 1, None).is_err());
+    assert!(Settings::new(Kind::Char, 3, 2, None).is_err());
 }
 
 #[test]
@@ -189,7 +191,8 @@ fn docs<'a>(texts: &[&'a str]) -> Vec<Doc<'a>> {
 #[test]
 fn fit_assigns_first_seen_ids_whatever_the_chunking() {
     let t = table();
-    let an = Analyzer::new(Kind::Word, 1, 1, CharTable::new(&t), None).expect("range");
+    let settings = Settings::new(Kind::Word, 1, 1, None).expect("range");
+    let an = settings.analyzer(CharTable::new(&t));
     let texts = ["bb aa bb", "cc aa", "dd", "", "ee bb dd"];
     let d = docs(&texts);
     let one = count_fit(&an, &d, 1);
@@ -212,7 +215,8 @@ fn fit_assigns_first_seen_ids_whatever_the_chunking() {
 #[test]
 fn transform_counts_known_terms_in_column_order() {
     let t = table();
-    let an = Analyzer::new(Kind::Word, 1, 1, CharTable::new(&t), None).expect("range");
+    let settings = Settings::new(Kind::Word, 1, 1, None).expect("range");
+    let an = settings.analyzer(CharTable::new(&t));
     let mut vocab = Vocab::default();
     for term in ["zz", "aa", "bb"] {
         vocab.intern(term);
@@ -226,7 +230,8 @@ fn transform_counts_known_terms_in_column_order() {
 #[test]
 fn hashing_sums_collisions_and_keeps_zeros() {
     let t = table();
-    let an = Analyzer::new(Kind::Word, 1, 1, CharTable::new(&t), None).expect("range");
+    let settings = Settings::new(Kind::Word, 1, 1, None).expect("range");
+    let an = settings.analyzer(CharTable::new(&t));
     // With one column every feature collides; "foo" hashes negative.
     let rows = hash_transform(&an, &docs(&["foo hello", "foo foo"]), 1, true);
     assert_eq!(rows.row_nnz, [1, 1]);
