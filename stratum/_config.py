@@ -161,7 +161,10 @@ def set_config(**options: Any) -> None:
         Share work inside model fits: configurations of a boosted model or a
         forest that differ only in their number of rounds (``n_estimators``,
         ``max_iter``) are fitted once, at the largest, and the others take its
-        first rounds (the same model as a direct fit, bit for bit).
+        first rounds; configurations of a ``Ridge``/``RidgeClassifier`` that
+        differ only in ``alpha`` compute the centred ``X^T X`` once per fold
+        and each solve their own ``alpha`` from it (the same model as a direct
+        fit, bit for bit).
     verbose : bool
         Print what the engine does.
     """

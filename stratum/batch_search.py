@@ -313,7 +313,7 @@ def _explain(batch, fallbacks: dict, stats=None) -> str:
             memory["disk"] = store.reuse.disk.stats.as_dict()
     planned = batch.planned_implementations() if stats is None else None
     lowering = batch.driver.lowering
-    prefixes = lowering.prefixes if lowering.model_sharing else None
+    shared = lowering.shared if lowering.model_sharing else None
     return explain_plan(
-        batch.driver.plan, lowering.tasks, pipelines, stats, memory, planned, prefixes
+        batch.driver.plan, lowering.tasks, pipelines, stats, memory, planned, shared
     )

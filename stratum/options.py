@@ -36,7 +36,8 @@ class ExecutionOptions:
     native : bool
         Whether steps may run on stratum's native kernels.
     model_sharing : bool
-        Whether work is shared inside model fits (ensemble prefixes).
+        Whether work is shared inside model fits (ensemble prefixes,
+        a ridge model's X^T X across alpha values).
     """
 
     backend: str = "threads"

@@ -158,7 +158,10 @@ def test_native_false_keeps_the_users_objects(registry):
     with stratum.config_context(native=False):
         res, rows = _stratum_scores(_pipeline(df, y, StandardScaler()))
     assert KernelScaler.fits == 0
-    assert set(res.stats_["implementation"]) <= {R.REFERENCE, "scorer"}
+    # The Ridge alphas still share X^T X (model_sharing is its own switch),
+    # through scikit-learn's own code on the user's objects.
+    impl = {i for i in res.stats_["implementation"] if not i.startswith("gram:")}
+    assert impl <= {R.REFERENCE, "scorer"}
 
 
 def test_runtime_fallback_is_reported(registry):

@@ -20,6 +20,7 @@ from ..plan import Node, Plan
 from .contexts import EXACT, Split, is_fit_mode, level, state_key, task_key
 from .ensembles import Prefix
 from .registry import Registry, describe
+from .ridge import GramShare
 
 
 @dataclass
@@ -80,8 +81,9 @@ class Lowering:
         self.registry = registry
         self.model_sharing = model_sharing
         self.tasks: dict[tuple, Task] = {}
-        # fit task key -> the larger fit of its family it takes its rounds from
-        self.prefixes: dict[tuple, Prefix] = {}
+        # fit task key -> what its fit takes from another fit of its family:
+        # the rounds of a larger ensemble, or a ridge model's shared Gram
+        self.shared: dict[tuple, Prefix | GramShare] = {}
 
     def _task(self, node: Node, split: Split, mode: str, r: bool, user) -> tuple:
         tk = task_key(node, split, mode, r)
@@ -169,43 +171,84 @@ class Lowering:
         self.tasks[task.key] = task
         return task.key
 
-    def share_prefixes(self) -> int:
-        """Let the fit of every ensemble step whose family has a larger member
-        fitted on the same rows take its rounds from that fit (see
-        ``lower.ensembles``). Call once every task is lowered; returns the
-        number of fits rewritten. Fits lowered later (a refit) fit directly."""
+    def share_families(self) -> int:
+        """Let fits of the same family on the same rows share work (see
+        ``plan.node.Family``): the fit of an ensemble step whose family has a
+        larger member takes its rounds from that fit (``lower.ensembles``);
+        the fits of a ridge family solve their ``alpha`` from the ``X^T X``
+        that its first lowered fit computes and writes (``lower.ridge``).
+        Call once every task is lowered; returns the number of fits
+        rewritten. Fits lowered later (a refit) fit directly."""
         if not self.model_sharing:
             return 0
         largest: dict[str, Node] = {}
         for node in self.plan.nodes.values():
-            rounds = node.rounds
-            if rounds is None or rounds.family is None:
+            family = node.family
+            if family is None or family.key is None or family.kind != "rounds":
                 continue
-            best = largest.get(rounds.family)
-            if best is None or rounds.value > best.rounds.value:
-                largest[rounds.family] = node
-        rewritten = 0
-        for key, task in list(self.tasks.items()):
+            best = largest.get(family.key)
+            if best is None or family.value > best.family.value:
+                largest[family.key] = node
+        members: dict[tuple, list[tuple]] = {}  # (family, fold, ...) -> fits
+        for key, task in self.tasks.items():
             node = self.plan.nodes.get(key[0])
-            if node is None or node.rounds is None or node.rounds.family is None:
+            if node is None or node.family is None or node.family.key is None:
                 continue
             if task.kind != "node" or not is_fit_mode(key[3] or ""):
                 continue
-            source = largest[node.rounds.family]
-            source_key = (source.key, *key[1:])
-            if source is node or source_key not in self.tasks or key in self.prefixes:
+            if key in self.shared:
                 continue
-            task.deps = tuple(dict.fromkeys((*task.deps, source_key)))
-            task.reads = self.reads_of(task.deps)
-            self.prefixes[key] = Prefix(
-                source_state=state_key(source, Split(key[1], "train")),
-                source_label=source.label,
-                param=node.rounds.param,
-                rounds=node.rounds.value,
-                source_rounds=source.rounds.value,
-            )
-            rewritten += 1
+            members.setdefault((node.family.key, *key[1:]), []).append(key)
+        rewritten = 0
+        for (_, *rest), keys in members.items():
+            for key in keys:
+                node = self.plan.nodes[key[0]]
+                if node.family.kind == "rounds":
+                    rewritten += self._share_rounds(key, node, largest)
+            gram = [k for k in keys if self.plan.nodes[k[0]].family.kind == "gram"]
+            if len(gram) > 1:
+                rewritten += self._share_gram(gram)
         return rewritten
+
+    def _share_rounds(self, key: tuple, node: Node, largest: dict) -> int:
+        source = largest[node.family.key]
+        source_key = (source.key, *key[1:])
+        if source is node or source_key not in self.tasks:
+            return 0
+        task = self.tasks[key]
+        task.deps = tuple(dict.fromkeys((*task.deps, source_key)))
+        task.reads = self.reads_of(task.deps)
+        self.shared[key] = Prefix(
+            source_state=state_key(source, Split(key[1], "train")),
+            source_label=source.label,
+            param=node.family.param,
+            rounds=node.family.value,
+            source_rounds=source.family.value,
+        )
+        return 1
+
+    def _share_gram(self, keys: list[tuple]) -> int:
+        """The first fit of ``keys`` (one ridge family, one fold) writes the
+        family's Gram; the others depend on it and read it."""
+        provider = self.tasks[keys[0]]
+        source = self.plan.nodes[keys[0][0]]
+        gram_key = (source.family.key, keys[0][1], "gram", None)
+        provider.writes = tuple(dict.fromkeys((*provider.writes, gram_key)))
+        for key in keys:
+            node = self.plan.nodes[key[0]]
+            is_provider = key == keys[0]
+            if not is_provider:
+                task = self.tasks[key]
+                reads = self.reads_of(task.deps)
+                task.deps = tuple(dict.fromkeys((*task.deps, provider.key)))
+                task.reads = tuple(dict.fromkeys((*reads, gram_key)))
+            self.shared[key] = GramShare(
+                gram_key=gram_key,
+                provider=is_provider,
+                source_label=source.label,
+                alpha=node.family.value,
+            )
+        return len(keys)
 
     def planned(self, estimators: Iterable[tuple[str, Any]]) -> dict[str, str]:
         """Per step label, the implementations selection picks for the

@@ -6,7 +6,7 @@ with everything else equal, the first ``k`` rounds of a model fitted with
 ``n > k`` rounds are the model fitted with ``k``. So the configurations of a
 search that differ only in the number of rounds (``n_estimators``,
 ``max_iter``) form a *family*; lowering fits its largest member and lets every
-smaller member take the first ``k`` rounds of it (``Lowering.share_prefixes``).
+smaller member take the first ``k`` rounds of it (``Lowering.share_families``).
 
 This module knows, per estimator class, the parameter that counts rounds,
 when the rewrite is not exact (early stopping, ``warm_start``, callbacks,
@@ -179,7 +179,8 @@ def blocked_param(estimator: Any) -> str:
 
 
 def family_estimator(estimator: Any, param: str) -> Any:
-    """``estimator`` with its rounds masked: equal for every family member."""
+    """``estimator`` with ``param`` (its rounds, a ridge's ``alpha``) masked:
+    equal for every member of its family."""
     return clone(estimator).set_params(**{param: ROUNDS_SENTINEL})
 
 

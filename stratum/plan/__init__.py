@@ -1,6 +1,6 @@
 """Logical plan: lineage-keyed nodes, hash-consing, explain."""
 
 from .dag import Plan
-from .node import Flags, Node, Rounds
+from .node import Family, Flags, Node
 
-__all__ = ["Flags", "Node", "Plan", "Rounds"]
+__all__ = ["Family", "Flags", "Node", "Plan"]

@@ -14,7 +14,7 @@ def explain_plan(
     stats=None,
     memory: dict | None = None,
     planned: dict[str, str] | None = None,
-    prefixes: dict | None = None,
+    shared_fits: dict | None = None,
 ) -> str:
     """Describe a compiled plan.
 
@@ -22,8 +22,9 @@ def explain_plan(
     ``folds``, ``status`` ("stratum", "skrub: <reason>", "error: <message>").
     ``planned`` maps estimator steps to the implementation selection would
     choose (shown before anything ran; afterwards ``stats`` say what ran).
-    ``prefixes`` maps the fit tasks that take their rounds from a larger fit
-    of their ensemble family to that fit (None: model sharing is off).
+    ``shared_fits`` maps the fit tasks that take work from another fit of their
+    family (an ensemble's rounds, a ridge model's Gram) to what they take
+    (None: model sharing is off).
     """
     pipelines = list(pipelines)
     n_configs = sum(p["configurations"] for p in pipelines)
@@ -98,7 +99,7 @@ def explain_plan(
             f"{len(identity)} node(s) keyed by object identity (objects stratum "
             "cannot hash by content); shared only within this batch.",
         ]
-    sharing = _sharing_summary(plan, prefixes)
+    sharing = _sharing_summary(plan, shared_fits)
     if sharing:
         lines += ["", *sharing]
     if planned:
@@ -137,31 +138,45 @@ def explain_plan(
     return "\n".join(lines)
 
 
-def _sharing_summary(plan, prefixes: dict | None) -> list[str]:
-    """Which ensemble fits take their rounds from a larger one, and which
-    ensemble steps cannot (and why)."""
-    nodes = [n for n in plan.nodes.values() if n.rounds is not None]
+def _sharing_summary(plan, shared: dict | None) -> list[str]:
+    """Which fits take work from another fit of their family (an ensemble's
+    first rounds, a ridge model's Gram), and which steps cannot (and why)."""
+    nodes = [n for n in plan.nodes.values() if n.family is not None]
     if not nodes:
         return []
-    if prefixes is None:
+    if shared is None:
         return ["model sharing: off (set_config(model_sharing=False))"]
     lines = []
+    prefixes = [s for s in shared.values() if hasattr(s, "source_state")]
+    grams = [s for s in shared.values() if hasattr(s, "gram_key")]
     if prefixes:
-        sources = {p.source_state for p in prefixes.values()}
+        sources = {p.source_state for p in prefixes}
         lines.append(
             f"model sharing: {len(prefixes)} ensemble fit(s) take their first "
             f"rounds from {len(sources)} larger fit(s) of the same family"
         )
         by_step: dict[tuple, set] = {}
-        for prefix in prefixes.values():
+        for prefix in prefixes:
             step = (prefix.source_label, prefix.param, prefix.source_rounds)
             by_step.setdefault(step, set()).add(prefix.rounds)
         for (label, param, n), rounds in sorted(by_step.items()):
             smaller = ", ".join(str(k) for k in sorted(rounds))
             lines.append(f"  {label}: {param} {smaller} from the fit with {n}")
-    blocked = sorted({(n.label, n.rounds.blocked) for n in nodes if n.rounds.blocked})
+    if grams:
+        keys = {g.gram_key for g in grams}
+        lines.append(
+            f"model sharing: {len(grams)} ridge fit(s) solve their alpha from "
+            f"{len(keys)} shared X^T X (one per family and fold)"
+        )
+        alphas: dict[str, set] = {}
+        for gram in grams:
+            alphas.setdefault(gram.source_label, set()).add(gram.alpha)
+        for label, values in sorted(alphas.items()):
+            listed = ", ".join(str(a) for a in sorted(values))
+            lines.append(f"  {label}: alpha {listed}")
+    blocked = sorted({(n.label, n.family.blocked) for n in nodes if n.family.blocked})
     if blocked:
-        lines.append("ensemble steps fitted in full (a prefix would not be exact):")
+        lines.append("steps fitted in full (sharing would not be exact):")
         lines += [f"  {label}: {why}" for label, why in blocked]
     return lines
 

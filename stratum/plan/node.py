@@ -37,18 +37,24 @@ class Flags:
 
 
 @dataclass(frozen=True)
-class Rounds:
-    """The number of rounds of an ensemble step (boosting rounds, trees).
+class Family:
+    """A step whose fits share work with the fits of other configurations.
 
-    ``family`` is the key the step would have with any other number of
-    rounds: the fits of one family's members are prefixes of each other's.
-    None, with the reason in ``blocked``, when that does not hold exactly
-    (early stopping, ``warm_start``, callbacks, ...).
+    ``kind`` says which work: ``"rounds"``, an ensemble whose fits with fewer
+    rounds are prefixes of its fits with more (``lower.ensembles``), or
+    ``"gram"``, a ridge model whose fits with other penalties solve the same
+    ``X^T X`` (``lower.ridge``). ``param`` is the parameter that differs
+    between members (``n_estimators``, ``alpha``) and ``value`` this step's.
+    ``key`` is the key the step would have with any other ``value``: the
+    steps with equal keys form a family. None, with the reason in
+    ``blocked``, when sharing would not be exact (early stopping,
+    ``warm_start``, a solver that does not use ``X^T X``, ...).
     """
 
+    kind: str
     param: str
-    value: int
-    family: str | None
+    value: Any
+    key: str | None
     blocked: str | None = None
 
 
@@ -78,4 +84,4 @@ class Node:
     unseeded: tuple[str, ...] = ()
     reusable: bool = True
     payload: Any = field(default=None, compare=False, repr=False)
-    rounds: Rounds | None = field(default=None, compare=False)
+    family: Family | None = field(default=None, compare=False)

@@ -33,6 +33,7 @@ from ...driver import Driver
 from ...lower import PREP, Split, Task, state_key
 from ...lower.ensembles import Prefix
 from ...lower.registry import Registry
+from ...lower.ridge import GramShare
 from ...options import ExecutionOptions
 from ...plan.keys import digest
 from .compile import PARAM_PREFIX, GraphCompiler
@@ -97,7 +98,7 @@ class PipelineRun:
         self.test_keys: dict[tuple, list] = {}
         # The lowering's implementation choices, set by the Batch.
         self.registry: Registry | None = None
-        self.prefixes: dict[tuple, Prefix] = {}
+        self.shared: dict[tuple, Prefix | GramShare] = {}
 
     # -- environments -------------------------------------------------------
     def env_for(self, split: Split) -> dict:
@@ -161,7 +162,7 @@ class PipelineRun:
             outer_running_apply=running_apply,
             target=target,
             registry=self.registry,
-            prefixes=self.prefixes,
+            shared=self.shared,
         )
 
 
@@ -184,7 +185,7 @@ class Batch:
         for run in runs:
             run.split_data = self.split_data
             run.registry = self.driver.lowering.registry
-            run.prefixes = self.driver.lowering.prefixes
+            run.shared = self.driver.lowering.shared
 
     # -- node tasks -----------------------------------------------------------
     def _run_node(self, store, node, split: Split, mode: str, running_apply: bool):
@@ -312,7 +313,7 @@ class Batch:
                                 users={user},
                             )
                         )
-        lowering.share_prefixes()
+        lowering.share_families()
 
     def collect(self) -> None:
         """Scores, fit errors and times per (configuration, fold, side)."""

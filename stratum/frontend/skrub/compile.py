@@ -47,7 +47,8 @@ from ...lower.ensembles import (
     rounds_of,
     rounds_param,
 )
-from ...plan import Flags, Node, Plan, Rounds
+from ...lower.ridge import gram_param
+from ...plan import Family, Flags, Node, Plan
 from ...plan.keys import Ref, encode_params, node_key
 
 # Node kinds whose evaluation we know; any other DataOpImpl is treated as
@@ -231,9 +232,9 @@ class GraphCompiler:
         params = (params, impl.is_X, impl.is_y, self.salt)
         encoded, enc = encode_params(params, hook=hook, fp_cache=self.fp_cache)
         key = node_key(kind, encoded, inputs)
-        rounds = None
+        family = None
         if isinstance(impl, Apply) and not fetched:
-            rounds = self._rounds(impl, params, hook, kind, inputs)
+            family = self._family(impl, params, hook, kind, inputs)
 
         is_apply = isinstance(impl, Apply)
         flags = Flags(
@@ -281,28 +282,38 @@ class GraphCompiler:
             unseeded=unseeded,
             reusable=reusable,
             payload=(op, tuple(enc.pinned)),
-            rounds=rounds,
+            family=family,
         )
         self.plan.add(node, user)
         return node
 
-    def _rounds(self, impl, params, hook, kind, inputs) -> Rounds | None:
-        """The rounds of the step's ensemble, and the key of its family: the
-        node's key with the number of rounds masked (``lower.ensembles``)."""
+    def _family(self, impl, params, hook, kind, inputs) -> Family | None:
+        """The step's family: the configurations whose fits share work with
+        its fit (``lower.ensembles``: rounds, ``lower.ridge``: ``X^T X``),
+        keyed by the node's key with the parameter that differs masked."""
         estimator = concrete_estimator(impl.estimator)
         if estimator is None:
             return None
-        param, blocked = rounds_param(estimator)
-        if param is None:
-            if blocked is None:
-                return None
-            return Rounds(blocked_param(estimator), -1, None, blocked)
-        value = rounds_of(estimator, param)
         fit_kwargs = impl.kwargs.get("fit") if isinstance(impl.kwargs, dict) else ()
+        param, blocked = rounds_param(estimator)
+        if param is not None or blocked is not None:
+            kind_, allowed = "rounds", {"sample_weight"}
+            if param is None:
+                return Family(kind_, blocked_param(estimator), -1, None, blocked)
+            value = rounds_of(estimator, param)
+        else:
+            param, blocked = gram_param(estimator)
+            if param is None and blocked is None:
+                return None
+            kind_, allowed = "gram", set()
+            if param is None:
+                return Family(kind_, "alpha", None, None, blocked)
+            value = estimator.get_params(deep=False)[param]
         if fit_kwargs is not None and (
-            not isinstance(fit_kwargs, dict) or set(fit_kwargs) - {"sample_weight"}
+            not isinstance(fit_kwargs, dict) or set(fit_kwargs) - allowed
         ):
-            return Rounds(param, value, None, "fit arguments besides sample_weight")
+            why = "fit arguments besides sample_weight" if allowed else "fit arguments"
+            return Family(kind_, param, value, None, why)
         masked = family_estimator(estimator, param)
         fields = tuple(
             (name, masked if name == "estimator" else field)
@@ -310,7 +321,7 @@ class GraphCompiler:
         )
         family_params = (fields, *params[1:])
         encoded, _ = encode_params(family_params, hook=hook, fp_cache=self.fp_cache)
-        return Rounds(param, value, node_key(kind, encoded, inputs))
+        return Family(kind_, param, value, node_key(kind, encoded, inputs))
 
 
 def concrete_estimator(value: Any) -> BaseEstimator | None:

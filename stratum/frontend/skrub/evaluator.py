@@ -29,6 +29,7 @@ from ...lower import Split, state_key, task_key
 from ...lower.contexts import is_fit_mode
 from ...lower.ensembles import Prefix, fit_as_prefix
 from ...lower.registry import Registry, describe, ran
+from ...lower.ridge import GramShare, fit_with_gram
 from ...plan import Node
 
 
@@ -46,8 +47,9 @@ class MemoEvaluator(_Evaluator):
         steps (None: always the user's objects).
     refit : a DataOp to compute even if its value is stored (its fitted
         state is needed and missing).
-    prefixes : fit task key -> the larger fit of the same ensemble family
-        whose first rounds the fit takes (``Lowering.share_prefixes``).
+    shared : fit task key -> what the fit takes from another fit of its
+        family: the first rounds of a larger ensemble (``Prefix``) or a ridge
+        model's shared Gram (``GramShare``); see ``Lowering.share_families``.
     """
 
     def __init__(
@@ -62,7 +64,7 @@ class MemoEvaluator(_Evaluator):
         target: Any = None,
         registry: Registry | None = None,
         refit: Any = None,
-        prefixes: dict[tuple, Prefix] | None = None,
+        shared: dict[tuple, Prefix | GramShare] | None = None,
     ):
         super().__init__(mode=mode, environment=env_for(split))
         self.split = split
@@ -73,9 +75,10 @@ class MemoEvaluator(_Evaluator):
         self.target = target
         self.registry = registry
         self.refit = refit
-        self.prefixes = prefixes or {}
+        self.shared = shared or {}
         self._choices: dict[int, list] = {}
-        self._prefix_sources: dict[int, tuple] = {}  # id(step copy) -> source, prefix
+        # id(step copy) -> (install on its estimator, the sharing, runs)
+        self._sharing: dict[int, tuple] = {}
 
     def handle_data_op(self, data_op):
         running_apply = (yield HasRunningApplyAncestor()) or self.outer_running_apply
@@ -113,10 +116,9 @@ class MemoEvaluator(_Evaluator):
         if not node.flags.stateful:
             return (yield from self._run(impl, running_apply))
         work = copy.copy(impl)
-        prefix = self.prefixes.get(key) if is_fit_mode(self.mode) else None
-        if prefix is not None and prefix.source_state in self.store:
-            source = self.store.get(prefix.source_state).get("estimator_")
-            self._prefix_sources[id(work)] = (source, prefix, [])
+        shared = self.shared.get(key) if is_fit_mode(self.mode) else None
+        if shared is not None:
+            self._share(work, shared)
         if is_fit_mode(self.mode):
             result = yield from self._run(work, running_apply)
             self.store.put(state_key(node, self.split), fitted_attributes(work, impl))
@@ -127,10 +129,29 @@ class MemoEvaluator(_Evaluator):
             choices = self._choices.pop(id(work), [])
             reports = ran(getattr(work, "estimator_", None))
             self.store.implementations[key] = describe(choices, reports)
-            _, prefix, done = self._prefix_sources.pop(id(work), (None, None, ()))
+            _, shared, done = self._sharing.pop(id(work), (None, None, ()))
             if done:
-                self.store.implementations[key] = prefix.describe()
+                self.store.implementations[key] = shared.describe()
         return result
+
+    def _share(self, work, shared) -> None:
+        """Arrange for the step copy ``work`` to fit its estimator from what
+        its family shares (when that is in the store)."""
+        done: list = []
+        if isinstance(shared, Prefix):
+            if shared.source_state not in self.store:
+                return
+            source = self.store.get(shared.source_state).get("estimator_")
+
+            def install(estimator):
+                return fit_as_prefix(estimator, source, shared, done)
+
+        else:
+
+            def install(estimator):
+                return fit_with_gram(estimator, shared, self.store, done)
+
+        self._sharing[id(work)] = (install, shared, done)
 
     def _fitted(self, data_op, node: Node, running_apply: bool) -> dict:
         """The fitted attributes of a stateful node for this split (fit it if
@@ -146,7 +167,7 @@ class MemoEvaluator(_Evaluator):
                 env_for=self.env_for,
                 outer_running_apply=running_apply,
                 registry=self.registry,
-                prefixes=self.prefixes,
+                shared=self.shared,
                 # The fit's output may be known (from an earlier batch) while
                 # its fitted state is not (evicted): fit it again.
                 refit=data_op,
@@ -174,9 +195,9 @@ class MemoEvaluator(_Evaluator):
                     # evaluation, so each fit gets its own object; the memoized
                     # value is shared, so fit a copy of it.
                     value = copy.deepcopy((yield item))
-                    source = self._prefix_sources.get(id(impl))
-                    if source is not None and fit_as_prefix(value, *source):
-                        pass  # the larger fit's first rounds, not a kernel's fit
+                    sharing = self._sharing.get(id(impl))
+                    if sharing is not None and sharing[0](value):
+                        pass  # from its family's shared work, not a kernel's fit
                     elif self.registry is not None:
                         value, self._choices[id(impl)] = self.registry.select(value)
                 else:
