@@ -238,9 +238,11 @@ class RunState:
     the store, which is the only record of completion.
 
     A running task *holds* worker slots: one, or for a pinned task as many as
-    its library threads need (``slots_for``). The next ready task starts only
-    when the slots it needs are free; until then nothing else starts (it has
-    the longest remaining path).
+    its library threads need (``slots_for``). A ready task starts when the
+    slots it needs are free; while a pinned task waits for its slots, the
+    tasks after it that fit in the free ones start (so no slot idles), and it
+    starts once the running tasks leave it enough (when no other ready task
+    fits, they drain).
     """
 
     store: Store  # values and failures: the record of what is done
@@ -418,9 +420,11 @@ class Scheduler:
         state.slot_threads = getattr(pool, "slot_threads", threads_per_worker(1))
 
     def _start_ready(self, state: RunState, pool) -> None:
-        """Start ready tasks while there are free slots and memory; a task
-        needing more slots than are free waits for them (nothing else starts)."""
+        """Start ready tasks, longest remaining path first, while there are
+        free slots and memory. A task needing more slots than are free (a
+        pinned one) stays ready, and the next ones that fit start meanwhile."""
         store = state.store
+        waiting: list = []  # popped, but needing more slots than are free
         while state.ready and state.free_slots() > 0:
             key = state.pop_ready()
             task = state.todo[key]
@@ -429,14 +433,14 @@ class Scheduler:
                 self._fail(state, key, reason, "timeout")
                 continue
             slots = state.slots_for(key)
-            if slots > state.free_slots():
-                state.push_back(key)
-                return
+            if slots > state.free_slots():  # it waits; smaller tasks may start
+                waiting.append(key)
+                continue
             need = sum(store.sizes.get(dep, 0) for dep in task.deps)
             if store.budget is not None and store.bytes_in_use + need > store.budget:
                 if state.running:  # let running work finish and free memory first
                     state.push_back(key)
-                    return
+                    break
                 store.spill(set(task.deps), need)
             if pool is None:
                 with Timer() as t:
@@ -450,6 +454,8 @@ class Scheduler:
                 state.started[key] = time.monotonic()
                 state.held[key] = slots
                 state.pinned_started += task.threads is not None
+        for key in waiting:
+            state.push_back(key)
 
     def _complete_done(self, state: RunState, pool) -> None:
         """Wait a little for running tasks; record those that are done."""
