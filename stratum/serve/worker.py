@@ -374,7 +374,8 @@ def _run_group(batch_id, members, ranking, start, send) -> None:
         send(_job_error(batch_id, job_ids[0], error))
         return
     table = result.results_.reset_index(drop=True)
-    store = getattr(getattr(result, "_batch", None), "store", None)
+    driver = getattr(getattr(result, "_batch", None), "driver", None)
+    store = getattr(driver, "store", None)
     stats = {
         "pipelines_submitted": len(members),
         "pipelines_evaluated": len(pipelines),
