@@ -153,9 +153,10 @@ def search(
         Variable values; by default each pipeline's own (``.skb.get_data()``).
     n_jobs, timeout, config_timeout, memory_budget :
         Override the configuration (see :func:`stratum.set_config`): tasks run
-        at once, seconds for the batch, seconds of task time per configuration,
-        bytes of intermediates kept in memory before spilling to disk.
-        A configuration past its time gets ``status="timeout"``.
+        at once (by default all cores; the results are the same whatever
+        ``n_jobs`` is), seconds for the batch, seconds of task time per
+        configuration, bytes of intermediates kept in memory before spilling
+        to disk. A configuration past its time gets ``status="timeout"``.
     backend, ray_address :
         Where tasks run: "threads", "sequential", "processes" (``n_jobs``
         worker processes) or "ray" (a Ray cluster at ``ray_address``, or a
