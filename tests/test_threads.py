@@ -78,6 +78,17 @@ def test_pinned_steps_in_a_batch_and_in_explain():
     assert len(tv_rows) and tv_rows["pinned"].all()
 
 
+def test_control_flow_is_pinned_by_its_branches():
+    # the chosen branch is fitted inside the if_else's own task
+    X, y = P.house_xy()
+    X = P.numeric_only(X).skb.apply(SimpleImputer())
+    ridge = X.skb.apply(Ridge(), y=y)
+    hgb = X.skb.apply(HistGradientBoostingRegressor(max_iter=5), y=y)
+    pred = skrub.var("use_ridge", True).skb.if_else(ridge, hgb)
+    text = stratum.explain([pred], cv=2)  # lowered, not run
+    assert "branch <Apply Ridge>: Ridge: " in text
+
+
 # -- the scheduler runs them with the caller's threads ----------------------------
 
 
