@@ -39,7 +39,7 @@ def _defaults() -> dict[str, Any]:
         "engine": os.environ.get("STRATUM_ENGINE", "stratum").strip().lower(),
         "backend": os.environ.get("STRATUM_BACKEND", "threads").strip().lower(),
         "ray_address": os.environ.get("STRATUM_RAY_ADDRESS") or None,
-        "n_jobs": _env_int("STRATUM_N_JOBS", 1),
+        "n_jobs": _env_int("STRATUM_N_JOBS", -1),
         "timeout": _env_float("STRATUM_TIMEOUT"),
         "config_timeout": _env_float("STRATUM_CONFIG_TIMEOUT"),
         "progress": _env_bool("STRATUM_PROGRESS", True),
@@ -136,8 +136,12 @@ def set_config(**options: Any) -> None:
         connected to, else Ray's default (``RAY_ADDRESS``, else a new local
         Ray).
     n_jobs : int or None
-        Tasks run at once (scikit-learn's convention: -1 = all cores). The
-        libraries' own threads (BLAS, OpenMP) share the same cores.
+        Tasks run at once by ``stratum.search``, ``stratum run`` and ``stratum
+        serve`` (scikit-learn's convention; the default -1: all cores). The
+        libraries' own threads (BLAS, OpenMP) share the same cores; steps
+        whose results depend on their thread count keep plain skrub's, so
+        results do not depend on ``n_jobs``. The skrub drop-in uses each
+        search's own ``n_jobs`` (None: 1), as skrub does.
     timeout : float or None
         Seconds for a whole batch; what has not started by then fails.
     config_timeout : float or None

@@ -52,7 +52,9 @@ class BatchSearch:
         The best row, with its learner fitted on all rows (if ``refit``).
     stats_ : pandas.DataFrame
         One row per executed task: what ran, on which fold, how long, and
-        where (``placement``: "local", "process <pid>" or a Ray node).
+        where (``placement``: "local", "process <pid>" or a Ray node);
+        ``pinned`` says whether it ran with the caller's library threads
+        (a step whose results depend on its thread count, see ``explain()``).
     searches_ : dict
         The fitted skrub-compatible search object of each pipeline.
     """
@@ -68,8 +70,11 @@ class BatchSearch:
     @property
     def stats_(self) -> pd.DataFrame:
         rows = [vars(s).copy() for s in self._batch.driver.store.stats]
+        tasks = self._batch.driver.lowering.tasks
         for row in rows:
             row["task"] = row.pop("key")
+            task = tasks.get(row["task"])
+            row["pinned"] = task is not None and task.threads is not None
         cols = [
             "task",
             "kind",
@@ -84,6 +89,7 @@ class BatchSearch:
             "nbytes",
             "thread",
             "placement",
+            "pinned",
         ]
         for row in rows:
             # Steps without an estimator run skrub's own code: the reference.
@@ -147,9 +153,10 @@ def search(
         Variable values; by default each pipeline's own (``.skb.get_data()``).
     n_jobs, timeout, config_timeout, memory_budget :
         Override the configuration (see :func:`stratum.set_config`): tasks run
-        at once, seconds for the batch, seconds of task time per configuration,
-        bytes of intermediates kept in memory before spilling to disk.
-        A configuration past its time gets ``status="timeout"``.
+        at once (by default all cores; the results are the same whatever
+        ``n_jobs`` is), seconds for the batch, seconds of task time per
+        configuration, bytes of intermediates kept in memory before spilling
+        to disk. A configuration past its time gets ``status="timeout"``.
     backend, ray_address :
         Where tasks run: "threads", "sequential", "processes" (``n_jobs``
         worker processes) or "ray" (a Ray cluster at ``ray_address``, or a

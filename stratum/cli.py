@@ -194,7 +194,11 @@ def _add_bench(sub) -> None:
 _BATCHING_OPTIONS = {
     "--window": {"type": float, "help": "batching window, seconds"},
     "--job-timeout": {"type": float, "default": 600.0, "help": "most seconds per job"},
-    "--n-jobs": {"type": int, "default": 1, "help": "stratum's n_jobs in each worker"},
+    "--n-jobs": {
+        "type": int,
+        "default": -1,
+        "help": "stratum's n_jobs in each worker (default -1: all cores)",
+    },
     "--cache-dir": {"default": None, "help": "disk cache shared by the workers"},
 }
 
@@ -312,7 +316,11 @@ def _add_run(sub) -> None:
         "scripts", nargs="+", metavar="SCRIPT", help="Python scripts to run"
     )
     run.add_argument(
-        "-j", "--jobs", type=int, default=1, help="n_jobs of the batch executor"
+        "-j",
+        "--jobs",
+        type=int,
+        default=-1,
+        help="n_jobs of the batch executor (default -1: all cores)",
     )
     run.add_argument(
         "--timeout",

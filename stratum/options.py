@@ -27,7 +27,8 @@ class ExecutionOptions:
     backend : {"threads", "sequential", "processes", "ray"}
     ray_address : str or None
     n_jobs : int
-        Tasks run at once, at least 1 (1 with ``backend="sequential"``).
+        Tasks run at once, at least 1 (1 with ``backend="sequential"``; with
+        ``backend="ray"``, 1 for all cores: as many as the cluster has CPUs).
     timeout, config_timeout : float or None
         Seconds for the whole batch, seconds of task time per configuration.
     progress : bool
@@ -62,6 +63,8 @@ class ExecutionOptions:
                 values[name] = check_option(name, value)
         if values["backend"] == "sequential":
             values["n_jobs"] = 1
+        if values["backend"] == "ray" and (values["n_jobs"] or 1) < 0:
+            values["n_jobs"] = 1  # as many tasks in flight as the cluster has CPUs
         values["n_jobs"] = effective_n_jobs(values["n_jobs"])
         budget = values["memory_budget"]
         values["memory_budget"] = parse_bytes(budget) if budget else default_budget()

@@ -195,7 +195,7 @@ def test_library_threads_never_exceed_the_users_openmp_setting(monkeypatch):
     monkeypatch.delenv("OMP_NUM_THREADS")
     assert library_threads(cores) == cores
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    res = stratum.search({"a": P.build("hp_tv_ridge")}, cv=2, refit=False)
+    res = stratum.search({"a": P.build("hp_tv_ridge")}, cv=2, refit=False, n_jobs=1)
     assert "on 1 worker(s), 1 library thread(s) per task" in res.explain()
 
 

@@ -116,7 +116,7 @@ class Runner:
         self,
         scripts: list[tuple[str, str]],
         *,
-        n_jobs: int = 1,
+        n_jobs: int = -1,
         timeout: float | None = None,
         out: str | os.PathLike | None = None,
         stream: bool = False,
@@ -520,7 +520,7 @@ def script_names(paths_or_texts: Any, workdir: str) -> list[tuple[str, str]]:
 
 def run_scripts(
     paths_or_texts,
-    n_jobs: int = 1,
+    n_jobs: int = -1,
     timeout: float | None = None,
     out: str | os.PathLike | None = None,
     *,
@@ -544,7 +544,7 @@ def run_scripts(
         one is the text of a script. A script is named after its file (or its
         dict key, or ``script_<i>`` for a text).
     n_jobs : int
-        Tasks run at once by the batch executor.
+        Tasks run at once by the batch executor (default -1: all cores).
     timeout : float, optional
         Seconds a script may run, not counting the time it waits for its
         batches; past it, it is killed (``status="timeout"``).

@@ -75,11 +75,12 @@ def run_stage(engine: str, specs: list, df, config: dict, pipelines) -> dict:
             s["name"]: pipelines.build(s["builder"], df, s["kwargs"]) for s in specs
         }
         build_seconds = time.perf_counter() - start
-        options = {}
-        if config.get("n_jobs", 1) != 1:
-            options["n_jobs"] = config["n_jobs"]
         res = stratum.search(
-            batch, cv=config["cv"], scoring=config["scoring"], refit=False, **options
+            batch,
+            cv=config["cv"],
+            scoring=config["scoring"],
+            refit=False,
+            n_jobs=config.get("n_jobs", 1),
         )
         for name in batch:
             got = _scores(res.searches_[name].cv_results_)

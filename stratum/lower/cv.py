@@ -21,6 +21,7 @@ from .contexts import EXACT, Split, is_fit_mode, level, state_key, task_key
 from .ensembles import Prefix
 from .registry import Registry, describe
 from .ridge import GramShare
+from .threads import inline_pinning, node_pinning
 
 
 @dataclass
@@ -33,6 +34,11 @@ class Task:
     dependencies wrote) from the store it is given, and puts its value under
     ``key`` and the extra keys ``writes`` (a fit of a stateful step also
     stores the fitted state). Anything else it needs is computed inline.
+
+    ``threads`` says why the task is *pinned* (``lower.threads``: one of its
+    steps computes different bits with another thread count), or is None: a
+    pinned task runs with the library threads of the caller, whatever
+    ``n_jobs`` is.
     """
 
     key: tuple
@@ -44,6 +50,7 @@ class Task:
     users: set = field(default_factory=set)
     reads: tuple = ()
     writes: tuple = ()
+    threads: str | None = None
 
     @property
     def inputs(self) -> tuple:
@@ -105,18 +112,27 @@ class Lowering:
                 label=node.label,
                 split=split if node.flags.dep_xy else None,
                 writes=writes,
+                threads=node_pinning(self.plan, node),
             )
             self.tasks[tk] = task
         task.users.add(user)
         return tk
 
     def evaluation(
-        self, root: str, split: Split, mode: str, user, *, skip_exact: bool = False
+        self,
+        root: str,
+        split: Split,
+        mode: str,
+        user,
+        *,
+        skip_exact: bool = False,
+        inline: list | None = None,
     ) -> list[tuple]:
         """Add the tasks that evaluate ``root`` in ``mode`` on ``split``.
 
         With ``skip_exact``, nodes whose value depends on the exact mode are left
-        to the caller (they run inside its task); their inputs are still added.
+        to the caller (they run inside its task; they are appended to
+        ``inline`` if given); their inputs are still added.
         Returns the keys of the tasks added for the top-level nodes.
         """
         fit = is_fit_mode(mode)
@@ -142,6 +158,8 @@ class Lowering:
             if fetched or (skip_exact and level(node, r) == EXACT):
                 done[(key, r)] = None
                 tops.extend(deps)
+                if not fetched and inline is not None:
+                    inline.append(node)
                 return None
             tk = self._task(node, split, mode, r, user)
             task = self.tasks[tk]
@@ -162,6 +180,11 @@ class Lowering:
         return tuple(
             dict.fromkeys(k for d in deps if d in tasks for k in tasks[d].writes)
         )
+
+    def inline_threads(self, nodes: Iterable[Node]) -> str | None:
+        """``Task.threads`` for a task computing ``nodes`` inline (those an
+        ``evaluation`` with ``skip_exact`` left to it)."""
+        return inline_pinning(self.plan, nodes)
 
     def add(self, task: Task) -> tuple:
         existing = self.tasks.get(task.key)

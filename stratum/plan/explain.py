@@ -102,6 +102,9 @@ def explain_plan(
     sharing = _sharing_summary(plan, shared_fits)
     if sharing:
         lines += ["", *sharing]
+    pinned = _pinned_summary(tasks)
+    if pinned:
+        lines += ["", pinned]
     if planned:
         lines += ["", "implementations (estimator steps, planned):"]
         lines += [f"  {label}: {impl}" for label, impl in sorted(planned.items())]
@@ -181,6 +184,25 @@ def _sharing_summary(plan, shared: dict | None) -> list[str]:
     return lines
 
 
+def _pinned_summary(tasks: dict) -> str:
+    """Which steps run with the caller's library threads whatever ``n_jobs``
+    is, and why (``Task.threads``)."""
+    counts: Counter = Counter()
+    for t in tasks.values():
+        if t.threads is not None:
+            counts[(t.label if t.kind == "node" else "score tasks", t.threads)] += 1
+    if not counts:
+        return ""
+    lines = [
+        "pinned steps (their results depend on their thread count: they run "
+        "with the library threads of the caller, as in plain skrub, whatever "
+        "n_jobs is):"
+    ]
+    for (label, why), n in sorted(counts.items()):
+        lines.append(f"  {label}: {why} ({n} task(s))")
+    return "\n".join(lines)
+
+
 def _schedule_summary(stats, schedules: list[dict]) -> str:
     """How the executor ran: workers, library threads, busy time per thread."""
     wall = sum(s["wall"] for s in schedules)
@@ -191,14 +213,22 @@ def _schedule_summary(stats, schedules: list[dict]) -> str:
             where = getattr(s, "placement", "local")
             busy[s.thread if where == "local" else where] += s.seconds
     total = sum(busy.values())
+    pinned = sum(s.get("pinned_tasks", 0) for s in schedules)
+    threads = f"{schedules[-1]['library_threads']} library thread(s) per task"
+    if pinned:
+        threads += (
+            f", {schedules[-1]['pinned_threads']} for each of the {pinned} "
+            "pinned task(s)"
+        )
     lines = [
         f"schedule: {sum(s['tasks'] for s in schedules)} task(s) "
-        f"on {n_jobs} worker(s), "
-        f"{schedules[-1]['library_threads']} library thread(s) per task, "
+        f"on {n_jobs} worker(s), {threads}, "
         f"critical path first; executor wall time {wall:.2f}s",
     ]
     if wall > 0 and n_jobs > 1:
-        lines.append(f"  parallel efficiency: {total / (wall * n_jobs):.0%}")
+        # a pinned task holding several slots keeps them all busy
+        held = sum(s.get("slot_seconds", 0.0) for s in schedules) or total
+        lines.append(f"  parallel efficiency: {held / (wall * n_jobs):.0%}")
     for thread, seconds in sorted(busy.items()):
         lines.append(f"  {thread}: busy {seconds:.2f}s")
     return "\n".join(lines)

@@ -70,7 +70,11 @@ class Node:
     this node or an ancestor is keyed by identity or has unseeded randomness:
     its results are shared inside a batch but never reused by a later one.
     ``payload`` is what the frontend needs to execute the node; the plan never
-    looks inside it and it does not take part in equality.
+    looks inside it and it does not take part in equality. ``estimators`` are
+    the estimator objects the node's operation uses, at any depth (a
+    ``TableVectorizer`` and the ``StringEncoder`` it holds), as far as the
+    frontend can tell before running it: what the lowering looks at to decide
+    how the node's tasks run (``lower.threads``); not part of equality either.
     """
 
     key: str
@@ -85,3 +89,4 @@ class Node:
     reusable: bool = True
     payload: Any = field(default=None, compare=False, repr=False)
     family: Family | None = field(default=None, compare=False)
+    estimators: tuple = field(default=(), compare=False, repr=False)

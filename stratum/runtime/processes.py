@@ -31,7 +31,12 @@ from multiprocessing.connection import wait as wait_any
 import cloudpickle
 
 from ..lower import Task
-from .budget import library_threads, limit_library_threads, threads_per_worker
+from .budget import (
+    LibraryThreads,
+    library_threads,
+    limit_library_threads,
+    threads_per_worker,
+)
 from .remote import (
     ContextCache,
     Outcome,
@@ -79,7 +84,9 @@ def _without_main():
             spawn.get_preparation_data = original
 
 
-def _worker_main(conn, blob: bytes, n_threads: int, owner: str, env: dict) -> None:
+def _worker_main(
+    conn, blob: bytes, n_threads: int, owner: str, env: dict, pinned=None
+) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's
     os.environ.clear()  # the driver's environment now, not the fork server's
     os.environ.update(env)
@@ -102,7 +109,7 @@ def _worker_main(conn, blob: bytes, n_threads: int, owner: str, env: dict) -> No
         values: dict = {}
         try:
             values = {k: decode(p) for k, p in inputs.items()}
-            outcome = execute(context, key, values)
+            outcome = execute(context, key, values, pinned)
         except Exception as error:  # inputs that do not unpickle, ...
             outcome = unsendable(context.task(key), error)
         del values
@@ -120,11 +127,11 @@ def _worker_main(conn, blob: bytes, n_threads: int, owner: str, env: dict) -> No
 
 
 class _Worker:
-    def __init__(self, ctx, blob: bytes, n_threads: int, owner: str):
+    def __init__(self, ctx, blob: bytes, n_threads: int, owner: str, pinned=None):
         self.conn, child = ctx.Pipe()
         self.process = ctx.Process(
             target=_worker_main,
-            args=(child, blob, n_threads, owner, dict(os.environ)),
+            args=(child, blob, n_threads, owner, dict(os.environ), pinned),
             daemon=True,
             name="stratum-worker",
         )
@@ -166,9 +173,10 @@ class _Worker:
 
 
 class ProcessWorkers:
-    """``n_jobs`` worker processes running the tasks of one run."""
+    """``n_jobs`` worker processes running the tasks of one run; a pinned
+    task runs with the library threads ``pinned`` (the driver's)."""
 
-    def __init__(self, n_jobs: int, context):
+    def __init__(self, n_jobs: int, context, pinned: LibraryThreads | None = None):
         if context is None or not hasattr(context, "task"):
             raise ValueError(
                 "backend='processes' needs the batch the tasks belong to "
@@ -182,8 +190,9 @@ class ProcessWorkers:
             self.ctx.set_forkserver_preload(preload)
         self.blob = cloudpickle.dumps(context)
         self.task_of = context.task
-        self.n_threads = threads_per_worker(n_jobs)
+        self.n_threads = self.slot_threads = threads_per_worker(n_jobs)
         self.library_threads = library_threads(self.n_threads)
+        self.pinned = pinned
         self.idle: list[_Worker] = []
         self.busy: dict[_Worker, Task] = {}
         self.exported: dict[tuple, tuple] = {}  # driver-side values, shared once
@@ -201,7 +210,7 @@ class ProcessWorkers:
         self.idle = starting
 
     def _start(self) -> _Worker:
-        return _Worker(self.ctx, self.blob, self.n_threads, self.owner)
+        return _Worker(self.ctx, self.blob, self.n_threads, self.owner, self.pinned)
 
     def _replacement(self) -> _Worker:
         worker = self._start()
@@ -282,8 +291,8 @@ class ProcessScheduler(Scheduler):
     """The scheduler of ``backend="processes"``: ``n_jobs`` worker processes
     (at least one), each running one task at a time."""
 
-    def workers(self, context, store: Store) -> ProcessWorkers:
-        return ProcessWorkers(self.n_jobs, context)
+    def workers(self, context, store: Store, pinned=None) -> ProcessWorkers:
+        return ProcessWorkers(self.n_jobs, context, pinned)
 
 
 __all__ = ["ProcessScheduler", "ProcessWorkers"]

@@ -100,9 +100,12 @@ def _load_on_ray(box: list, token: str) -> None:
         _contexts.get(token, ray.get(box[0]))
 
 
-def _run_on_ray(box: list, token: str, n_threads: int, key, keys, parts, *values):
+def _run_on_ray(
+    box: list, token: str, n_threads: int, pinned, key, keys, parts, *values
+):
     """A Ray task: run ``key`` of the batch in ``box`` on ``values``
-    (``parts[i]``: the entry of ``values[i]`` to take, for fitted states)."""
+    (``parts[i]``: the entry of ``values[i]`` to take, for fitted states);
+    with the library threads ``pinned`` if it is a pinned task."""
     import ray
 
     if _threads["n"] != n_threads:
@@ -114,7 +117,7 @@ def _run_on_ray(box: list, token: str, n_threads: int, key, keys, parts, *values
     inputs = {
         k: v if part is None else v[part] for k, part, v in zip(keys, parts, values)
     }
-    outcome = execute(context, key, inputs)
+    outcome = execute(context, key, inputs, pinned)
     del inputs, values
     node = ray.get_runtime_context().get_node_id()[:8]
     ip = ray.util.get_node_ip_address()
@@ -134,7 +137,7 @@ def _run_on_ray(box: list, token: str, n_threads: int, key, keys, parts, *values
 class RayWorkers:
     """Submits a run's tasks to Ray, at most ``slots`` at a time."""
 
-    def __init__(self, n_jobs: int, context, address: str | None):
+    def __init__(self, n_jobs: int, context, address: str | None, pinned=None):
         if context is None or not hasattr(context, "task"):
             raise ValueError(
                 "backend='ray' needs the batch the tasks belong to "
@@ -143,7 +146,17 @@ class RayWorkers:
         self.ray = ray = connect(address)
         cpus = int(ray.cluster_resources().get("CPU", 1)) or 1
         self.slots = n_jobs if n_jobs > 1 else cpus
-        self.library_threads = 1  # each task reserves one CPU
+        self.library_threads = self.slot_threads = 1  # a task reserves one CPU
+        # A pinned task reserves the CPUs of its threads (no more than a node has).
+        self.pinned = pinned
+        node_cpus = [
+            int(node.get("Resources", {}).get("CPU", 0))
+            for node in ray.nodes()
+            if node.get("Alive")
+        ]
+        self.pinned_cpus = (
+            min(pinned.threads, max(node_cpus, default=1) or 1) if pinned else 1
+        )
         self.token = uuid.uuid4().hex
         self.box = [ray.put(cloudpickle.dumps(context))]
         self.task_of = context.task
@@ -174,11 +187,12 @@ class RayWorkers:
         refs = [ref for ref, _ in pairs]
         parts = tuple(part for _, part in pairs)
         need = sum(store.sizes.get(k, 0) for k in keys)
-        options: dict = {"num_cpus": 1}
+        pinned = self.pinned if task.threads is not None else None
+        options: dict = {"num_cpus": 1 if pinned is None else self.pinned_cpus}
         if need * 2 > _MEMORY_REQUEST_FLOOR:
             options["memory"] = need * 2
         meta, value, extras = self.remote.options(**options).remote(
-            self.box, self.token, 1, task.key, keys, parts, *refs
+            self.box, self.token, 1, pinned, task.key, keys, parts, *refs
         )
         self.pending[meta] = (value, extras)
         return meta
@@ -233,8 +247,8 @@ class RayScheduler(Scheduler):
         self.ray_address = ray_address
         import_ray()  # fail early, with the installation hint
 
-    def workers(self, context, store: Store) -> RayWorkers:
-        return RayWorkers(self.n_jobs, context, self.ray_address)
+    def workers(self, context, store: Store, pinned=None) -> RayWorkers:
+        return RayWorkers(self.n_jobs, context, self.ray_address, pinned)
 
 
 __all__ = ["RayScheduler", "RayValue", "RayWorkers", "connect", "import_ray"]

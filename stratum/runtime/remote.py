@@ -11,6 +11,7 @@ statistics of what it computed inline. Only the outputs' values are large.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -87,15 +88,21 @@ def where() -> str:
     return f"{socket.gethostname()} pid {os.getpid()}"
 
 
-def execute(context: Any, key: tuple, inputs: dict) -> Outcome:
-    """Run the task ``key`` of ``context`` on ``inputs`` (in a worker)."""
+def execute(context: Any, key: tuple, inputs: dict, pinned=None) -> Outcome:
+    """Run the task ``key`` of ``context`` on ``inputs`` (in a worker); a
+    pinned task (``Task.threads``) with the library threads ``pinned``
+    (``budget.LibraryThreads``), if given."""
     task = context.task(key)
     store = Store()
     for k, value in inputs.items():
         store.put(k, value, offer=False)
+    threads = contextlib.nullcontext()
+    if pinned is not None and task.threads is not None:
+        threads = pinned.scope()
     start = time.perf_counter()
     try:
-        value = task.fn(store)
+        with threads:
+            value = task.fn(store)
     except Exception as error:  # the failure belongs to the dependants
         failure = _sendable(Failure.capture(error, task.label))
         return Outcome(

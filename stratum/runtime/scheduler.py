@@ -5,6 +5,12 @@ when ``n_jobs == 1``), longest remaining path first, releases a value as soon as
 its last consumer is done, applies time limits, and survives Ctrl-C with
 partial results. numpy, scipy, scikit-learn's and boosting libraries' kernels
 and stratum's Rust kernels release the GIL, so threads run them in parallel.
+
+Each worker slot stands for ``cores // n_jobs`` cores, and its tasks' libraries
+get as many threads (``runtime.budget``). A pinned task (``Task.threads``)
+runs with the caller's library threads instead, so that its results do not
+depend on ``n_jobs``; it holds as many slots as those threads need, and waits
+for them to be free, so that there are never more busy threads than cores.
 """
 
 from __future__ import annotations
@@ -18,7 +24,14 @@ from typing import Protocol
 
 from .._threads import effective_n_jobs
 from ..lower import Task
-from .budget import library_threads, limit_library_threads, threads_per_worker
+from .budget import (
+    LibraryThreads,
+    library_threads,
+    limit_library_threads,
+    limit_worker_thread,
+    restore,
+    threads_per_worker,
+)
 from .progress import Progress
 from .store import Failure, Store, Timer
 
@@ -38,10 +51,12 @@ class Workers(Protocol):
     The scheduler decides what runs when; ``submit`` starts a task whose
     inputs are in ``store`` and returns a handle, ``wait`` returns the handles
     that are done, and ``complete`` puts a done task's outputs into ``store``
-    and returns its status.
+    and returns its status. A pinned task (``Task.threads``) must run with
+    the ``LibraryThreads`` the workers were given.
     """
 
-    slots: int
+    slots: int  # tasks that may run at once
+    slot_threads: int  # the library threads each slot's task gets
 
     def submit(self, task: Task, store: Store) -> object: ...
 
@@ -57,33 +72,63 @@ class Workers(Protocol):
 
 
 class ThreadWorkers:
-    """``n_jobs`` threads sharing the driver's store."""
+    """``n_jobs`` threads sharing the driver's store.
 
-    def __init__(self, n_jobs: int):
+    A pinned task sets its thread's own libraries (OpenMP, stratum's kernels)
+    to the pinned counts while it runs; the process's BLAS pool is set by the
+    scheduler's thread (``submit``/``complete`` run there) while any pinned
+    task runs.
+    """
+
+    def __init__(self, n_jobs: int, pinned: LibraryThreads | None = None):
         self.slots = n_jobs
-        self.library_threads = library_threads(threads_per_worker(n_jobs))
+        self.slot_threads = threads_per_worker(n_jobs)
+        self.library_threads = library_threads(self.slot_threads)
+        self.pinned = pinned
+        self.pinned_handles: set = set()  # running pinned tasks
+        self.raised: list = []  # the process's libraries set for them
         self.pool = ThreadPoolExecutor(
             n_jobs,
             thread_name_prefix="stratum",
-            initializer=limit_library_threads,
-            initargs=(threads_per_worker(n_jobs),),
+            initializer=limit_worker_thread,
+            initargs=(self.slot_threads,),
         )
 
     def submit(self, task: Task, store: Store):
-        return self.pool.submit(run_task, task, store)
+        if task.threads is None or self.pinned is None:
+            return self.pool.submit(run_task, task, store)
+        if not self.pinned_handles:
+            self.raised = self.pinned.apply(per_thread=False)
+        handle = self.pool.submit(run_pinned, task, store, self.pinned)
+        self.pinned_handles.add(handle)
+        return handle
 
     def wait(self, handles: list, timeout: float) -> list:
         done, _ = wait(handles, timeout=timeout, return_when=FIRST_COMPLETED)
         return list(done)
 
     def complete(self, task: Task, handle, store: Store) -> str:
+        self._unpin(handle)
         return handle.result()
 
     def abandon(self, handle) -> None:
         handle.cancel()  # a running thread cannot be stopped: it is left to finish
+        self._unpin(handle)
+
+    def _unpin(self, handle) -> None:
+        """The process's BLAS pool goes back to the workers' share once no
+        pinned task runs."""
+        if handle in self.pinned_handles:
+            self.pinned_handles.discard(handle)
+            if not self.pinned_handles:
+                restore(self.raised)
+                self.raised = []
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
+        restore(self.raised)
+        self.raised = []
+        self.pinned_handles.clear()
 
 
 class BatchTimeout(TimeoutError):
@@ -156,6 +201,12 @@ def skip_if_failed(task: Task, store: Store) -> bool:
     return True
 
 
+def run_pinned(task: Task, store: Store, pinned: LibraryThreads) -> str:
+    """``run_task`` in a worker thread, with the pinned library threads."""
+    with pinned.scope(per_thread=True):
+        return run_task(task, store)
+
+
 def run_task(task: Task, store: Store) -> str:
     """Run one task whose dependencies are done, storing its value or failure."""
     if skip_if_failed(task, store):
@@ -185,6 +236,13 @@ class RunState:
     *ready* (in a heap, longest remaining path first), then *running* (on a
     worker, or in the calling thread), then done: its value or failure is in
     the store, which is the only record of completion.
+
+    A running task *holds* worker slots: one, or for a pinned task as many as
+    its library threads need (``slots_for``). A ready task starts when the
+    slots it needs are free; while a pinned task waits for its slots, the
+    tasks after it that fit in the free ones start (so no slot idles), and it
+    starts once the running tasks leave it enough (when no other ready task
+    fits, they drain).
     """
 
     store: Store  # values and failures: the record of what is done
@@ -202,6 +260,12 @@ class RunState:
     started: dict = field(default_factory=dict)  # key -> monotonic start time
     deadline: float | None = None  # no task starts after it (batch timeout)
     progress: Progress | None = None
+    slots: int = 1  # worker slots: tasks that may run at once
+    slot_threads: int = 1  # the library threads of a task holding one slot
+    pinned: LibraryThreads | None = None  # the library threads of pinned tasks
+    held: dict = field(default_factory=dict)  # running key -> slots it holds
+    pinned_started: int = 0  # pinned tasks started (for the run's summary)
+    slot_seconds: float = 0.0  # seconds x slots held of the finished tasks
 
     @classmethod
     def of(cls, tasks: dict[tuple, Task], store: Store) -> RunState:
@@ -250,6 +314,17 @@ class RunState:
                 heapq.heappush(self.ready, (-self.priority[child], tie, child))
         return finished
 
+    def slots_for(self, key: tuple) -> int:
+        """Slots ``key`` holds while it runs: one, or for a pinned task enough
+        for its threads (all of them at most)."""
+        if self.todo[key].threads is None or self.pinned is None:
+            return 1
+        need = -(-self.pinned.threads // max(1, self.slot_threads))
+        return max(1, min(self.slots, need))
+
+    def free_slots(self) -> int:
+        return self.slots - sum(self.held.values())
+
     def unread(self, key: tuple) -> list[tuple]:
         """The inputs of ``key`` that no task left to run reads any more."""
         out = []
@@ -289,14 +364,18 @@ class Scheduler:
         self.release = release
         self.progress = progress
 
-    def workers(self, context, store: Store) -> Workers | None:
-        """The workers of one ``run`` (None: run tasks in the calling thread)."""
-        return ThreadWorkers(self.n_jobs) if self.n_jobs > 1 else None
+    def workers(
+        self, context, store: Store, pinned: LibraryThreads | None = None
+    ) -> Workers | None:
+        """The workers of one ``run`` (None: run tasks in the calling thread),
+        running pinned tasks with ``pinned``."""
+        return ThreadWorkers(self.n_jobs, pinned) if self.n_jobs > 1 else None
 
     def run(self, tasks: dict[tuple, Task], store: Store, context=None) -> None:
-        """Run ``tasks`` not in ``store`` yet. Each round starts ready tasks in
-        free slots, records the ones that finished, spills past the memory
-        budget and gives up on tasks past their time, until nothing is left."""
+        """Run ``tasks`` not in ``store`` yet, in rounds (``_rounds``), with the
+        workers' share of the library threads; Ctrl-C cancels what did not
+        run. The workers are closed within the limits (they restore what
+        pinned tasks changed)."""
         state = RunState.of(tasks, store)
         if not state.todo:
             return
@@ -305,53 +384,63 @@ class Scheduler:
         state.progress = progress = Progress(
             len(state.todo), enabled=self.progress, configurations=len(state.remaining)
         )
+        state.pinned = LibraryThreads()  # the caller's, before limiting them
         start = time.monotonic()
         pool = None
         try:
-            pool = self.workers(context, store)
-            slots = self.n_jobs if pool is None else pool.slots
             with limit_library_threads(threads_per_worker(self.n_jobs), scoped=True):
-                while state.ready or state.running:
-                    self._start_ready(state, pool, slots)
-                    if state.running:
-                        self._complete_done(state, pool)
-                        self._keep_within_budget(state)
-                        self._abandon_late(state, pool)
-        except KeyboardInterrupt:
-            self._cancel(state, pool)
+                try:
+                    pool = self.workers(context, store, state.pinned)
+                    self._size_slots(state, pool)
+                    self._rounds(state, pool)
+                except KeyboardInterrupt:
+                    self._cancel(state, pool)
+                finally:
+                    if pool is not None:
+                        pool.close()
         finally:
-            if pool is not None:
-                pool.close()
             progress.close()
-            store.schedules.append(
-                {
-                    "n_jobs": self.n_jobs if pool is None else pool.slots,
-                    "library_threads": getattr(
-                        pool,
-                        "library_threads",
-                        library_threads(threads_per_worker(self.n_jobs)),
-                    ),
-                    "tasks": len(state.todo),
-                    "wall": time.monotonic() - start,
-                }
-            )
+            store.schedules.append(self._summary(state, pool, start))
 
-    # -- the steps of one round of ``run`` ------------------------------------------
-    def _start_ready(self, state: RunState, pool, slots: int) -> None:
-        """Start ready tasks while there are free slots and memory."""
+    def _rounds(self, state: RunState, pool) -> None:
+        """Each round starts ready tasks in free slots, records the ones that
+        finished, spills past the memory budget and gives up on tasks past
+        their time, until nothing is left."""
+        while state.ready or state.running:
+            self._start_ready(state, pool)
+            if state.running:
+                self._complete_done(state, pool)
+                self._keep_within_budget(state)
+                self._abandon_late(state, pool)
+
+    # -- the steps of ``run`` -------------------------------------------------------
+    def _size_slots(self, state: RunState, pool) -> None:
+        """How many slots the run has and how many threads each stands for."""
+        state.slots = self.n_jobs if pool is None else pool.slots
+        state.slot_threads = getattr(pool, "slot_threads", threads_per_worker(1))
+
+    def _start_ready(self, state: RunState, pool) -> None:
+        """Start ready tasks, longest remaining path first, while there are
+        free slots and memory. A task needing more slots than are free (a
+        pinned one) stays ready, and the next ones that fit start meanwhile."""
         store = state.store
-        while state.ready and len(state.running) < slots:
+        waiting: list = []  # popped, but needing more slots than are free
+        while state.ready and state.free_slots() > 0:
             key = state.pop_ready()
             task = state.todo[key]
             reason = self._blocked(state, key)
             if reason is not None:
                 self._fail(state, key, reason, "timeout")
                 continue
+            slots = state.slots_for(key)
+            if slots > state.free_slots():  # it waits; smaller tasks may start
+                waiting.append(key)
+                continue
             need = sum(store.sizes.get(dep, 0) for dep in task.deps)
             if store.budget is not None and store.bytes_in_use + need > store.budget:
                 if state.running:  # let running work finish and free memory first
                     state.push_back(key)
-                    return
+                    break
                 store.spill(set(task.deps), need)
             if pool is None:
                 with Timer() as t:
@@ -363,6 +452,10 @@ class Scheduler:
             else:
                 state.running[pool.submit(task, store)] = key
                 state.started[key] = time.monotonic()
+                state.held[key] = slots
+                state.pinned_started += task.threads is not None
+        for key in waiting:
+            state.push_back(key)
 
     def _complete_done(self, state: RunState, pool) -> None:
         """Wait a little for running tasks; record those that are done."""
@@ -372,6 +465,7 @@ class Scheduler:
             seconds = time.monotonic() - state.started.pop(key)
             if isinstance(status, tuple):  # the worker's own time
                 status, seconds = status
+            state.slot_seconds += seconds * state.held.pop(key)
             self._finish(state, key, status, seconds)
 
     @staticmethod
@@ -406,6 +500,7 @@ class Scheduler:
             pool.abandon(handle)
             state.running.pop(handle)
             state.started.pop(key)
+            state.held.pop(key, None)
             if over_config:
                 state.timed_out.update(users)
                 error = self._config_timeout_error()
@@ -423,6 +518,23 @@ class Scheduler:
                 state.store.put(
                     key, Failure.capture(Cancelled("interrupted"), task.label)
                 )
+
+    def _summary(self, state: RunState, pool, start: float) -> dict:
+        """How the run went, for ``explain()``: workers, library threads."""
+        pinned = state.pinned
+        return {
+            "n_jobs": self.n_jobs if pool is None else pool.slots,
+            "library_threads": getattr(
+                pool,
+                "library_threads",
+                library_threads(threads_per_worker(self.n_jobs)),
+            ),
+            "pinned_threads": None if pinned is None else pinned.threads,
+            "pinned_tasks": state.pinned_started,
+            "slot_seconds": state.slot_seconds,
+            "tasks": len(state.todo),
+            "wall": time.monotonic() - start,
+        }
 
     # -- bookkeeping --------------------------------------------------------------
     def _finish(self, state: RunState, key: tuple, status: str, seconds: float) -> None:

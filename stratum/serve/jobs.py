@@ -171,7 +171,7 @@ class JobManager:
         window: float = 0.5,
         job_timeout: float = 600.0,
         max_batch_jobs: int = 64,
-        n_jobs: int = 1,
+        n_jobs: int = -1,
         memory_budget: str | int | None = None,
         cache_dir: str | None = None,
         keep_jobs: int = 10_000,

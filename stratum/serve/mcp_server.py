@@ -241,7 +241,7 @@ def run(
     url: str | None = None,
     window: float = 0.2,
     job_timeout: float = 600.0,
-    n_jobs: int = 1,
+    n_jobs: int = -1,
     cache_dir: str | None = None,
 ) -> None:
     """Serve the MCP tools over stdio until the client disconnects."""

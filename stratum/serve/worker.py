@@ -58,7 +58,7 @@ def main(conn, config: dict) -> None:
     import stratum
 
     stratum.set_config(
-        n_jobs=config.get("n_jobs") or 1,
+        n_jobs=config.get("n_jobs") or -1,
         progress=False,
         **(
             {"memory_budget": config["memory_budget"]}

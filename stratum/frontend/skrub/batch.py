@@ -290,8 +290,14 @@ class Batch:
                     run.fit_keys[(config.index, split.number)] = fit
                     for side in sides:
                         side_split = split if side == "test" else split.train()
+                        inline: list = []  # the final step: predicted in the score task
                         pre = lowering.evaluation(
-                            config.root, side_split, "predict", user, skip_exact=True
+                            config.root,
+                            side_split,
+                            "predict",
+                            user,
+                            skip_exact=True,
+                            inline=inline,
                         )
                         run.test_keys[(config.index, split.number, side)] = pre
                         key = ("score", p, config.index, split.fold, side)
@@ -311,6 +317,7 @@ class Batch:
                                 ),
                                 split=side_split,
                                 users={user},
+                                threads=lowering.inline_threads(inline),
                             )
                         )
         lowering.share_families()

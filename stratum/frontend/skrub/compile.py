@@ -100,6 +100,30 @@ def data_ops_in(value: Any) -> list[DataOp]:
     return list({id(d): d for d in found}.values())
 
 
+def estimators_in(value: Any) -> tuple:
+    """The estimators a field value holds, at any depth (an estimator's
+    parameters, the steps of a Pipeline, choices resolved to the
+    configuration's outcome), outermost first. Estimators computed by the
+    pipeline (DataOps) are not known before it runs and are left out."""
+    found: list = []
+    stack = [value]
+    seen: set[int] = set()
+    while stack:
+        obj = stack.pop()
+        if isinstance(obj, DataOp) or id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, (_choosing.BaseChoice, _choosing.Match)):
+            stack.append(resolve(obj))
+        elif type(obj) in (list, tuple, dict):
+            items = obj.values() if type(obj) is dict else obj
+            stack.extend(reversed(list(items)))
+        elif isinstance(obj, BaseEstimator):
+            found.append(obj)
+            stack.extend(reversed(list(obj.get_params(deep=False).values())))
+    return tuple(found)
+
+
 def _deps(impl: Any, fields: list[str]) -> list[DataOp]:
     out: list[DataOp] = []
     for name in fields:
@@ -267,6 +291,8 @@ class GraphCompiler:
             is_y=impl.is_y,
             dynamic=isinstance(impl, (IfElse, Match)),
         )
+        # what the lowering looks at to decide how the node's tasks run
+        estimators = estimators_in(impl.estimator) if is_apply and not fetched else ()
         unseeded = tuple(dict.fromkeys(enc.unseeded))
         identity = enc.identity or any(c.identity for c in children)
         reusable = not identity and not unseeded and all(c.reusable for c in children)
@@ -283,6 +309,7 @@ class GraphCompiler:
             reusable=reusable,
             payload=(op, tuple(enc.pinned)),
             family=family,
+            estimators=estimators,
         )
         self.plan.add(node, user)
         return node

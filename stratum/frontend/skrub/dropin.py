@@ -35,6 +35,12 @@ class StratumFallbackWarning(UserWarning):
     """A pipeline was evaluated by plain skrub instead of stratum's engine."""
 
 
+def _skrub_n_jobs(n_jobs: int | None) -> int:
+    """skrub's meaning of a search's ``n_jobs`` (scikit-learn's: None is 1),
+    whatever stratum's own default is."""
+    return 1 if n_jobs is None else n_jobs
+
+
 @functools.wraps(_original_fit)
 def _fit(self, environment):
     if get_config()["engine"] != "stratum":
@@ -45,7 +51,9 @@ def _fit(self, environment):
             return delegated
     from .searches import fit_param_search
 
-    options = ExecutionOptions.resolve(n_jobs=getattr(self.search, "n_jobs", None))
+    options = ExecutionOptions.resolve(
+        n_jobs=_skrub_n_jobs(getattr(self.search, "n_jobs", None))
+    )
     result = fit_param_search(self, environment, options)
     if result is None:
         reason = getattr(self, "_stratum_fallback", "not plannable")
@@ -85,7 +93,7 @@ def _cross_validate(learner, environment, *, keep_subsampling=False, cv=None, **
         result = cross_validate_on_engine(
             learner,
             environment,
-            ExecutionOptions.resolve(n_jobs=kwargs.get("n_jobs")),
+            ExecutionOptions.resolve(n_jobs=_skrub_n_jobs(kwargs.get("n_jobs"))),
             keep_subsampling=keep_subsampling,
             cv=cv,
             **kwargs,
