@@ -13,9 +13,11 @@ A task is *pinned* when one of its step's estimators, at any depth (the
 StringEncoder inside a TableVectorizer, the steps of a Pipeline, the
 estimator of a meta-estimator: the frontend lists them, choices resolved, in
 ``Node.estimators``), is an instance of a class listed here or of a subclass
-(stratum's kernels subclass the classes they replace). The runtime
-runs a pinned task with the library thread counts of the thread that started
-the run, whatever ``n_jobs`` is (see ``runtime.budget.LibraryThreads``).
+(stratum's kernels subclass the classes they replace). Every task of such a
+step is pinned: its fits, its transforms and predictions, and the score
+tasks that predict with it. The runtime runs a pinned task with the library
+thread counts of the thread that started the run, whatever ``n_jobs`` is
+(see ``runtime.budget.LibraryThreads``).
 
 The list is conservative: it names every estimator whose fit or predict rests
 on BLAS level-2/3 products, LAPACK factorisations or OpenMP reductions, measured
