@@ -18,6 +18,7 @@ from typing import Any
 
 from ..plan import Node, Plan
 from .contexts import EXACT, Split, is_fit_mode, level, state_key, task_key
+from .binning import BinShare
 from .ensembles import Prefix
 from .registry import Registry, describe
 from .ridge import GramShare
@@ -90,7 +91,7 @@ class Lowering:
         self.tasks: dict[tuple, Task] = {}
         # fit task key -> what its fit takes from another fit of its family:
         # the rounds of a larger ensemble, or a ridge model's shared Gram
-        self.shared: dict[tuple, Prefix | GramShare] = {}
+        self.shared: dict[tuple, Prefix | GramShare | BinShare] = {}
 
     def _task(self, node: Node, split: Split, mode: str, r: bool, user) -> tuple:
         tk = task_key(node, split, mode, r)
@@ -199,7 +200,9 @@ class Lowering:
         ``plan.node.Family``): the fit of an ensemble step whose family has a
         larger member takes its rounds from that fit (``lower.ensembles``);
         the fits of a ridge family solve their ``alpha`` from the ``X^T X``
-        that its first lowered fit computes and writes (``lower.ridge``).
+        that its first lowered fit computes and writes (``lower.ridge``); the
+        fits of a binning family that still fit take the bins that its first
+        lowered fit builds and writes (``lower.binning``).
         Call once every task is lowered; returns the number of fits
         rewritten. Fits lowered later (a refit) fit directly."""
         if not self.model_sharing:
@@ -213,15 +216,9 @@ class Lowering:
             if best is None or family.value > best.family.value:
                 largest[family.key] = node
         members: dict[tuple, list[tuple]] = {}  # (family, fold, ...) -> fits
-        for key, task in self.tasks.items():
-            node = self.plan.nodes.get(key[0])
-            if node is None or node.family is None or node.family.key is None:
-                continue
-            if task.kind != "node" or not is_fit_mode(key[3] or ""):
-                continue
-            if key in self.shared:
-                continue
-            members.setdefault((node.family.key, *key[1:]), []).append(key)
+        for key in self._fits(lambda node: node.family):
+            family = self.plan.nodes[key[0]].family
+            members.setdefault((family.key, *key[1:]), []).append(key)
         rewritten = 0
         for (_, *rest), keys in members.items():
             for key in keys:
@@ -231,7 +228,30 @@ class Lowering:
             gram = [k for k in keys if self.plan.nodes[k[0]].family.kind == "gram"]
             if len(gram) > 1:
                 rewritten += self._share_gram(gram)
+        # What still fits (not a prefix) shares its bins with its binning family.
+        binning: dict[tuple, list[tuple]] = {}
+        for key in self._fits(lambda node: node.binning):
+            family = self.plan.nodes[key[0]].binning
+            binning.setdefault((family.key, *key[1:]), []).append(key)
+        for keys in binning.values():
+            if len(keys) > 1:
+                rewritten += self._share_bins(keys)
         return rewritten
+
+    def _fits(self, family_of) -> list[tuple]:
+        """The keys of the fit tasks, not yet sharing, of nodes with a
+        family (``family_of(node)``) that can share."""
+        keys = []
+        for key, task in self.tasks.items():
+            node = self.plan.nodes.get(key[0])
+            if node is None or key in self.shared or task.kind != "node":
+                continue
+            family = family_of(node)
+            if family is None or family.key is None:
+                continue
+            if is_fit_mode(key[3] or ""):
+                keys.append(key)
+        return keys
 
     def _share_rounds(self, key: tuple, node: Node, largest: dict) -> int:
         source = largest[node.family.key]
@@ -253,24 +273,39 @@ class Lowering:
     def _share_gram(self, keys: list[tuple]) -> int:
         """The first fit of ``keys`` (one ridge family, one fold) writes the
         family's Gram; the others depend on it and read it."""
-        provider = self.tasks[keys[0]]
         source = self.plan.nodes[keys[0][0]]
         gram_key = (source.family.key, keys[0][1], "gram", None)
-        provider.writes = tuple(dict.fromkeys((*provider.writes, gram_key)))
+
+        def share(key: tuple, provider: bool) -> GramShare:
+            alpha = self.plan.nodes[key[0]].family.value
+            return GramShare(gram_key, provider, source.label, alpha)
+
+        return self._share_provided(keys, gram_key, share)
+
+    def _share_bins(self, keys: list[tuple]) -> int:
+        """The first fit of ``keys`` (one binning family, one fold) writes the
+        family's binned data; the others depend on it and read it."""
+        source = self.plan.nodes[keys[0][0]]
+        bins_key = (source.binning.key, keys[0][1], "bins", None)
+
+        def share(key: tuple, provider: bool) -> BinShare:
+            return BinShare(bins_key, provider, source.label, len(keys))
+
+        return self._share_provided(keys, bins_key, share)
+
+    def _share_provided(self, keys: list[tuple], written: tuple, share) -> int:
+        """The first task of ``keys`` writes ``written``; the others depend on
+        it and read it. ``share(key, provider)`` says what each fit takes."""
+        provider = self.tasks[keys[0]]
+        provider.writes = tuple(dict.fromkeys((*provider.writes, written)))
         for key in keys:
-            node = self.plan.nodes[key[0]]
             is_provider = key == keys[0]
             if not is_provider:
                 task = self.tasks[key]
                 reads = self.reads_of(task.deps)
                 task.deps = tuple(dict.fromkeys((*task.deps, provider.key)))
-                task.reads = tuple(dict.fromkeys((*reads, gram_key)))
-            self.shared[key] = GramShare(
-                gram_key=gram_key,
-                provider=is_provider,
-                source_label=source.label,
-                alpha=node.family.value,
-            )
+                task.reads = tuple(dict.fromkeys((*reads, written)))
+            self.shared[key] = share(key, is_provider)
         return len(keys)
 
     def planned(self, estimators: Iterable[tuple[str, Any]]) -> dict[str, str]:

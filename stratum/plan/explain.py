@@ -144,14 +144,20 @@ def explain_plan(
 def _sharing_summary(plan, shared: dict | None) -> list[str]:
     """Which fits take work from another fit of their family (an ensemble's
     first rounds, a ridge model's Gram), and which steps cannot (and why)."""
-    nodes = [n for n in plan.nodes.values() if n.family is not None]
-    if not nodes:
+    families = [
+        (n.label, f)
+        for n in plan.nodes.values()
+        for f in (n.family, n.binning)
+        if f is not None
+    ]
+    if not families:
         return []
     if shared is None:
         return ["model sharing: off (set_config(model_sharing=False))"]
     lines = []
     prefixes = [s for s in shared.values() if hasattr(s, "source_state")]
     grams = [s for s in shared.values() if hasattr(s, "gram_key")]
+    bins = [s for s in shared.values() if hasattr(s, "bins_key")]
     if prefixes:
         sources = {p.source_state for p in prefixes}
         lines.append(
@@ -177,7 +183,19 @@ def _sharing_summary(plan, shared: dict | None) -> list[str]:
         for label, values in sorted(alphas.items()):
             listed = ", ".join(str(a) for a in sorted(values))
             lines.append(f"  {label}: alpha {listed}")
-    blocked = sorted({(n.label, n.family.blocked) for n in nodes if n.family.blocked})
+    if bins:
+        takers = [b for b in bins if not b.provider]
+        built = {b.bins_key for b in bins}
+        lines.append(
+            f"model sharing: {len(takers)} booster fit(s) take the binned data "
+            f"that {len(built)} other fit(s) build (one per binning family and fold)"
+        )
+        counts: dict[str, int] = {}
+        for b in takers:
+            counts[b.source_label] = counts.get(b.source_label, 0) + 1
+        for label, n in sorted(counts.items()):
+            lines.append(f"  {label}: {n} fit(s) take its bins")
+    blocked = sorted({(label, f.blocked) for label, f in families if f.blocked})
     if blocked:
         lines.append("steps fitted in full (sharing would not be exact):")
         lines += [f"  {label}: {why}" for label, why in blocked]

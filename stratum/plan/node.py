@@ -43,8 +43,11 @@ class Family:
     ``kind`` says which work: ``"rounds"``, an ensemble whose fits with fewer
     rounds are prefixes of its fits with more (``lower.ensembles``), or
     ``"gram"``, a ridge model whose fits with other penalties solve the same
-    ``X^T X`` (``lower.ridge``). ``param`` is the parameter that differs
-    between members (``n_estimators``, ``alpha``) and ``value`` this step's.
+    ``X^T X`` (``lower.ridge``), or ``"bins"``, a histogram-based booster
+    whose fits with other learning rates, tree shapes, ... build the same bins
+    (``lower.binning``). ``param`` names the parameters that differ between
+    members (``n_estimators``, ``alpha``, ``learning_rate, num_leaves``) and
+    ``value`` is this step's (None for bins).
     ``key`` is the key the step would have with any other ``value``: the
     steps with equal keys form a family. None, with the reason in
     ``blocked``, when sharing would not be exact (early stopping,
@@ -75,6 +78,8 @@ class Node:
     ``TableVectorizer`` and the ``StringEncoder`` it holds), as far as the
     frontend can tell before running it: what the lowering looks at to decide
     how the node's tasks run (``lower.threads``); not part of equality either.
+    ``family`` is the node's rounds or Gram family, ``binning`` its binning
+    family (an ensemble step can have both).
     """
 
     key: str
@@ -89,4 +94,5 @@ class Node:
     reusable: bool = True
     payload: Any = field(default=None, compare=False, repr=False)
     family: Family | None = field(default=None, compare=False)
+    binning: Family | None = field(default=None, compare=False)
     estimators: tuple = field(default=(), compare=False, repr=False)

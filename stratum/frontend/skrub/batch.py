@@ -31,6 +31,7 @@ from skrub._data_ops._utils import X_NAME, Y_NAME
 
 from ...driver import Driver
 from ...lower import PREP, Split, Task, state_key
+from ...lower.binning import BinShare
 from ...lower.ensembles import Prefix
 from ...lower.registry import Registry
 from ...lower.ridge import GramShare
@@ -98,7 +99,7 @@ class PipelineRun:
         self.test_keys: dict[tuple, list] = {}
         # The lowering's implementation choices, set by the Batch.
         self.registry: Registry | None = None
-        self.shared: dict[tuple, Prefix | GramShare] = {}
+        self.shared: dict[tuple, Prefix | GramShare | BinShare] = {}
 
     # -- environments -------------------------------------------------------
     def env_for(self, split: Split) -> dict:

@@ -41,6 +41,7 @@ from skrub._data_ops._subsampling import (
 )
 from skrub._data_ops._utils import NULL, X_NAME, Y_NAME
 
+from ...lower.binning import binning_estimator, binning_params
 from ...lower.ensembles import (
     blocked_param,
     family_estimator,
@@ -256,9 +257,10 @@ class GraphCompiler:
         params = (params, impl.is_X, impl.is_y, self.salt)
         encoded, enc = encode_params(params, hook=hook, fp_cache=self.fp_cache)
         key = node_key(kind, encoded, inputs)
-        family = None
+        family = binning = None
         if isinstance(impl, Apply) and not fetched:
             family = self._family(impl, params, hook, kind, inputs)
+            binning = self._binning(impl, params, hook, kind, inputs)
 
         is_apply = isinstance(impl, Apply)
         flags = Flags(
@@ -309,6 +311,7 @@ class GraphCompiler:
             reusable=reusable,
             payload=(op, tuple(enc.pinned)),
             family=family,
+            binning=binning,
             estimators=estimators,
         )
         self.plan.add(node, user)
@@ -321,7 +324,6 @@ class GraphCompiler:
         estimator = concrete_estimator(impl.estimator)
         if estimator is None:
             return None
-        fit_kwargs = impl.kwargs.get("fit") if isinstance(impl.kwargs, dict) else ()
         param, blocked = rounds_param(estimator)
         if param is not None or blocked is not None:
             kind_, allowed = "rounds", {"sample_weight"}
@@ -336,19 +338,51 @@ class GraphCompiler:
             if param is None:
                 return Family(kind_, "alpha", None, None, blocked)
             value = estimator.get_params(deep=False)[param]
-        if fit_kwargs is not None and (
-            not isinstance(fit_kwargs, dict) or set(fit_kwargs) - allowed
-        ):
-            why = "fit arguments besides sample_weight" if allowed else "fit arguments"
+        why = _fit_kwargs_blocked(impl, allowed)
+        if why is not None:
             return Family(kind_, param, value, None, why)
         masked = family_estimator(estimator, param)
+        key = self._masked_key(masked, params, hook, kind, inputs)
+        return Family(kind_, param, value, key)
+
+    def _binning(self, impl, params, hook, kind, inputs) -> Family | None:
+        """The step's binning family (``lower.binning``): the configurations
+        whose fits build the same bins, keyed by the node's key with the
+        parameters that do not affect the bins masked."""
+        estimator = concrete_estimator(impl.estimator)
+        if estimator is None:
+            return None
+        names, blocked = binning_params(estimator)
+        if names is None:
+            return None if blocked is None else Family("bins", "", None, None, blocked)
+        param = ", ".join(names)
+        why = _fit_kwargs_blocked(impl, {"sample_weight"})
+        if why is not None:
+            return Family("bins", param, None, None, why)
+        masked = binning_estimator(estimator, names)
+        key = self._masked_key(masked, params, hook, kind, inputs)
+        return Family("bins", param, None, key)
+
+    def _masked_key(self, masked, params, hook, kind, inputs) -> str:
+        """The node key with ``masked`` as its step's estimator."""
         fields = tuple(
             (name, masked if name == "estimator" else field)
             for name, field in params[0]
         )
         family_params = (fields, *params[1:])
         encoded, _ = encode_params(family_params, hook=hook, fp_cache=self.fp_cache)
-        return Family(kind_, param, value, node_key(kind, encoded, inputs))
+        return node_key(kind, encoded, inputs)
+
+
+def _fit_kwargs_blocked(impl, allowed: set) -> str | None:
+    """Why the step's fit arguments forbid sharing its fit's work (None:
+    they do not)."""
+    fit_kwargs = impl.kwargs.get("fit") if isinstance(impl.kwargs, dict) else ()
+    if fit_kwargs is not None and (
+        not isinstance(fit_kwargs, dict) or set(fit_kwargs) - allowed
+    ):
+        return "fit arguments besides sample_weight" if allowed else "fit arguments"
+    return None
 
 
 def concrete_estimator(value: Any) -> BaseEstimator | None:

@@ -27,6 +27,7 @@ from skrub._data_ops._utils import X_NAME, Y_NAME
 from ...driver import Failure, Store
 from ...lower import Split, state_key, task_key
 from ...lower.contexts import is_fit_mode
+from ...lower.binning import BinShare, fit_with_bins
 from ...lower.ensembles import Prefix, fit_as_prefix
 from ...lower.registry import Registry, describe, ran
 from ...lower.ridge import GramShare, fit_with_gram
@@ -48,8 +49,9 @@ class MemoEvaluator(_Evaluator):
     refit : a DataOp to compute even if its value is stored (its fitted
         state is needed and missing).
     shared : fit task key -> what the fit takes from another fit of its
-        family: the first rounds of a larger ensemble (``Prefix``) or a ridge
-        model's shared Gram (``GramShare``); see ``Lowering.share_families``.
+        family: the first rounds of a larger ensemble (``Prefix``), a ridge
+        model's shared Gram (``GramShare``) or a booster's shared bins
+        (``BinShare``); see ``Lowering.share_families``.
     """
 
     def __init__(
@@ -64,7 +66,7 @@ class MemoEvaluator(_Evaluator):
         target: Any = None,
         registry: Registry | None = None,
         refit: Any = None,
-        shared: dict[tuple, Prefix | GramShare] | None = None,
+        shared: dict[tuple, Prefix | GramShare | BinShare] | None = None,
     ):
         super().__init__(mode=mode, environment=env_for(split))
         self.split = split
@@ -145,6 +147,11 @@ class MemoEvaluator(_Evaluator):
 
             def install(estimator):
                 return fit_as_prefix(estimator, source, shared, done)
+
+        elif isinstance(shared, BinShare):
+
+            def install(estimator):
+                return fit_with_bins(estimator, shared, self.store, done)
 
         else:
 
