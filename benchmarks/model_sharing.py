@@ -4,7 +4,8 @@ Runs the W4 grids (LightGBM, XGBoost, HistGradientBoosting over their rounds
 x learning rate x leaves/depth, on W1's preprocessing) with
 ``stratum.search`` with ``model_sharing`` on and off, alternating, and plain
 skrub once, all in this process with one library thread. Reports wall and
-CPU seconds and their ratios, the number of fits taken as prefixes, and
+CPU seconds and their ratios, the number of fits taken as prefixes and of
+fits on bins another fit built, and
 checks that the three give identical scores (==).
 
     OMP_NUM_THREADS=1 python benchmarks/model_sharing.py --rows 10000 --repeat 2
@@ -78,7 +79,9 @@ def main() -> None:
                         pipelines, cv=args.cv, scoring="r2", refit=False
                     )
                 )
-            prefixed = result.stats_["implementation"].str.startswith("prefix:").sum()
+            implementation = result.stats_["implementation"]
+            prefixed = implementation.str.startswith("prefix:").sum()
+            binned = implementation.str.startswith("binned data of").sum()
             scores = _scores(result.searches_)
             if reference is None:
                 reference = scores
@@ -87,7 +90,7 @@ def main() -> None:
             label = "on " if sharing else "off"
             print(
                 f"  stratum sharing {label}:  {wall:8.1f} s wall {cpu:8.1f} s CPU"
-                f"  ({prefixed} fits taken as prefixes)"
+                f"  ({prefixed} fits taken as prefixes, {binned} on shared bins)"
             )
     on, off = np.array(rows[True]), np.array(rows[False])
     print(

@@ -69,6 +69,12 @@ def thread_budget() -> int:
     return min(budget, max(1, int(cap))) if cap.isdigit() else budget
 
 
+def runtime_budget() -> int | None:
+    """The calling thread's budget if the runtime set one (a worker, a task),
+    else None."""
+    return None if getattr(_local, "n_threads", None) is None else thread_budget()
+
+
 def set_thread_budget(n_threads: int | None) -> None:
     """Set the calling thread's budget (None: every core)."""
     _local.n_threads = None if n_threads is None else max(1, int(n_threads))

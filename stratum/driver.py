@@ -57,7 +57,9 @@ class Driver:
         self.executor = make_executor(options)
 
     def _reusable(self, key: tuple) -> bool:
-        """Whether a value may be reused by, or taken from, other batches."""
+        """Whether a value may be reused by, or taken from, other batches (a
+        family's shared Gram or bins: when the fit writing it may)."""
+        key = self.lowering.providers.get(key, key)
         node = self.plan.nodes.get(key[0])
         return node is not None and node.reusable
 

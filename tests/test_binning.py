@@ -356,3 +356,40 @@ def test_search_bins_each_fold_once_per_family_with_skrubs_scores(monkeypatch):
     assert implementation.str.startswith("prefix:").sum() == 3 * 4 * 3
     text = shared.explain()
     assert "27 booster fit(s) take the binned data that 9 other fit(s) build" in text
+
+
+def test_bins_are_reused_by_a_later_batch(monkeypatch):
+    """A session keeps a fold's bins: a later batch of the same family with
+    other learning rates bins nothing, and scores as skrub does."""
+    counter = _Counter(monkeypatch)
+
+    def binnings(pipelines) -> dict:
+        before = dict(counter.counts)  # (skrub's previews bin when built)
+        results = {
+            name: stratum.search([pipeline], cv=3, refit=False)
+            for name, pipeline in pipelines.items()
+        }
+        binned = {k: counter.counts[k] - before[k] for k in before}
+        return binned, results
+
+    def pipelines(rate: float) -> dict:
+        return {
+            name: _grid_pipeline(model.set_params(learning_rate=rate))
+            for name, model in _models().items()
+        }
+
+    with stratum.config_context(progress=False), stratum.Session():
+        built, _ = binnings(pipelines(0.1))
+        assert built == {"lgbm": 3, "xgb": 3, "hgb": 3}
+        later = pipelines(0.7)
+        built, results = binnings(later)
+        assert built == {"lgbm": 0, "xgb": 0, "hgb": 0}
+    for name, pipeline in later.items():
+        search = pipeline.skb.make_grid_search(cv=3, fitted=False)
+        with stratum.config_context(engine="skrub"):
+            search.fit(pipeline.skb.get_data())
+        result = results[name]
+        assert _scores(result.searches_[next(iter(result.searches_))]) == _scores(search)
+        fits = result.stats_[result.stats_["mode"].eq("fit")]["implementation"]
+        # per fold: 2 tree shapes fitted at 10 rounds on the earlier bins
+        assert fits.str.startswith("binned data of").sum() == 2 * 3, name

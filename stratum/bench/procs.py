@@ -20,6 +20,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..runtime.contention import busy_seconds as machine_busy_seconds
+
 SAMPLE_SECONDS = 0.2
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 # ru_maxrss is in kilobytes on Linux, bytes on macOS.
@@ -89,18 +91,6 @@ def _children_map() -> dict[int, list[int]]:
         ppid = int(stat[stat.rfind(b")") + 2 :].split()[1])
         children.setdefault(ppid, []).append(int(entry))
     return children
-
-
-def machine_busy_seconds() -> float | None:
-    """CPU seconds all processes have used since boot (``/proc/stat``)."""
-    try:
-        with open("/proc/stat") as f:
-            fields = [int(v) for v in f.readline().split()[1:]]
-    except (OSError, ValueError):
-        return None
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    busy = sum(fields[:8]) - idle  # guest time is already counted in user
-    return busy / os.sysconf("SC_CLK_TCK")
 
 
 def tree_rss(roots) -> int:

@@ -34,7 +34,7 @@ process, to disk), a ``Binned`` loses it and its takers fit directly.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -193,9 +193,10 @@ def fit_with_bins(estimator: Any, share: BinShare, store: Any, ran: list) -> boo
 
     def fit(X, y=None, **kwargs):
         del estimator.fit  # the class's own fit again
-        if share.provider:
-            return _provide(estimator, hook, share, store, ran, (X, y, kwargs))
         binned = store.get(share.bins_key) if share.bins_key in store else None
+        if share.provider and (binned is None or binned.data is None):
+            # (bins an earlier batch built are taken like any other)
+            return _provide(estimator, hook, share, store, ran, (X, y, kwargs))
         if not isinstance(binned, Binned) or binned.data is None:
             return estimator.fit(X, y, **kwargs)
         with binned.lock:
@@ -207,7 +208,7 @@ def fit_with_bins(estimator: Any, share: BinShare, store: Any, ran: list) -> boo
                 took.clear()
             if not took:
                 return estimator.fit(X, y, **kwargs)
-        ran.append(share)
+        ran.append(replace(share, provider=False))
         return estimator
 
     estimator.fit = fit
@@ -215,7 +216,8 @@ def fit_with_bins(estimator: Any, share: BinShare, store: Any, ran: list) -> boo
 
 
 def _provide(estimator, hook, share, store, ran, arguments):
-    """Fit ``estimator``, keeping the bins it builds for its family."""
+    """Fit ``estimator``, keeping the bins it builds for its family (in
+    place of bins that could not be shared, from an earlier batch)."""
     X, y, kwargs = arguments
     built: list = []
     binned = Binned(None, (), 0, "the fit that builds the bins failed")
@@ -225,7 +227,8 @@ def _provide(estimator, hook, share, store, ran, arguments):
         binned = built[0] if built else Binned(None, (), 0, "the fit built no bins")
         binned.nbytes = _size(binned.data)
     finally:
-        store.put(share.bins_key, binned)
+        store.release(share.bins_key)
+        store.put(share.bins_key, binned, offer=binned.data is not None)
     if built:
         ran.append(share)
     return estimator

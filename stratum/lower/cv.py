@@ -92,6 +92,9 @@ class Lowering:
         # fit task key -> what its fit takes from another fit of its family:
         # the rounds of a larger ensemble, or a ridge model's shared Gram
         self.shared: dict[tuple, Prefix | GramShare | BinShare] = {}
+        # what a family's first fit writes for the others (a Gram, bins) ->
+        # that fit's task key
+        self.providers: dict[tuple, tuple] = {}
 
     def _task(self, node: Node, split: Split, mode: str, r: bool, user) -> tuple:
         tk = task_key(node, split, mode, r)
@@ -298,6 +301,7 @@ class Lowering:
         it and read it. ``share(key, provider)`` says what each fit takes."""
         provider = self.tasks[keys[0]]
         provider.writes = tuple(dict.fromkeys((*provider.writes, written)))
+        self.providers[written] = provider.key
         for key in keys:
             is_provider = key == keys[0]
             if not is_provider:

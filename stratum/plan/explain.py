@@ -143,7 +143,8 @@ def explain_plan(
 
 def _sharing_summary(plan, shared: dict | None) -> list[str]:
     """Which fits take work from another fit of their family (an ensemble's
-    first rounds, a ridge model's Gram), and which steps cannot (and why)."""
+    first rounds, a ridge model's Gram, a booster's bins), and which steps
+    cannot (and why)."""
     families = [
         (n.label, f)
         for n in plan.nodes.values()
@@ -243,6 +244,12 @@ def _schedule_summary(stats, schedules: list[dict]) -> str:
         f"on {n_jobs} worker(s), {threads}, "
         f"critical path first; executor wall time {wall:.2f}s",
     ]
+    contended = sum(s.get("contended_tasks", 0) for s in schedules)
+    if contended:
+        lines.append(
+            f"  {contended} task(s) started with fewer library threads: other "
+            "processes kept cores busy (their results do not depend on it)"
+        )
     if wall > 0 and n_jobs > 1:
         # a pinned task holding several slots keeps them all busy
         held = sum(s.get("slot_seconds", 0.0) for s in schedules) or total

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 
 from threadpoolctl import ThreadpoolController, threadpool_limits
 
@@ -78,6 +79,9 @@ def _per_thread(library) -> bool:
     )
 
 
+_worker = threading.local()
+
+
 def limit_worker_thread(n_threads: int) -> None:
     """A worker thread's own share: stratum's kernels and the per-thread
     libraries (OpenMP) get ``n_threads`` (no more than ``OMP_NUM_THREADS``).
@@ -89,6 +93,14 @@ def limit_worker_thread(n_threads: int) -> None:
     for library in ThreadpoolController().lib_controllers:
         if _per_thread(library):
             library.set_num_threads(limit)
+    _worker.n_threads = n_threads
+
+
+def worker_threads(n_threads: int) -> None:
+    """``limit_worker_thread``, unless the calling thread has that share
+    already (finding the libraries takes milliseconds)."""
+    if getattr(_worker, "n_threads", None) != n_threads:
+        limit_worker_thread(n_threads)
 
 
 class LibraryThreads:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from typing import Any
 import cloudpickle
 
 from ..lower import Task
+from . import lightgbm_threads
 from .sizes import nbytes
 from .store import Failure, Handle, Spilled, Store, TaskStat
 
@@ -93,6 +95,8 @@ def execute(context: Any, key: tuple, inputs: dict, pinned=None) -> Outcome:
     pinned task (``Task.threads``) with the library threads ``pinned``
     (``budget.LibraryThreads``), if given."""
     task = context.task(key)
+    if "lightgbm.sklearn" in sys.modules:  # it sizes its own team
+        lightgbm_threads.install()
     store = Store()
     for k, value in inputs.items():
         store.put(k, value, offer=False)

@@ -16,6 +16,7 @@ for them to be free, so that there are never more busy threads than cores.
 from __future__ import annotations
 
 import heapq
+import sys
 import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -31,7 +32,10 @@ from .budget import (
     limit_worker_thread,
     restore,
     threads_per_worker,
+    worker_threads,
 )
+from . import lightgbm_threads
+from .contention import process_load
 from .progress import Progress
 from .store import Failure, Store, Timer
 
@@ -83,6 +87,8 @@ class ThreadWorkers:
     def __init__(self, n_jobs: int, pinned: LibraryThreads | None = None):
         self.slots = n_jobs
         self.slot_threads = threads_per_worker(n_jobs)
+        self.load = process_load()
+        self.contended = 0  # tasks given fewer threads: other processes busy
         self.library_threads = library_threads(self.slot_threads)
         self.pinned = pinned
         self.pinned_handles: set = set()  # running pinned tasks
@@ -96,7 +102,11 @@ class ThreadWorkers:
 
     def submit(self, task: Task, store: Store):
         if task.threads is None or self.pinned is None:
-            return self.pool.submit(run_task, task, store)
+            # Never more library threads than the cores others leave free.
+            free = self.load.free_cores() // self.slots
+            threads = max(1, min(self.slot_threads, free))
+            self.contended += threads < self.slot_threads
+            return self.pool.submit(run_task_with_threads, task, store, threads)
         if not self.pinned_handles:
             self.raised = self.pinned.apply(per_thread=False)
         handle = self.pool.submit(run_pinned, task, store, self.pinned)
@@ -201,6 +211,12 @@ def skip_if_failed(task: Task, store: Store) -> bool:
     return True
 
 
+def run_task_with_threads(task: Task, store: Store, n_threads: int) -> str:
+    """``run_task`` in a worker thread whose libraries get ``n_threads``."""
+    worker_threads(n_threads)
+    return run_task(task, store)
+
+
 def run_pinned(task: Task, store: Store, pinned: LibraryThreads) -> str:
     """``run_task`` in a worker thread, with the pinned library threads."""
     with pinned.scope(per_thread=True):
@@ -263,6 +279,7 @@ class RunState:
     slots: int = 1  # worker slots: tasks that may run at once
     slot_threads: int = 1  # the library threads of a task holding one slot
     pinned: LibraryThreads | None = None  # the library threads of pinned tasks
+    contended: int = 0  # tasks run with fewer threads: other processes busy
     held: dict = field(default_factory=dict)  # running key -> slots it holds
     pinned_started: int = 0  # pinned tasks started (for the run's summary)
     slot_seconds: float = 0.0  # seconds x slots held of the finished tasks
@@ -385,6 +402,8 @@ class Scheduler:
             len(state.todo), enabled=self.progress, configurations=len(state.remaining)
         )
         state.pinned = LibraryThreads()  # the caller's, before limiting them
+        if "lightgbm.sklearn" in sys.modules:  # it sizes its own team
+            lightgbm_threads.install()
         start = time.monotonic()
         pool = None
         try:
@@ -412,6 +431,18 @@ class Scheduler:
                 self._complete_done(state, pool)
                 self._keep_within_budget(state)
                 self._abandon_late(state, pool)
+
+    def _run_here(self, state: RunState, task: Task) -> str:
+        """Run ``task`` in the calling thread; one whose results do not depend
+        on its thread count with no more library threads than the cores other
+        processes leave free (``runtime.contention``)."""
+        if task.threads is None:
+            free = process_load().free_cores()
+            if free < state.slot_threads:
+                state.contended += 1
+                with limit_library_threads(free, scoped=True):
+                    return run_task(task, state.store)
+        return run_task(task, state.store)
 
     # -- the steps of ``run`` -------------------------------------------------------
     def _size_slots(self, state: RunState, pool) -> None:
@@ -444,7 +475,7 @@ class Scheduler:
                 store.spill(set(task.deps), need)
             if pool is None:
                 with Timer() as t:
-                    status = run_task(task, store)
+                    status = self._run_here(state, task)
                 self._finish(state, key, status, t.seconds)
                 self._keep_within_budget(state)
             elif skip_if_failed(task, store):
@@ -531,6 +562,7 @@ class Scheduler:
             ),
             "pinned_threads": None if pinned is None else pinned.threads,
             "pinned_tasks": state.pinned_started,
+            "contended_tasks": state.contended + getattr(pool, "contended", 0),
             "slot_seconds": state.slot_seconds,
             "tasks": len(state.todo),
             "wall": time.monotonic() - start,

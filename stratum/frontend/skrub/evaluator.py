@@ -131,9 +131,9 @@ class MemoEvaluator(_Evaluator):
             choices = self._choices.pop(id(work), [])
             reports = ran(getattr(work, "estimator_", None))
             self.store.implementations[key] = describe(choices, reports)
-            _, shared, done = self._sharing.pop(id(work), (None, None, ()))
-            if done:
-                self.store.implementations[key] = shared.describe()
+            _, _, done = self._sharing.pop(id(work), (None, None, ()))
+            if done:  # what the fit took from (or gave to) its family
+                self.store.implementations[key] = done[-1].describe()
         return result
 
     def _share(self, work, shared) -> None:
