@@ -3,8 +3,10 @@
 ``import stratum as skrub`` is a drop-in for skrub: every public skrub name is
 available here, and skrub's searches and cross-validation run on stratum's
 engine (``set_config(engine="skrub")`` switches back). stratum's own API:
-:func:`search` (a batch of pipelines in one call), :func:`explain`,
-:func:`set_config` / :func:`get_config` / :func:`config_context`.
+:func:`search` (a batch of pipelines in one call, skrub DataOps or
+scikit-learn searches), :func:`explain`, :func:`patch_sklearn` /
+:func:`unpatch_sklearn`, :func:`set_config` / :func:`get_config` /
+:func:`config_context`.
 
 Importing stratum is cheap: skrub (with pandas and scikit-learn) is imported
 on the first use of a name that needs it, and skrub's entry points are routed
@@ -29,6 +31,8 @@ _LAZY = {
     "Session": ".session",
     "Client": ".serve.client",
     "StratumFallbackWarning": ".frontend.skrub.dropin",
+    "patch_sklearn": ".frontend.sklearn.patch",
+    "unpatch_sklearn": ".frontend.sklearn.patch",
 }
 _STRATUM_API = sorted([*_LAZY, "config_context", "get_config", "set_config"])
 _NOT_FROM_SKRUB = ("get_config", "set_config", "config_context")

@@ -17,6 +17,14 @@ from .frontend.skrub.inputs import (
     search_object,
     skrub_learner,
 )
+from .frontend.sklearn.searches import (
+    describe,
+    fit_in_sklearn,
+    is_sklearn,
+    named_searches,
+    plan_search,
+    replay,
+)
 from .frontend.skrub.searches import fit_searches, prepare_batch
 from .options import ExecutionOptions
 from .plan.explain import explain_plan, plan_to_dot
@@ -69,8 +77,9 @@ class BatchSearch:
 
     @property
     def stats_(self) -> pd.DataFrame:
-        rows = [vars(s).copy() for s in self._batch.driver.store.stats]
-        tasks = self._batch.driver.lowering.tasks
+        stats = self._batch.driver.store.stats if self._batch is not None else []
+        rows = [vars(s).copy() for s in stats]
+        tasks = self._batch.driver.lowering.tasks if self._batch is not None else {}
         for row in rows:
             row["task"] = row.pop("key")
             task = tasks.get(row["task"])
@@ -100,9 +109,20 @@ class BatchSearch:
         return pd.DataFrame(rows, columns=cols)
 
     def explain(self) -> str:
-        return _explain(
+        runs = set() if self._batch is None else {r.name for r in self._batch.runs}
+        elsewhere = [
+            f"  {name}: {why}"
+            for name, why in self.fallbacks_.items()
+            if name not in runs
+        ]
+        if elsewhere:
+            elsewhere.insert(0, "run by scikit-learn's own code:")
+        if self._batch is None:
+            return "\n".join(elsewhere)
+        text = _explain(
             self._batch, self.fallbacks_, stats=self._batch.driver.store.stats
         )
+        return "\n".join([text, *elsewhere])
 
     def draw(self) -> str:
         """The compiled plan as Graphviz DOT text (shared nodes highlighted)."""
@@ -118,6 +138,9 @@ class BatchSearch:
 def search(
     pipelines: Sequence | Mapping[str, Any],
     *,
+    X: Any = None,
+    y: Any = None,
+    groups: Any = None,
     cv: Any = 5,
     scoring: Any = None,
     n_iter: int | None = None,
@@ -133,14 +156,22 @@ def search(
     backend: str | None = None,
     ray_address: str | None = None,
 ) -> BatchSearch:
-    """Evaluate a batch of skrub DataOps, sharing their common work.
+    """Evaluate a batch of skrub DataOps, or of scikit-learn searches and
+    estimators on ``X`` and ``y``, sharing their common work.
 
     Parameters
     ----------
-    pipelines : list of DataOps, or dict name -> DataOp
-        The final DataOp of each pipeline (what ``make_grid_search`` would be
-        called on). Choices inside are expanded as a grid search does, or
-        sampled (``n_iter``) as a randomized search does.
+    pipelines : list or dict name -> pipeline
+        skrub DataOps: the final DataOp of each pipeline (what
+        ``make_grid_search`` would be called on); choices inside are expanded
+        as a grid search does, or sampled (``n_iter``) as a randomized search
+        does. Or scikit-learn objects: unfitted ``GridSearchCV`` /
+        ``RandomizedSearchCV`` (their own candidates, ``cv``, scoring and
+        refit; other searches run scikit-learn's own fit, see
+        ``fallbacks_``), and estimators or ``Pipeline`` s (a search of one
+        candidate with this call's ``cv``, ``scoring`` and ``refit``).
+    X, y, groups :
+        The data of scikit-learn searches (as their ``fit`` takes it).
     cv, scoring, error_score, return_train_score :
         As in ``DataOp.skb.make_grid_search``.
     n_iter, random_state :
@@ -166,6 +197,34 @@ def search(
     -------
     BatchSearch
     """
+    options = ExecutionOptions.resolve(
+        n_jobs=n_jobs,
+        timeout=timeout,
+        config_timeout=config_timeout,
+        memory_budget=memory_budget,
+        backend=backend,
+        ray_address=ray_address,
+    )
+    if isinstance(pipelines, Mapping):
+        values = list(pipelines.values())
+    elif isinstance(pipelines, (list, tuple)):
+        values = list(pipelines)
+    else:
+        values = [pipelines]
+    if any(is_sklearn(v) for v in values):
+        batch_args = dict(
+            cv=cv,
+            scoring=scoring,
+            refit=refit,
+            error_score=error_score,
+            return_train_score=return_train_score,
+        )
+        return _search_sklearn(pipelines, (X, y, groups), batch_args, options)
+    if X is not None or y is not None or groups is not None:
+        raise TypeError(
+            "X, y and groups are the data of scikit-learn searches; DataOps "
+            "carry their own (or pass environment=)"
+        )
     inputs = check_pipelines(pipelines, environment)
     items = [
         (
@@ -184,14 +243,6 @@ def search(
         )
         for item in inputs
     ]
-    options = ExecutionOptions.resolve(
-        n_jobs=n_jobs,
-        timeout=timeout,
-        config_timeout=config_timeout,
-        memory_budget=memory_budget,
-        backend=backend,
-        ray_address=ray_address,
-    )
     batch, outcomes = fit_searches(
         items, options=options, refit=False, raise_errors=False
     )
@@ -208,6 +259,50 @@ def search(
     results = _sort(pd.concat(frames, ignore_index=True), refit)
     best = _best(batch, results, inputs, outcomes, refit)
     batch.release()
+    return BatchSearch(batch, outcomes, results, best, searches, fallbacks)
+
+
+def _search_sklearn(pipelines, data: tuple, batch_args: dict, options) -> BatchSearch:
+    """``search`` for scikit-learn searches (``frontend.sklearn``): every
+    candidate of every search in one stratum batch, then each search replayed
+    by scikit-learn."""
+    X, y, groups = data
+    entries = named_searches(pipelines, batch_args)
+    for entry in entries:
+        plan_search(entry, X, y, groups, {})
+    items = [item for entry in entries for item in entry.items]
+    batch, outcomes = None, []
+    if items:
+        batch, outcomes = fit_searches(
+            items, options=options, refit=False, raise_errors=False, replay=False
+        )
+    searches, fallbacks, frames = {}, {}, []
+    position = 0
+    for entry in entries:
+        mine = outcomes[position : position + len(entry.items)]
+        position += len(entry.items)
+        unplanned = [o.run.fallback for o in mine if o.run.fallback is not None]
+        if unplanned and entry.fallback is None:
+            entry.fallback = f"a candidate stratum cannot plan: {unplanned[0]}"
+        if entry.fallback is not None:
+            fallbacks[entry.name] = entry.fallback
+            fitted = fit_in_sklearn(entry, X, y, groups, {})
+        else:
+            fitted = replay(entry, mine, X, y)
+        searches[entry.name] = fitted
+        frames.append(describe(entry.name, fitted, entry.fallback))
+    refit = batch_args["refit"]
+    results = _sort(pd.concat(frames, ignore_index=True), refit)
+    best = None
+    col = _score_column(results, refit)
+    ok = results[results["status"].eq("ok")] if col else results.iloc[0:0]
+    if col is not None and not ok.empty and not ok[col].isna().all():
+        row = ok.loc[ok[col].idxmax()]
+        fitted = searches[row["pipeline"]]
+        best = Best(row["pipeline"], row["params"], float(row[col]))
+        best.learner = getattr(fitted, "best_estimator_", None)
+    if batch is not None:
+        batch.release()
     return BatchSearch(batch, outcomes, results, best, searches, fallbacks)
 
 
@@ -270,6 +365,34 @@ def explain(
     """
     if isinstance(pipelines, BatchSearch):
         return pipelines.explain()
+    options = ExecutionOptions.resolve(
+        n_jobs=n_jobs,
+        timeout=timeout,
+        config_timeout=config_timeout,
+        memory_budget=memory_budget,
+        backend=backend,
+        ray_address=ray_address,
+    )
+    if isinstance(pipelines, Mapping):
+        values = list(pipelines.values())
+    elif isinstance(pipelines, (list, tuple)):
+        values = list(pipelines)
+    else:
+        values = [pipelines]
+    if any(is_sklearn(v) for v in values):
+        batch_args = dict(
+            cv=cv,
+            scoring=scoring,
+            refit=refit,
+            error_score=error_score,
+            return_train_score=return_train_score,
+        )
+        return _search_sklearn(pipelines, (X, y, groups), batch_args, options)
+    if X is not None or y is not None or groups is not None:
+        raise TypeError(
+            "X, y and groups are the data of scikit-learn searches; DataOps "
+            "carry their own (or pass environment=)"
+        )
     inputs = check_pipelines(pipelines, environment)
     items = [
         (

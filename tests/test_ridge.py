@@ -35,11 +35,7 @@ pytestmark = pytest.mark.skipif(
     ".".join(sklearn.__version__.split(".")[:2]) not in VERIFIED,
     reason=f"the Ridge replay is verified on scikit-learn {VERIFIED} only",
 )
-
-
-class _Store(dict):
-    def put(self, key, value):
-        self[key] = value
+from stratum.runtime.store import Store
 
 
 def _assert_same(a, b, where=""):
@@ -62,7 +58,7 @@ def _assert_same(a, b, where=""):
 
 def _shared_fits(estimator, alphas, X, y):
     """A family's fits through ``fit_with_gram``: the first provides."""
-    store, fitted, ran = _Store(), [], []
+    store, fitted, ran = Store(), [], []
     for i, alpha in enumerate(alphas):
         member = clone(estimator).set_params(alpha=alpha)
         share = GramShare(("family", "fold", "gram", None), i == 0, "ridge", alpha)
@@ -73,7 +69,7 @@ def _shared_fits(estimator, alphas, X, y):
 
 def _check_family(estimator, alphas, X, y, shared=True):
     fitted, store, ran = _shared_fits(estimator, alphas, X, y)
-    assert isinstance(store[("family", "fold", "gram", None)], Gram) is shared
+    assert isinstance(store.get(("family", "fold", "gram", None)), Gram) is shared
     cholesky = 0
     for alpha, member in zip(alphas, fitted):
         direct = clone(estimator).set_params(alpha=alpha).fit(X, y)
@@ -172,19 +168,19 @@ def test_inputs_the_replay_does_not_cover_are_fitted_directly():
 def test_fit_arguments_are_a_direct_fit():
     rng = np.random.default_rng(0)
     X, y, w = rng.normal(size=(30, 3)), rng.normal(size=30), rng.uniform(size=30)
-    store, ran = _Store(), []
+    store, ran = Store(), []
     key = ("family", "fold", "gram", None)
     member = Ridge(alpha=2.0)
     assert fit_with_gram(member, GramShare(key, True, "ridge", 2.0), store, ran)
     member.fit(X, y, sample_weight=w)
-    assert isinstance(store[key], NoGram) and not ran
+    assert isinstance(store.get(key), NoGram) and not ran
     _assert_same(vars(member), vars(Ridge(alpha=2.0).fit(X, y, sample_weight=w)))
 
 
 def test_invalid_parameters_raise_as_a_direct_fit():
     X, y = np.ones((4, 2)), np.arange(4.0)
     member = Ridge(alpha=1.0, tol=-1.0)
-    fit_with_gram(member, GramShare(("k",), True, "ridge", 1.0), _Store(), [])
+    fit_with_gram(member, GramShare(("k",), True, "ridge", 1.0), Store(), [])
     with pytest.raises(ValueError, match="tol"):
         member.fit(X, y)
 

@@ -173,7 +173,8 @@ class Binned:
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         del state["lock"]
-        if not isinstance(self.data, tuple):  # a native LightGBM/XGBoost object
+        if self.data is not None and not isinstance(self.data, tuple):
+            # a native LightGBM/XGBoost object
             state.update(data=None, reason="binned data does not leave its process")
         return state
 
@@ -193,7 +194,7 @@ def fit_with_bins(estimator: Any, share: BinShare, store: Any, ran: list) -> boo
 
     def fit(X, y=None, **kwargs):
         del estimator.fit  # the class's own fit again
-        binned = store.get(share.bins_key) if share.bins_key in store else None
+        binned = store.find(share.bins_key)
         if share.provider and (binned is None or binned.data is None):
             # (bins an earlier batch built are taken like any other)
             return _provide(estimator, hook, share, store, ran, (X, y, kwargs))

@@ -40,6 +40,10 @@ class Task:
     steps computes different bits with another thread count), or is None: a
     pinned task runs with the library threads of the caller, whatever
     ``n_jobs`` is.
+
+    ``soft`` lists dependencies the task only waits for: another fit of its
+    family whose work it takes when it can (``Lowering.share_families``). If
+    one of them failed, the task does the work itself instead of failing.
     """
 
     key: tuple
@@ -52,6 +56,7 @@ class Task:
     reads: tuple = ()
     writes: tuple = ()
     threads: str | None = None
+    soft: tuple = ()
 
     @property
     def inputs(self) -> tuple:
@@ -263,6 +268,7 @@ class Lowering:
             return 0
         task = self.tasks[key]
         task.deps = tuple(dict.fromkeys((*task.deps, source_key)))
+        task.soft = tuple(dict.fromkeys((*task.soft, source_key)))
         task.reads = self.reads_of(task.deps)
         self.shared[key] = Prefix(
             source_state=state_key(source, Split(key[1], "train")),
@@ -308,6 +314,7 @@ class Lowering:
                 task = self.tasks[key]
                 reads = self.reads_of(task.deps)
                 task.deps = tuple(dict.fromkeys((*task.deps, provider.key)))
+                task.soft = tuple(dict.fromkeys((*task.soft, provider.key)))
                 task.reads = tuple(dict.fromkeys((*reads, written)))
             self.shared[key] = share(key, is_provider)
         return len(keys)

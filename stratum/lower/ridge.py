@@ -148,7 +148,7 @@ def _shared_fit_body(estimator, X, y, *, share, store, ran):
         gram = _gram(estimator, X, y)
         store.put(share.gram_key, gram)
     else:
-        gram = store.get(share.gram_key) if share.gram_key in store else None
+        gram = store.find(share.gram_key)
     if not isinstance(gram, Gram):
         return direct(estimator, X, y)
     if not _solve(estimator, gram):

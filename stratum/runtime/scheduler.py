@@ -200,8 +200,10 @@ def critical_path(tasks: dict[tuple, Task], order: list[tuple]) -> dict[tuple, f
 
 
 def skip_if_failed(task: Task, store: Store) -> bool:
-    """Fail ``task`` without running it if one of its dependencies failed."""
-    failed = next((f for d in task.deps if (f := store.failure(d)) is not None), None)
+    """Fail ``task`` without running it if one of its dependencies failed
+    (not one it only waits for: ``Task.soft``)."""
+    hard = (d for d in task.deps if d not in task.soft)
+    failed = next((f for d in hard if (f := store.failure(d)) is not None), None)
     if failed is None:
         return False
     store.put(task.key, failed)

@@ -218,6 +218,12 @@ class Store:
         value = self.values.get(key)
         return value if isinstance(value, Failure) else None
 
+    def find(self, key: tuple) -> Any:
+        """The value under ``key``, or None when it is missing or failed."""
+        if key not in self or self.failure(key) is not None:
+            return None
+        return self.get(key)
+
     def record(
         self,
         key,

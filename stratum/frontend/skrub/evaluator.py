@@ -141,9 +141,10 @@ class MemoEvaluator(_Evaluator):
         its family shares (when that is in the store)."""
         done: list = []
         if isinstance(shared, Prefix):
-            if shared.source_state not in self.store:
+            state = self.store.find(shared.source_state)
+            if state is None:  # not fitted here, or its fit failed
                 return
-            source = self.store.get(shared.source_state).get("estimator_")
+            source = state.get("estimator_")
 
             def install(estimator):
                 return fit_as_prefix(estimator, source, shared, done)

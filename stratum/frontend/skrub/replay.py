@@ -41,20 +41,25 @@ class Recorded:
     def from_run(cls, run: Any) -> "Recorded":
         """What a pipeline run computed, by (candidate params, rows)."""
         recorded = cls()
-        candidates = [c.params for c in run.configs]
-        for (c, fold), failure in run.fit_errors.items():
-            rows = np.asarray(run.splits[fold][0], dtype=np.int64).tobytes()
-            recorded.fit_errors[(_params_key(candidates[c]), rows)] = failure.error
-        for (c, fold, side), (status, result) in run.scores.items():
+        for c, config in enumerate(run.configs):
+            recorded.add(run, c, config.params)
+        return recorded
+
+    def add(self, run: Any, c: int, params: dict) -> None:
+        """Record configuration ``c`` of ``run`` as the candidate ``params``."""
+        key = _params_key(params)
+        for (config, fold), failure in run.fit_errors.items():
+            if config == c:
+                rows = np.asarray(run.splits[fold][0], dtype=np.int64).tobytes()
+                self.fit_errors[(key, rows)] = failure.error
+        for (config, fold, side), (status, result) in run.scores.items():
+            if config != c:
+                continue
             train, test = run.splits[fold]
             rows = np.asarray(train if side == "train" else test, dtype=np.int64)
             if status == "error":
                 result = result.error
-            recorded.scores[(_params_key(candidates[c]), rows.tobytes())] = (
-                status,
-                result,
-            )
-        return recorded
+            self.scores[(key, rows.tobytes())] = (status, result)
 
     def fit_error(self, params: dict, rows: bytes):
         return self.fit_errors.get((_params_key(params), rows))
@@ -96,6 +101,11 @@ class ReplayEstimator(BaseEstimator):
         if error is not None:
             raise error
         return self
+
+    def score(self, X, y=None, **kwargs):
+        """The recorded score (a search with ``scoring=None`` scores by the
+        estimator's ``score``)."""
+        return self.recorded.score(self._params, _rows_key(X))
 
 
 class _ReplayMultimetric(_MultimetricScorer):

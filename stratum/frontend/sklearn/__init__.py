@@ -1,0 +1,3 @@
+"""The scikit-learn frontend: ``GridSearchCV``/``RandomizedSearchCV`` objects
+and plain estimators on X and y, run on stratum's engine with
+scikit-learn's own candidates, splits, results and refit."""

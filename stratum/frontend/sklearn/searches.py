@@ -1,0 +1,265 @@
+"""scikit-learn searches on stratum's engine.
+
+A scikit-learn search object on ``X``, ``y`` and ``groups`` (or a plain
+estimator: a ``GridSearchCV`` of one candidate) runs in three steps:
+
+1. Its candidates are the ones its own ``_run_search`` lists, drawn as it
+   draws them
+   (``GridSearchCV``'s parameter grid, ``RandomizedSearchCV``'s samples with
+   its ``random_state``), its splits the ones its own ``cv`` makes of X, y and
+   groups (``check_cv``).
+2. Each candidate (the estimator cloned, with the candidate's parameters) is
+   written as a skrub DataOp: a ``Pipeline``'s steps become a chain of
+   ``.skb.apply(step, y=y, no_wrap=True)`` on the ``X`` and ``y`` variables,
+   each step called as the ``Pipeline`` calls it (``fit_transform(X, y)``,
+   then ``transform``; the last one ``fit`` and ``predict``), any other
+   estimator one such step. Every candidate of every search of a batch goes
+   into one stratum batch, so a step with the same parameters on the same
+   input (a ``ColumnTransformer`` shared by a Ridge and a LightGBM grid) is
+   fitted once per fold, and the model-sharing rewrites apply.
+3. The user's search object is then fitted on what stratum recorded
+   (``frontend.skrub.replay``): its ``cv_results_``, ranks, ``best_*``,
+   ``FitFailedWarning`` and ``error_score`` handling are scikit-learn's own,
+   and so is the refit of the best candidate on all rows
+   (``clone(estimator).set_params(**best_params_).fit(X, y)``).
+
+What it cannot plan runs scikit-learn's own ``fit`` and says why: the
+successive-halving searches, fit parameters, other search classes, frames
+whose column names are not strings (skrub's steps see them as strings).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import skrub
+from sklearn.base import BaseEstimator, clone, is_classifier
+from sklearn.model_selection import (
+    GridSearchCV,
+    ParameterGrid,
+    ParameterSampler,
+    RandomizedSearchCV,
+    check_cv,
+)
+from sklearn.model_selection._search import BaseSearchCV
+from sklearn.pipeline import Pipeline
+
+from ..skrub.replay import Recorded, replay_search
+
+_PLANNED = (GridSearchCV, RandomizedSearchCV)
+
+
+@dataclass
+class SklearnSearch:
+    """One scikit-learn search of a batch, and what stratum makes of it."""
+
+    name: str
+    search: BaseSearchCV
+    fallback: str | None = None  # why scikit-learn's own fit runs instead
+    candidates: list = field(default_factory=list)
+    splits: list = field(default_factory=list)
+    items: list = field(default_factory=list)  # (name, DataOp, env, search)
+
+
+def as_search(
+    name: str,
+    value: Any,
+    *,
+    cv: Any,
+    scoring: Any,
+    refit: Any,
+    error_score: Any,
+    return_train_score: bool,
+) -> BaseSearchCV:
+    """``value`` if it is a scikit-learn search; a plain estimator as a
+    ``GridSearchCV`` of one candidate with the batch's arguments."""
+    if isinstance(value, skrub.DataOp):
+        raise TypeError(
+            f"pipeline {name!r}: a batch mixes skrub DataOps and scikit-learn "
+            "objects; run them in separate stratum.search calls"
+        )
+    if isinstance(value, BaseSearchCV):
+        return value
+    if isinstance(value, BaseEstimator):
+        return GridSearchCV(
+            value,
+            {},
+            cv=cv,
+            scoring=scoring,
+            refit=bool(refit),
+            error_score=error_score,
+            return_train_score=return_train_score,
+        )
+    raise TypeError(
+        f"pipeline {name!r}: expected a scikit-learn estimator or search, "
+        f"got {type(value).__name__}"
+    )
+
+
+def plan_search(entry: SklearnSearch, X: Any, y: Any, groups: Any, fit_params: dict):
+    """Fill ``entry``'s candidates, splits and batch items, or say in
+    ``entry.fallback`` why scikit-learn's own fit must run."""
+    search = entry.search
+    entry.fallback = _why_not_planned(search, X, fit_params)
+    if entry.fallback is not None:
+        return
+    entry.candidates = candidates_of(search)
+    cv = check_cv(search.cv, y, classifier=is_classifier(search.estimator))
+    entry.splits = [(train, test) for train, test in cv.split(X, y, groups)]
+    x_var = skrub.X()
+    y_var = None if y is None else skrub.y()
+    environment = {"X": X} if y is None else {"X": X, "y": y}
+    scoring = GridSearchCV(
+        None,
+        None,
+        cv=entry.splits,
+        scoring=search.scoring,
+        refit=False,
+        error_score=search.error_score,
+        return_train_score=search.return_train_score,
+    )
+    for index, params in enumerate(entry.candidates):
+        estimator = clone(search.estimator).set_params(**clone(params, safe=False))
+        data_op = as_data_op(estimator, x_var, y_var)
+        entry.items.append((f"{entry.name}#{index}", data_op, environment, scoring))
+
+
+def _why_not_planned(search: BaseSearchCV, X: Any, fit_params: dict) -> str | None:
+    if type(search) not in _PLANNED:
+        return f"{type(search).__name__} is run by scikit-learn"
+    if fit_params:
+        return "fit parameters are passed to scikit-learn's own fit"
+    columns = getattr(X, "columns", None)
+    if columns is not None and not all(isinstance(c, str) for c in columns):
+        return "column names that are not strings"
+    return None
+
+
+def candidates_of(search: BaseSearchCV) -> list[dict]:
+    """The candidates ``search`` evaluates, in its order: what its
+    ``_run_search`` lists (the grid; ``n_iter`` samples drawn with its
+    ``random_state``)."""
+    if isinstance(search, GridSearchCV):
+        return [dict(c) for c in ParameterGrid(search.param_grid)]
+    sampler = ParameterSampler(
+        search.param_distributions, search.n_iter, random_state=search.random_state
+    )
+    return [dict(c) for c in sampler]
+
+
+def as_data_op(estimator: BaseEstimator, X: Any, y: Any) -> Any:
+    """``estimator`` as a DataOp on ``X`` (and ``y``): a ``Pipeline`` step by
+    step, each step called as the ``Pipeline`` calls it."""
+    if isinstance(estimator, Pipeline):
+        steps = [step for _, step in estimator.steps]
+    else:
+        steps = [estimator]
+    *transformers, last = steps
+    out = X
+    for step in transformers:
+        if step is None or (isinstance(step, str) and step == "passthrough"):
+            continue
+        out = out.skb.apply(step, y=y, no_wrap=True)
+    if last is None or (isinstance(last, str) and last == "passthrough"):
+        raise ValueError("a Pipeline whose last step is 'passthrough' cannot be scored")
+    return out.skb.apply(last, y=y, no_wrap=True)
+
+
+def replay(entry: SklearnSearch, outcomes: list, X: Any, y: Any) -> BaseSearchCV:
+    """The user's search, fitted on what stratum recorded for its candidates
+    (``outcomes``, in candidate order), refitted by scikit-learn."""
+    search = entry.search
+    recorded = Recorded()
+    n_folds = len(entry.splits)
+    times = np.zeros((len(entry.candidates), n_folds, 2))
+    for index, (params, outcome) in enumerate(zip(entry.candidates, outcomes)):
+        run = outcome.run
+        if outcome.error is not None or run.error is not None:
+            raise outcome.error or run.error
+        recorded.add(run, 0, params)
+        for (_, fold), seconds in run.times.items():
+            times[index, fold] = seconds
+
+    def refit(params: dict):
+        return clone(search.estimator).set_params(**clone(params, safe=False)).fit(X, y)
+
+    recorded.refit = refit
+    scorers = clone(search)._get_scorers()[0]
+    estimator_type = "classifier" if is_classifier(search.estimator) else "regressor"
+    grid = getattr(search, "param_grid", getattr(search, "param_distributions", {}))
+    replayed = replay_search(
+        search,
+        grid,
+        entry.candidates,
+        entry.splits,
+        y,
+        _n_rows(X),
+        recorded,
+        scorers,
+        estimator_type,
+        times,
+    )
+    fitted = clone(search)
+    for name, value in vars(replayed).items():
+        if name.endswith("_") and not name.startswith("__"):
+            setattr(fitted, name, value)
+    if search.refit:
+        fitted.best_estimator_ = recorded.fitted_learner
+    return fitted
+
+
+def _n_rows(X: Any) -> int:
+    return X.shape[0] if hasattr(X, "shape") else len(X)
+
+
+def describe(name: str, fitted: BaseSearchCV, fallback: str | None) -> pd.DataFrame:
+    """One row per candidate of a fitted search, as ``stratum.search``'s
+    ``results_`` has them."""
+    results = fitted.cv_results_
+    rows = []
+    for index, params in enumerate(results["params"]):
+        row = {"pipeline": name, "params": dict(params)}
+        for key, values in results.items():
+            if key == "params" or key.startswith("param_") or key.startswith("rank_"):
+                continue
+            row[key] = values[index]
+        scores = [v for k, v in row.items() if k.startswith("mean_test_")]
+        ok = not any(isinstance(s, float) and np.isnan(s) for s in scores)
+        row["status"] = "ok" if ok else "error"
+        row["error"] = None if ok else "the fit or score failed (error_score)"
+        row["engine"] = "scikit-learn" if fallback else "stratum"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def named_searches(pipelines: Any, batch_args: dict) -> list[SklearnSearch]:
+    """A batch of scikit-learn objects (list or dict), named as
+    ``stratum.search`` names pipelines, each as a search."""
+    if isinstance(pipelines, BaseEstimator):
+        pipelines = [pipelines]
+    if isinstance(pipelines, dict):
+        named = [(str(k), v) for k, v in pipelines.items()]
+    else:
+        named = [(f"pipeline_{i}", v) for i, v in enumerate(pipelines)]
+    if not named:
+        raise ValueError("stratum.search needs at least one pipeline")
+    return [SklearnSearch(name, as_search(name, v, **batch_args)) for name, v in named]
+
+
+def is_sklearn(value: Any) -> bool:
+    """Whether ``value`` is a scikit-learn estimator or search (not a DataOp)."""
+    return isinstance(value, BaseEstimator)
+
+
+def fit_in_sklearn(entry: SklearnSearch, X: Any, y: Any, groups: Any, fit_params):
+    """scikit-learn's own fit of the search (what cannot be planned), with a
+    warning saying why."""
+    warnings.warn(
+        f"stratum: pipeline {entry.name!r} runs on scikit-learn: {entry.fallback}",
+        stacklevel=3,
+    )
+    return clone(entry.search).fit(X, y, groups=groups, **fit_params)
