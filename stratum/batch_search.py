@@ -9,14 +9,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .frontend.skrub.inputs import (
-    BatchInput,
-    check_pipelines,
-    describe_candidates,
-    run_on_skrub,
-    search_object,
-    skrub_learner,
-)
 from .frontend.sklearn.searches import (
     describe,
     fit_in_sklearn,
@@ -24,6 +16,14 @@ from .frontend.sklearn.searches import (
     named_searches,
     plan_search,
     replay,
+)
+from .frontend.skrub.inputs import (
+    BatchInput,
+    check_pipelines,
+    describe_candidates,
+    run_on_skrub,
+    search_object,
+    skrub_learner,
 )
 from .frontend.skrub.searches import fit_searches, prepare_batch
 from .options import ExecutionOptions
@@ -365,34 +365,6 @@ def explain(
     """
     if isinstance(pipelines, BatchSearch):
         return pipelines.explain()
-    options = ExecutionOptions.resolve(
-        n_jobs=n_jobs,
-        timeout=timeout,
-        config_timeout=config_timeout,
-        memory_budget=memory_budget,
-        backend=backend,
-        ray_address=ray_address,
-    )
-    if isinstance(pipelines, Mapping):
-        values = list(pipelines.values())
-    elif isinstance(pipelines, (list, tuple)):
-        values = list(pipelines)
-    else:
-        values = [pipelines]
-    if any(is_sklearn(v) for v in values):
-        batch_args = dict(
-            cv=cv,
-            scoring=scoring,
-            refit=refit,
-            error_score=error_score,
-            return_train_score=return_train_score,
-        )
-        return _search_sklearn(pipelines, (X, y, groups), batch_args, options)
-    if X is not None or y is not None or groups is not None:
-        raise TypeError(
-            "X, y and groups are the data of scikit-learn searches; DataOps "
-            "carry their own (or pass environment=)"
-        )
     inputs = check_pipelines(pipelines, environment)
     items = [
         (

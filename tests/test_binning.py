@@ -16,14 +16,13 @@ import skrub
 import xgboost
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from model_equality import assert_same_model
 from sklearn import ensemble
 from sklearn.base import clone
 from sklearn.ensemble._hist_gradient_boosting import binning as hgb_binning
 
 import stratum
-from model_equality import assert_same_model
-
-from stratum.lower.binning import BinShare, Binned, binning_params, fit_with_bins
+from stratum.lower.binning import Binned, BinShare, binning_params, fit_with_bins
 from stratum.runtime.store import Store
 
 REGRESSORS = [
@@ -142,7 +141,9 @@ def test_categorical_features_taking_bins():
         }
     )
     X.loc[rng.random(n) < 0.1, "size"] = np.nan
-    y = (X["city"].cat.codes * 1.5 + X["size"].fillna(0) + rng.normal(size=n)).to_numpy()
+    y = (
+        X["city"].cat.codes * 1.5 + X["size"].fillna(0) + rng.normal(size=n)
+    ).to_numpy()
     models = [
         lightgbm.LGBMRegressor(verbose=-1, n_jobs=1, random_state=0, n_estimators=10),
         xgboost.XGBRegressor(enable_categorical=True, n_jobs=1, n_estimators=10),
@@ -159,9 +160,7 @@ def test_categorical_features_taking_bins():
         assert_same_model(direct, taker, X)
 
 
-@pytest.mark.parametrize(
-    "estimator", REGRESSORS, ids=lambda e: type(e).__name__
-)
+@pytest.mark.parametrize("estimator", REGRESSORS, ids=lambda e: type(e).__name__)
 def test_other_rows_or_labels_are_binned_again(estimator):
     """A taker whose rows, labels or weights differ from the provider's (a
     wrong plan, never a planned one) builds its own bins: still exact.
@@ -323,7 +322,9 @@ class _Counter:
 
             return counted
 
-        monkeypatch.setattr(lightgbm.basic.Dataset, "_lazy_init", count("lgbm", lazy_init))
+        monkeypatch.setattr(
+            lightgbm.basic.Dataset, "_lazy_init", count("lgbm", lazy_init)
+        )
         monkeypatch.setattr(xgboost.QuantileDMatrix, "__init__", count("xgb", quantile))
         monkeypatch.setattr(hgb_binning._BinMapper, "fit", count("hgb", mapper_fit))
 
@@ -389,7 +390,9 @@ def test_bins_are_reused_by_a_later_batch(monkeypatch):
         with stratum.config_context(engine="skrub"):
             search.fit(pipeline.skb.get_data())
         result = results[name]
-        assert _scores(result.searches_[next(iter(result.searches_))]) == _scores(search)
+        assert _scores(result.searches_[next(iter(result.searches_))]) == _scores(
+            search
+        )
         fits = result.stats_[result.stats_["mode"].eq("fit")]["implementation"]
         # per fold: 2 tree shapes fitted at 10 rounds on the earlier bins
         assert fits.str.startswith("binned data of").sum() == 2 * 3, name

@@ -157,7 +157,9 @@ def test_lightgbm_follows_the_share_and_records_a_direct_fits_threads():
     def fit(**params):
         used.clear()
         model = lightgbm.LGBMRegressor(n_estimators=15, verbose=-1, **params)
-        return model.fit(X, y, callbacks=[lambda env: used.append(env.params["num_threads"])])
+        return model.fit(
+            X, y, callbacks=[lambda env: used.append(env.params["num_threads"])]
+        )
 
     direct = fit()
     direct_threads = set(used)

@@ -14,12 +14,11 @@ import skrub
 import xgboost
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from model_equality import assert_same_model
 from sklearn import ensemble
 from sklearn.base import clone
 
 import stratum
-from model_equality import assert_same_model
-
 from stratum.lower.ensembles import Prefix, fit_as_prefix, rounds_param
 
 REGRESSORS = [

@@ -28,6 +28,7 @@ from stratum.lower.ridge import (
     fit_with_gram,
     gram_param,
 )
+from stratum.runtime.store import Store
 
 # The replay follows scikit-learn's Ridge.fit line by line; other versions
 # fit directly (``gram_param`` says so), and these tests do not apply.
@@ -35,7 +36,6 @@ pytestmark = pytest.mark.skipif(
     ".".join(sklearn.__version__.split(".")[:2]) not in VERIFIED,
     reason=f"the Ridge replay is verified on scikit-learn {VERIFIED} only",
 )
-from stratum.runtime.store import Store
 
 
 def _assert_same(a, b, where=""):

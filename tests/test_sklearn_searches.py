@@ -73,7 +73,13 @@ def assert_same_search(ours, theirs) -> None:
             assert left == right
         else:
             np.testing.assert_array_equal(left, right, err_msg=key, strict=True)
-    for name in ("best_index_", "best_score_", "best_params_", "n_splits_", "multimetric_"):
+    for name in (
+        "best_index_",
+        "best_score_",
+        "best_params_",
+        "n_splits_",
+        "multimetric_",
+    ):
         if hasattr(theirs, name):
             assert getattr(ours, name) == getattr(theirs, name), name
     if getattr(theirs, "best_estimator_", None) is not None:
@@ -82,7 +88,9 @@ def assert_same_search(ours, theirs) -> None:
 
 def test_two_searches_share_the_preprocessing_and_equal_sklearn():
     X, y = _houses()
-    a = GridSearchCV(make_pipeline(_pre(), Ridge()), {"ridge__alpha": [0.1, 1, 10]}, cv=5)
+    a = GridSearchCV(
+        make_pipeline(_pre(), Ridge()), {"ridge__alpha": [0.1, 1, 10]}, cv=5
+    )
     b = GridSearchCV(
         make_pipeline(_pre(), lightgbm.LGBMRegressor(verbose=-1, random_state=0)),
         {"lgbmregressor__num_leaves": [7, 15]},
@@ -201,7 +209,9 @@ def test_what_cannot_be_planned_runs_sklearn_and_says_why():
     theirs = clone(search).fit(X, y)
     assert_same_search(result.searches_["halving"], theirs)
     assert "halving: HalvingGridSearchCV is run by scikit-learn" in result.explain()
-    assert result.fallbacks_ == {"halving": "HalvingGridSearchCV is run by scikit-learn"}
+    assert result.fallbacks_ == {
+        "halving": "HalvingGridSearchCV is run by scikit-learn"
+    }
 
 
 def test_mixing_dataops_and_sklearn_is_a_clear_error():
@@ -216,7 +226,9 @@ def test_mixing_dataops_and_sklearn_is_a_clear_error():
 
 def test_patched_grid_search_fit_runs_on_stratum_and_unpatches():
     X, y = _houses(200)
-    search = GridSearchCV(make_pipeline(_pre(), Ridge()), {"ridge__alpha": [1, 10]}, cv=3)
+    search = GridSearchCV(
+        make_pipeline(_pre(), Ridge()), {"ridge__alpha": [1, 10]}, cv=3
+    )
     original = GridSearchCV.fit
     theirs = clone(search).fit(X, y)
     stratum.patch_sklearn()

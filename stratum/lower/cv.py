@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..plan import Node, Plan
-from .contexts import EXACT, Split, is_fit_mode, level, state_key, task_key
 from .binning import BinShare
+from .contexts import EXACT, Split, is_fit_mode, level, state_key, task_key
 from .ensembles import Prefix
 from .registry import Registry, describe
 from .ridge import GramShare

@@ -25,6 +25,7 @@ from typing import Protocol
 
 from .._threads import effective_n_jobs
 from ..lower import Task
+from . import lightgbm_threads
 from .budget import (
     LibraryThreads,
     library_threads,
@@ -34,7 +35,6 @@ from .budget import (
     threads_per_worker,
     worker_threads,
 )
-from . import lightgbm_threads
 from .contention import process_load
 from .progress import Progress
 from .store import Failure, Store, Timer

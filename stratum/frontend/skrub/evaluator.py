@@ -26,8 +26,8 @@ from skrub._data_ops._utils import X_NAME, Y_NAME
 
 from ...driver import Failure, Store
 from ...lower import Split, state_key, task_key
-from ...lower.contexts import is_fit_mode
 from ...lower.binning import BinShare, fit_with_bins
+from ...lower.contexts import is_fit_mode
 from ...lower.ensembles import Prefix, fit_as_prefix
 from ...lower.registry import Registry, describe, ran
 from ...lower.ridge import GramShare, fit_with_gram
