@@ -11,11 +11,9 @@ import pandas as pd
 
 from .frontend.sklearn.searches import (
     describe,
-    fit_in_sklearn,
     is_sklearn,
     named_searches,
-    plan_search,
-    replay,
+    run_searches,
 )
 from .frontend.skrub.inputs import (
     BatchInput,
@@ -206,12 +204,22 @@ def search(
         ray_address=ray_address,
     )
     if isinstance(pipelines, Mapping):
-        values = list(pipelines.values())
+        named = [(str(k), v) for k, v in pipelines.items()]
     elif isinstance(pipelines, (list, tuple)):
-        values = list(pipelines)
+        named = [(f"pipeline_{i}", v) for i, v in enumerate(pipelines)]
     else:
-        values = [pipelines]
-    if any(is_sklearn(v) for v in values):
+        named = [("pipeline_0", pipelines)]
+    learners = [(n, v) for n, v in named if is_sklearn(v)]
+    if learners:
+        others = [n for n, v in named if not is_sklearn(v)]
+        if others:
+            name, value = learners[0]
+            raise TypeError(
+                f"pipeline {others[0]!r} is not a scikit-learn estimator and "
+                f"pipeline {name!r} is a {type(value).__name__}: a batch "
+                "cannot mix skrub DataOps and scikit-learn objects yet; run "
+                "them in separate stratum.search calls"
+            )
         batch_args = dict(
             cv=cv,
             scoring=scoring,
@@ -219,7 +227,7 @@ def search(
             error_score=error_score,
             return_train_score=return_train_score,
         )
-        return _search_sklearn(pipelines, (X, y, groups), batch_args, options)
+        return _search_sklearn(named, (X, y, groups), batch_args, options)
     if X is not None or y is not None or groups is not None:
         raise TypeError(
             "X, y and groups are the data of scikit-learn searches; DataOps "
@@ -262,35 +270,15 @@ def search(
     return BatchSearch(batch, outcomes, results, best, searches, fallbacks)
 
 
-def _search_sklearn(pipelines, data: tuple, batch_args: dict, options) -> BatchSearch:
+def _search_sklearn(named, data: tuple, batch_args: dict, options) -> BatchSearch:
     """``search`` for scikit-learn searches (``frontend.sklearn``): every
     candidate of every search in one stratum batch, then each search replayed
     by scikit-learn."""
-    X, y, groups = data
-    entries = named_searches(pipelines, batch_args)
-    for entry in entries:
-        plan_search(entry, X, y, groups, {})
-    items = [item for entry in entries for item in entry.items]
-    batch, outcomes = None, []
-    if items:
-        batch, outcomes = fit_searches(
-            items, options=options, refit=False, raise_errors=False, replay=False
-        )
-    searches, fallbacks, frames = {}, {}, []
-    position = 0
-    for entry in entries:
-        mine = outcomes[position : position + len(entry.items)]
-        position += len(entry.items)
-        unplanned = [o.run.fallback for o in mine if o.run.fallback is not None]
-        if unplanned and entry.fallback is None:
-            entry.fallback = f"a candidate stratum cannot plan: {unplanned[0]}"
-        if entry.fallback is not None:
-            fallbacks[entry.name] = entry.fallback
-            fitted = fit_in_sklearn(entry, X, y, groups, {})
-        else:
-            fitted = replay(entry, mine, X, y)
-        searches[entry.name] = fitted
-        frames.append(describe(entry.name, fitted, entry.fallback))
+    entries = named_searches(named, batch_args)
+    batch, outcomes = run_searches(entries, data, options)
+    searches = {entry.name: entry.fitted for entry in entries}
+    fallbacks = {e.name: e.fallback for e in entries if e.fallback is not None}
+    frames = [describe(e.name, e.fitted, e.fallback) for e in entries]
     refit = batch_args["refit"]
     results = _sort(pd.concat(frames, ignore_index=True), refit)
     best = None

@@ -220,7 +220,7 @@ def test_mixing_dataops_and_sklearn_is_a_clear_error():
     X, y = _houses(50)
     numeric = X[["area", "rooms"]].fillna(0)
     data_op = skrub.X(numeric).skb.apply(Ridge(), y=skrub.y(y))
-    with pytest.raises(TypeError, match="mixes skrub DataOps and scikit-learn"):
+    with pytest.raises(TypeError, match="'b' is not a scikit-learn .* 'a' is a Ridge"):
         stratum.search({"a": Ridge(), "b": data_op}, X=X, y=y)
 
 

@@ -1,23 +1,33 @@
-"""``stratum.patch_sklearn()``: scikit-learn's ``GridSearchCV.fit`` and
-``RandomizedSearchCV.fit`` run on stratum's engine.
+"""``stratum.patch_sklearn()``: scikit-learn's ``GridSearchCV.fit``,
+``RandomizedSearchCV.fit``, ``cross_validate`` and ``cross_val_score`` run on
+stratum's engine.
 
 The patched ``fit`` runs ``stratum.search({"search": self}, X=X, y=y,
 groups=groups)`` and takes on the fitted attributes of the result (its
 ``cv_results_``, ``best_*``, refitted estimator: scikit-learn's own, see
 ``frontend.sklearn.searches``), and returns ``self``, as scikit-learn's does.
-It calls scikit-learn's own ``fit`` instead for subclasses, fit parameters
-other than ``groups``, and any call made while stratum is running a search
-(its own replay fits one). ``unpatch_sklearn()`` puts the originals back.
+The patched ``cross_validate`` (which ``cross_val_score`` calls) runs a
+search of one candidate (``frontend.sklearn.cross_validation``). Each calls
+scikit-learn's own code instead where stratum cannot plan the call (a
+subclass, fit parameters, ``return_estimator=True``, ...; with a warning
+saying why), and for any call made while stratum is running a search (its
+own replay fits one). ``unpatch_sklearn()`` puts the originals back. Names
+imported before patching (``from sklearn.model_selection import
+cross_validate``) keep the original; ``cross_val_predict`` is not patched.
 """
 
 from __future__ import annotations
 
 import functools
 import threading
+import warnings
 
+import sklearn.model_selection
+import sklearn.model_selection._validation as validation
 from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
 
 _CLASSES = (GridSearchCV, RandomizedSearchCV)
+_MODULES = (sklearn.model_selection, validation)  # where cross_validate lives
 # class -> (its own ``fit`` or None when it inherits it, the fit it had)
 _originals: dict[type, tuple] = {}
 _local = threading.local()
@@ -31,16 +41,23 @@ def patch_sklearn() -> None:
             if cls not in _originals:
                 _originals[cls] = (cls.__dict__.get("fit"), cls.fit)
                 cls.fit = _patched(cls, cls.fit)
+        for module in _MODULES:
+            if module not in _originals:
+                own = module.cross_validate
+                _originals[module] = (own, own)
+                module.cross_validate = _cross_validate(own)
 
 
 def unpatch_sklearn() -> None:
     """Undo :func:`patch_sklearn`."""
     with _lock:
-        for cls, (own, _) in _originals.items():
-            if own is None:
-                del cls.fit  # inherited again
+        for owner, (own, _) in _originals.items():
+            if owner in _MODULES:
+                owner.cross_validate = own
+            elif own is None:
+                del owner.fit  # inherited again
             else:
-                cls.fit = own
+                owner.fit = own
         _originals.clear()
 
 
@@ -65,3 +82,58 @@ def _patched(cls: type, original):
         return self
 
     return fit
+
+
+def _cross_validate(original):
+    @functools.wraps(original)
+    def cross_validate(estimator, X, y=None, **kwargs):
+        from ...options import ExecutionOptions
+        from .cross_validation import as_search, planned, results_of
+        from .searches import SklearnSearch, run_searches, why_not_planned
+
+        arguments = {**_CROSS_VALIDATE_DEFAULTS, **kwargs}
+        if getattr(_local, "running", False) or set(kwargs) - set(arguments):
+            return original(estimator, X, y, **kwargs)
+        search = as_search(
+            estimator,
+            arguments["cv"],
+            arguments["scoring"],
+            arguments["error_score"],
+            arguments["return_train_score"],
+        )
+        why = planned(arguments["return_estimator"], arguments["params"])
+        why = why or why_not_planned(search, X, {})
+        if why is not None:
+            warnings.warn(f"stratum: cross_validate runs on scikit-learn: {why}")
+            return original(estimator, X, y, **kwargs)
+        entry = SklearnSearch("cross_validate", search)
+        _local.running = True
+        try:
+            data = (X, y, arguments["groups"])
+            batch, _ = run_searches([entry], data, ExecutionOptions.resolve())
+        finally:
+            _local.running = False
+        if batch is not None:
+            batch.release()
+        if entry.times is None:  # a candidate stratum could not plan
+            return original(estimator, X, y, **kwargs)
+        return results_of(
+            entry, arguments["return_train_score"], arguments["return_indices"]
+        )
+
+    return cross_validate
+
+
+_CROSS_VALIDATE_DEFAULTS = {
+    "groups": None,
+    "scoring": None,
+    "cv": None,
+    "n_jobs": None,
+    "verbose": 0,
+    "params": None,
+    "pre_dispatch": "2*n_jobs",
+    "return_train_score": False,
+    "return_estimator": False,
+    "return_indices": False,
+    "error_score": float("nan"),
+}

@@ -49,6 +49,7 @@ from sklearn.model_selection._search import BaseSearchCV
 from sklearn.pipeline import Pipeline
 
 from ..skrub.replay import Recorded, replay_search
+from ..skrub.searches import fit_searches
 
 _PLANNED = (GridSearchCV, RandomizedSearchCV)
 
@@ -63,6 +64,8 @@ class SklearnSearch:
     candidates: list = field(default_factory=list)
     splits: list = field(default_factory=list)
     items: list = field(default_factory=list)  # (name, DataOp, env, search)
+    fitted: BaseSearchCV | None = None  # the search, fitted
+    times: np.ndarray | None = None  # (candidate, split, fit/score) seconds
 
 
 def as_search(
@@ -77,11 +80,6 @@ def as_search(
 ) -> BaseSearchCV:
     """``value`` if it is a scikit-learn search; a plain estimator as a
     ``GridSearchCV`` of one candidate with the batch's arguments."""
-    if isinstance(value, skrub.DataOp):
-        raise TypeError(
-            f"pipeline {name!r}: a batch mixes skrub DataOps and scikit-learn "
-            "objects; run them in separate stratum.search calls"
-        )
     if isinstance(value, BaseSearchCV):
         return value
     if isinstance(value, BaseEstimator):
@@ -104,7 +102,7 @@ def plan_search(entry: SklearnSearch, X: Any, y: Any, groups: Any, fit_params: d
     """Fill ``entry``'s candidates, splits and batch items, or say in
     ``entry.fallback`` why scikit-learn's own fit must run."""
     search = entry.search
-    entry.fallback = _why_not_planned(search, X, fit_params)
+    entry.fallback = why_not_planned(search, X, fit_params)
     if entry.fallback is not None:
         return
     entry.candidates = candidates_of(search)
@@ -128,7 +126,7 @@ def plan_search(entry: SklearnSearch, X: Any, y: Any, groups: Any, fit_params: d
         entry.items.append((f"{entry.name}#{index}", data_op, environment, scoring))
 
 
-def _why_not_planned(search: BaseSearchCV, X: Any, fit_params: dict) -> str | None:
+def why_not_planned(search: BaseSearchCV, X: Any, fit_params: dict) -> str | None:
     if type(search) not in _PLANNED:
         return f"{type(search).__name__} is run by scikit-learn"
     if fit_params:
@@ -169,9 +167,38 @@ def as_data_op(estimator: BaseEstimator, X: Any, y: Any) -> Any:
     return out.skb.apply(last, y=y, no_wrap=True)
 
 
+def run_searches(entries: list[SklearnSearch], data: tuple, options: Any) -> tuple:
+    """Run every candidate of every search in ``entries`` as one stratum
+    batch, then fit each search (``entry.fitted``) on what was recorded, or
+    with scikit-learn's own code where it cannot be planned. Returns the
+    batch (None if nothing was planned) and its outcomes."""
+    X, y, groups = data
+    for entry in entries:
+        plan_search(entry, X, y, groups, {})
+    items = [item for entry in entries for item in entry.items]
+    batch, outcomes = None, []
+    if items:
+        batch, outcomes = fit_searches(
+            items, options=options, refit=False, raise_errors=False, replay=False
+        )
+    position = 0
+    for entry in entries:
+        mine = outcomes[position : position + len(entry.items)]
+        position += len(entry.items)
+        unplanned = [o.run.fallback for o in mine if o.run.fallback is not None]
+        if unplanned and entry.fallback is None:
+            entry.fallback = f"a candidate stratum cannot plan: {unplanned[0]}"
+        if entry.fallback is not None:
+            entry.fitted = fit_in_sklearn(entry, X, y, groups, {})
+        else:
+            entry.fitted = replay(entry, mine, X, y)
+    return batch, outcomes
+
+
 def replay(entry: SklearnSearch, outcomes: list, X: Any, y: Any) -> BaseSearchCV:
     """The user's search, fitted on what stratum recorded for its candidates
-    (``outcomes``, in candidate order), refitted by scikit-learn."""
+    (``outcomes``, in candidate order), refitted by scikit-learn; the
+    measured times in ``entry.times``."""
     search = entry.search
     recorded = Recorded()
     n_folds = len(entry.splits)
@@ -188,6 +215,7 @@ def replay(entry: SklearnSearch, outcomes: list, X: Any, y: Any) -> BaseSearchCV
         return clone(search.estimator).set_params(**clone(params, safe=False)).fit(X, y)
 
     recorded.refit = refit
+    entry.times = times
     scorers = clone(search)._get_scorers()[0]
     estimator_type = "classifier" if is_classifier(search.estimator) else "regressor"
     grid = getattr(search, "param_grid", getattr(search, "param_distributions", {}))
@@ -236,15 +264,10 @@ def describe(name: str, fitted: BaseSearchCV, fallback: str | None) -> pd.DataFr
     return pd.DataFrame(rows)
 
 
-def named_searches(pipelines: Any, batch_args: dict) -> list[SklearnSearch]:
-    """A batch of scikit-learn objects (list or dict), named as
-    ``stratum.search`` names pipelines, each as a search."""
-    if isinstance(pipelines, BaseEstimator):
-        pipelines = [pipelines]
-    if isinstance(pipelines, dict):
-        named = [(str(k), v) for k, v in pipelines.items()]
-    else:
-        named = [(f"pipeline_{i}", v) for i, v in enumerate(pipelines)]
+def named_searches(
+    named: list[tuple[str, Any]], batch_args: dict
+) -> list[SklearnSearch]:
+    """Each (name, scikit-learn object) of a batch as a search."""
     if not named:
         raise ValueError("stratum.search needs at least one pipeline")
     return [SklearnSearch(name, as_search(name, v, **batch_args)) for name, v in named]
