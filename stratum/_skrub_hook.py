@@ -4,7 +4,8 @@
 imports that ``stratum --help`` does not need). If skrub is already imported,
 the drop-in is installed now; otherwise a one-shot import hook installs it
 right after skrub's own ``__init__`` has run, whoever imports skrub first
-(the user, or a stratum module).
+(the user, or a stratum module). ``after_import`` does the same for any
+module (``stratum run`` patches scikit-learn's searches that way).
 """
 
 from __future__ import annotations
@@ -21,29 +22,40 @@ def _install() -> None:
     importlib.import_module("stratum.frontend.skrub.dropin")
 
 
-class _AfterSkrubImport(importlib.abc.MetaPathFinder):
-    """Finds skrub as usual, then runs :func:`_install` after it executes."""
+class _AfterImport(importlib.abc.MetaPathFinder):
+    """Finds the module ``name`` as usual, then runs ``install`` after it
+    executes."""
+
+    def __init__(self, name: str, install):
+        self.name = name
+        self.install = install
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname != "skrub":
+        if fullname != self.name:
             return None
         sys.meta_path.remove(self)  # one shot; the lookup below skips it
-        spec = importlib.util.find_spec("skrub")
+        spec = importlib.util.find_spec(fullname)
         if spec is None or spec.loader is None:
             return spec
         exec_module = spec.loader.exec_module
 
         def exec_then_install(module):
             exec_module(module)
-            _install()
+            self.install()
 
         spec.loader.exec_module = exec_then_install
         return spec
 
 
+def after_import(name: str, install) -> None:
+    """Call ``install()`` now if the module ``name`` is imported, else right
+    after it is (once)."""
+    if name in sys.modules:
+        install()
+    elif not any(isinstance(f, _AfterImport) and f.name == name for f in sys.meta_path):
+        sys.meta_path.insert(0, _AfterImport(name, install))
+
+
 def install_when_imported() -> None:
     """Install the drop-in now if skrub is imported, else when it is."""
-    if "skrub" in sys.modules:
-        _install()
-    elif not any(isinstance(f, _AfterSkrubImport) for f in sys.meta_path):
-        sys.meta_path.insert(0, _AfterSkrubImport())
+    after_import("skrub", _install)

@@ -356,3 +356,40 @@ def test_forked_scripts_get_fresh_random_state():
     first, second = (r.stdout.split() for r in results)
     assert first[0] != second[0]
     assert first[1].endswith("r1.py") and second[1].endswith("r2.py")
+
+
+SKLEARN_SCRIPT = """
+import sys
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import Ridge
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+rng = np.random.default_rng(0)
+X = pd.DataFrame(rng.normal(size=(200, 4)), columns=list("abcd"))
+y = X["a"] * 2 + rng.normal(size=200)
+pipeline = make_pipeline(StandardScaler(), Ridge())
+search = GridSearchCV(pipeline, {"ridge__alpha": [0.1, 1, 10]}, cv=4).fit(X, y)
+print(repr(search.cv_results_["mean_test_score"].tolist()), search.best_params_)
+print(repr(cross_val_score(Ridge(), X, y, cv=3).tolist()))
+print("stratum:", "stratum" in GridSearchCV.fit.__code__.co_filename, file=sys.stderr)
+"""
+
+
+def test_sklearn_searches_in_scripts_run_on_stratum(tmp_path):
+    """Inside ``stratum run``, a script's GridSearchCV and cross_val_score run
+    on stratum's engine and print what they print with ``python``."""
+    path = tmp_path / "plain.py"
+    path.write_text(SKLEARN_SCRIPT)
+    plain = subprocess.run(
+        [sys.executable, str(path)], capture_output=True, text=True, timeout=300
+    )
+    assert plain.returncode == 0, plain.stderr
+    (result,) = run_scripts({"s": SKLEARN_SCRIPT}, timeout=300)
+    assert result.status == "ok", result.stderr
+    assert result.stdout == plain.stdout
+    assert "stratum: False" in plain.stderr
+    assert "stratum: True" in result.stderr

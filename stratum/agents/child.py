@@ -8,8 +8,11 @@ Importing stratum installs the skrub drop-in; a delegate then sends each
 ``ParamSearch.fit`` (``make_grid_search``, ``make_randomized_search``) and
 ``cross_validate`` (``skrub.cross_validate``, ``.skb.cross_validate``) to the
 coordinator as a request and blocks until the coordinator has evaluated it
-with the other scripts' requests. Everything else the script does runs here,
-as with ``python SCRIPT``.
+with the other scripts' requests. scikit-learn's ``GridSearchCV.fit``,
+``RandomizedSearchCV.fit``, ``cross_validate`` and ``cross_val_score`` run
+on stratum's engine here, in the script's process (``patch_sklearn``, as soon
+as the script imports ``sklearn.model_selection``). Everything else the
+script does runs here, as with ``python SCRIPT``.
 """
 
 from __future__ import annotations
@@ -79,6 +82,14 @@ def main() -> None:
     run(sys.argv[1], sys.argv[1:], read_fd, write_fd)
 
 
+def _patch_sklearn() -> None:
+    """scikit-learn's searches and cross-validation on stratum's engine (in
+    this process)."""
+    from stratum.frontend.sklearn.patch import patch_sklearn
+
+    patch_sklearn()
+
+
 def run(path: str, argv: list[str], read_fd: int, write_fd: int) -> None:
     """Run the script ``path`` as ``__main__`` with ``sys.argv = argv``, its
     requests going through the channel ``read_fd`` / ``write_fd``; exit with
@@ -89,9 +100,11 @@ def run(path: str, argv: list[str], read_fd: int, write_fd: int) -> None:
     sys.path[0] = os.path.dirname(os.path.abspath(path))
 
     import stratum  # noqa: F401  (installs the skrub drop-in)
+    from stratum._skrub_hook import after_import
     from stratum.frontend.skrub.dropin import set_delegate
 
     set_delegate(RemoteDelegate(read_fd, write_fd))
+    after_import("sklearn.model_selection", _patch_sklearn)
     with tokenize.open(path) as f:  # honours a coding declaration
         source = f.read()
     code = compile(source, path, "exec")
