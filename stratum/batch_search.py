@@ -11,9 +11,10 @@ import pandas as pd
 
 from .frontend.sklearn.searches import (
     describe,
+    finish_searches,
     is_sklearn,
     named_searches,
-    run_searches,
+    plan_searches,
 )
 from .frontend.skrub.inputs import (
     BatchInput,
@@ -209,31 +210,14 @@ def search(
         named = [(f"pipeline_{i}", v) for i, v in enumerate(pipelines)]
     else:
         named = [("pipeline_0", pipelines)]
-    learners = [(n, v) for n, v in named if is_sklearn(v)]
-    if learners:
-        others = [n for n, v in named if not is_sklearn(v)]
-        if others:
-            name, value = learners[0]
-            raise TypeError(
-                f"pipeline {others[0]!r} is not a scikit-learn estimator and "
-                f"pipeline {name!r} is a {type(value).__name__}: a batch "
-                "cannot mix skrub DataOps and scikit-learn objects yet; run "
-                "them in separate stratum.search calls"
-            )
-        batch_args = dict(
-            cv=cv,
-            scoring=scoring,
-            refit=refit,
-            error_score=error_score,
-            return_train_score=return_train_score,
-        )
-        return _search_sklearn(named, (X, y, groups), batch_args, options)
-    if X is not None or y is not None or groups is not None:
+    learners = [(name, value) for name, value in named if is_sklearn(value)]
+    data_ops = {name: value for name, value in named if not is_sklearn(value)}
+    if not learners and (X is not None or y is not None or groups is not None):
         raise TypeError(
             "X, y and groups are the data of scikit-learn searches; DataOps "
             "carry their own (or pass environment=)"
         )
-    inputs = check_pipelines(pipelines, environment)
+    inputs = check_pipelines(data_ops, environment) if data_ops else []
     items = [
         (
             item.name,
@@ -251,9 +235,22 @@ def search(
         )
         for item in inputs
     ]
-    batch, outcomes = fit_searches(
-        items, options=options, refit=False, raise_errors=False
+    batch_args = dict(
+        cv=cv,
+        scoring=scoring,
+        refit=refit,
+        error_score=error_score,
+        return_train_score=return_train_score,
     )
+    entries = named_searches(learners, batch_args) if learners else []
+    sklearn_items = plan_searches(entries, (X, y, groups))
+    batch, outcomes = None, []
+    if items or sklearn_items:
+        batch, outcomes = fit_searches(
+            items + sklearn_items, options=options, refit=False, raise_errors=False
+        )
+    finish_searches(entries, outcomes[len(items) :], (X, y, groups))
+    outcomes = outcomes[: len(items)]
     searches, fallbacks, frames = {}, {}, []
     for item, outcome in zip(inputs, outcomes):
         fitted = outcome.fitted
@@ -264,31 +261,14 @@ def search(
                 outcome.error = error
         searches[item.name] = fitted
         frames.append(describe_candidates(item, outcome, fitted))
+    for entry in entries:
+        searches[entry.name] = entry.fitted
+        if entry.fallback is not None:
+            fallbacks[entry.name] = entry.fallback
+        frames.append(describe(entry))
     results = _sort(pd.concat(frames, ignore_index=True), refit)
-    best = _best(batch, results, inputs, outcomes, refit)
-    batch.release()
-    return BatchSearch(batch, outcomes, results, best, searches, fallbacks)
-
-
-def _search_sklearn(named, data: tuple, batch_args: dict, options) -> BatchSearch:
-    """``search`` for scikit-learn searches (``frontend.sklearn``): every
-    candidate of every search in one stratum batch, then each search replayed
-    by scikit-learn."""
-    entries = named_searches(named, batch_args)
-    batch, outcomes = run_searches(entries, data, options)
-    searches = {entry.name: entry.fitted for entry in entries}
-    fallbacks = {e.name: e.fallback for e in entries if e.fallback is not None}
-    frames = [describe(e.name, e.fitted, e.fallback) for e in entries]
-    refit = batch_args["refit"]
-    results = _sort(pd.concat(frames, ignore_index=True), refit)
-    best = None
-    col = _score_column(results, refit)
-    ok = results[results["status"].eq("ok")] if col else results.iloc[0:0]
-    if col is not None and not ok.empty and not ok[col].isna().all():
-        row = ok.loc[ok[col].idxmax()]
-        fitted = searches[row["pipeline"]]
-        best = Best(row["pipeline"], row["params"], float(row[col]))
-        best.learner = getattr(fitted, "best_estimator_", None)
+    learners_of = {e.name: getattr(e.fitted, "best_estimator_", None) for e in entries}
+    best = _best(batch, results, inputs, outcomes, refit, learners_of)
     if batch is not None:
         batch.release()
     return BatchSearch(batch, outcomes, results, best, searches, fallbacks)
@@ -312,14 +292,20 @@ def _sort(results: pd.DataFrame, refit) -> pd.DataFrame:
     return order.drop(columns="_ok").reset_index(drop=True)
 
 
-def _best(batch, results, inputs: list[BatchInput], outcomes, refit) -> Best | None:
+def _best(
+    batch, results, inputs: list[BatchInput], outcomes, refit, learners: dict
+) -> Best | None:
+    """The best row, with its learner refitted on all rows (``learners``: a
+    scikit-learn search's, refitted by it)."""
     col = _score_column(results, refit)
     ok = results[results["status"].eq("ok")] if col else results.iloc[0:0]
     if col is None or ok.empty or ok[col].isna().all():
         return None
     row = ok.loc[ok[col].idxmax()]
     best = Best(row["pipeline"], row["params"], float(row[col]))
-    if refit:
+    if row["pipeline"] in learners:
+        best.learner = learners[row["pipeline"]]
+    elif refit:
         index = [i.name for i in inputs].index(row["pipeline"])
         outcome = outcomes[index]
         run = outcome.run

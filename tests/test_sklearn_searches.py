@@ -214,14 +214,30 @@ def test_what_cannot_be_planned_runs_sklearn_and_says_why():
     }
 
 
-def test_mixing_dataops_and_sklearn_is_a_clear_error():
+def test_dataops_and_sklearn_searches_in_one_batch():
     import skrub
 
-    X, y = _houses(50)
+    X, y = _houses(200)
     numeric = X[["area", "rooms"]].fillna(0)
-    data_op = skrub.X(numeric).skb.apply(Ridge(), y=skrub.y(y))
-    with pytest.raises(TypeError, match="'b' is not a scikit-learn .* 'a' is a Ridge"):
-        stratum.search({"a": Ridge(), "b": data_op}, X=X, y=y)
+    alpha = skrub.choose_from([0.5, 5.0], name="alpha")
+    data_op = skrub.X(numeric).skb.apply(Ridge(alpha=alpha), y=skrub.y(y))
+    search = GridSearchCV(
+        make_pipeline(_pre(), Ridge()), {"ridge__alpha": [1, 10]}, cv=KFold(3)
+    )
+    with stratum.config_context(progress=False, reuse=False):
+        result = stratum.search(
+            {"dataop": data_op, "sk": search}, X=X, y=y, cv=KFold(3)
+        )
+        alone = stratum.search({"dataop": data_op}, cv=KFold(3))
+    assert_same_search(result.searches_["sk"], clone(search).fit(X, y))
+    ours = result.searches_["dataop"].cv_results_["mean_test_score"]
+    np.testing.assert_array_equal(
+        ours, alone.searches_["dataop"].cv_results_["mean_test_score"]
+    )
+    assert sorted(result.results_["pipeline"]) == ["dataop", "dataop", "sk", "sk"]
+    assert result.best_.score == result.results_["mean_test_score"].max()
+    with pytest.raises(TypeError, match="X, y and groups are the data"):
+        stratum.search({"dataop": data_op}, X=X, y=y)
 
 
 def test_patched_grid_search_fit_runs_on_stratum_and_unpatches():
@@ -242,3 +258,27 @@ def test_patched_grid_search_fit_runs_on_stratum_and_unpatches():
     assert GridSearchCV.fit is original
     assert_same_search(ours, theirs)
     np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
+
+
+def test_a_failing_search_does_not_take_the_batch_down():
+    X, y = _houses(150)
+    bad = GridSearchCV(make_pipeline(_pre(), Ridge()), {"ridge__nope": [1]}, cv=3)
+    good = GridSearchCV(make_pipeline(_pre(), Ridge()), {"ridge__alpha": [1]}, cv=3)
+    with pytest.raises(ValueError, match="Invalid parameter 'nope'") as theirs:
+        clone(bad).fit(X, y)
+    with stratum.config_context(progress=False, reuse=False):
+        result = stratum.search({"bad": bad, "good": good}, X=X, y=y)
+    assert result.searches_["bad"] is None
+    assert_same_search(result.searches_["good"], clone(good).fit(X, y))
+    rows = result.results_.set_index("pipeline")
+    assert rows.loc["good", "status"] == "ok"
+    assert rows.loc["bad", "status"] == "error"
+    assert rows.loc["bad", "error"].startswith("pipeline 'bad': ValueError: ")
+    assert str(theirs.value) in rows.loc["bad", "error"]
+    # patched, the same search raises what scikit-learn raises
+    stratum.patch_sklearn()
+    try:
+        with pytest.raises(ValueError, match="Invalid parameter 'nope'"):
+            clone(bad).fit(X, y)
+    finally:
+        stratum.unpatch_sklearn()

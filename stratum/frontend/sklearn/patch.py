@@ -2,8 +2,8 @@
 ``RandomizedSearchCV.fit``, ``cross_validate`` and ``cross_val_score`` run on
 stratum's engine.
 
-The patched ``fit`` runs ``stratum.search({"search": self}, X=X, y=y,
-groups=groups)`` and takes on the fitted attributes of the result (its
+The patched ``fit`` runs the search on stratum as ``stratum.search`` does
+and takes on the fitted attributes of the result (its
 ``cv_results_``, ``best_*``, refitted estimator: scikit-learn's own, see
 ``frontend.sklearn.searches``), and returns ``self``, as scikit-learn's does.
 The patched ``cross_validate`` (which ``cross_val_score`` calls) runs a
@@ -61,21 +61,32 @@ def unpatch_sklearn() -> None:
         _originals.clear()
 
 
+def _run_one(search, data: tuple):
+    """Run one search on stratum (``searches.run_searches``); its entry, or
+    the error its fit raised."""
+    from ...options import ExecutionOptions
+    from .searches import SklearnSearch, run_searches
+
+    entry = SklearnSearch("search", search)
+    _local.running = True
+    try:
+        batch, _ = run_searches([entry], data, ExecutionOptions.resolve())
+    finally:
+        _local.running = False
+    if batch is not None:
+        batch.release()
+    if entry.error is not None:  # as scikit-learn's own fit would raise
+        raise entry.error
+    return entry
+
+
 def _patched(cls: type, original):
     @functools.wraps(original)
     def fit(self, X, y=None, **params):
-        groups = params.get("groups")
         planned = type(self) is cls and set(params) <= {"groups"}
         if not planned or getattr(_local, "running", False):
             return original(self, X, y, **params)
-        from ...batch_search import search
-
-        _local.running = True
-        try:
-            result = search({"search": self}, X=X, y=y, groups=groups)
-        finally:
-            _local.running = False
-        fitted = result.searches_["search"]
+        fitted = _run_one(self, (X, y, params.get("groups"))).fitted
         for name, value in vars(fitted).items():
             if name.endswith("_") and not name.startswith("__"):
                 setattr(self, name, value)
@@ -87,9 +98,8 @@ def _patched(cls: type, original):
 def _cross_validate(original):
     @functools.wraps(original)
     def cross_validate(estimator, X, y=None, **kwargs):
-        from ...options import ExecutionOptions
         from .cross_validation import as_search, planned, results_of
-        from .searches import SklearnSearch, run_searches, why_not_planned
+        from .searches import why_not_planned
 
         arguments = {**_CROSS_VALIDATE_DEFAULTS, **kwargs}
         if getattr(_local, "running", False) or set(kwargs) - set(arguments):
@@ -102,19 +112,11 @@ def _cross_validate(original):
             arguments["return_train_score"],
         )
         why = planned(arguments["return_estimator"], arguments["params"])
-        why = why or why_not_planned(search, X, {})
+        why = why or why_not_planned(search, X)
         if why is not None:
             warnings.warn(f"stratum: cross_validate runs on scikit-learn: {why}")
             return original(estimator, X, y, **kwargs)
-        entry = SklearnSearch("cross_validate", search)
-        _local.running = True
-        try:
-            data = (X, y, arguments["groups"])
-            batch, _ = run_searches([entry], data, ExecutionOptions.resolve())
-        finally:
-            _local.running = False
-        if batch is not None:
-            batch.release()
+        entry = _run_one(search, (X, y, arguments["groups"]))
         if entry.times is None:  # a candidate stratum could not plan
             return original(estimator, X, y, **kwargs)
         return results_of(

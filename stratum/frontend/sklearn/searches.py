@@ -66,6 +66,7 @@ class SklearnSearch:
     items: list = field(default_factory=list)  # (name, DataOp, env, search)
     fitted: BaseSearchCV | None = None  # the search, fitted
     times: np.ndarray | None = None  # (candidate, split, fit/score) seconds
+    error: BaseException | None = None  # what its fit raised
 
 
 def as_search(
@@ -98,11 +99,11 @@ def as_search(
     )
 
 
-def plan_search(entry: SklearnSearch, X: Any, y: Any, groups: Any, fit_params: dict):
+def plan_search(entry: SklearnSearch, X: Any, y: Any, groups: Any) -> None:
     """Fill ``entry``'s candidates, splits and batch items, or say in
     ``entry.fallback`` why scikit-learn's own fit must run."""
     search = entry.search
-    entry.fallback = why_not_planned(search, X, fit_params)
+    entry.fallback = why_not_planned(search, X)
     if entry.fallback is not None:
         return
     entry.candidates = candidates_of(search)
@@ -111,7 +112,7 @@ def plan_search(entry: SklearnSearch, X: Any, y: Any, groups: Any, fit_params: d
     x_var = skrub.X()
     y_var = None if y is None else skrub.y()
     environment = {"X": X} if y is None else {"X": X, "y": y}
-    scoring = GridSearchCV(
+    evaluation = GridSearchCV(  # how each candidate is scored
         None,
         None,
         cv=entry.splits,
@@ -123,14 +124,14 @@ def plan_search(entry: SklearnSearch, X: Any, y: Any, groups: Any, fit_params: d
     for index, params in enumerate(entry.candidates):
         estimator = clone(search.estimator).set_params(**clone(params, safe=False))
         data_op = as_data_op(estimator, x_var, y_var)
-        entry.items.append((f"{entry.name}#{index}", data_op, environment, scoring))
+        entry.items.append((f"{entry.name}#{index}", data_op, environment, evaluation))
 
 
-def why_not_planned(search: BaseSearchCV, X: Any, fit_params: dict) -> str | None:
+def why_not_planned(search: BaseSearchCV, X: Any) -> str | None:
+    """Why scikit-learn's own fit must run ``search`` on ``X`` (None: it
+    need not)."""
     if type(search) not in _PLANNED:
         return f"{type(search).__name__} is run by scikit-learn"
-    if fit_params:
-        return "fit parameters are passed to scikit-learn's own fit"
     columns = getattr(X, "columns", None)
     if columns is not None and not all(isinstance(c, str) for c in columns):
         return "column names that are not strings"
@@ -169,18 +170,37 @@ def as_data_op(estimator: BaseEstimator, X: Any, y: Any) -> Any:
 
 def run_searches(entries: list[SklearnSearch], data: tuple, options: Any) -> tuple:
     """Run every candidate of every search in ``entries`` as one stratum
-    batch, then fit each search (``entry.fitted``) on what was recorded, or
-    with scikit-learn's own code where it cannot be planned. Returns the
-    batch (None if nothing was planned) and its outcomes."""
-    X, y, groups = data
-    for entry in entries:
-        plan_search(entry, X, y, groups, {})
-    items = [item for entry in entries for item in entry.items]
+    batch, then fit each search (``entry.fitted``; ``entry.error`` if its fit
+    raised). Returns the batch (None if nothing was planned) and its
+    outcomes."""
+    items = plan_searches(entries, data)
     batch, outcomes = None, []
     if items:
         batch, outcomes = fit_searches(
             items, options=options, refit=False, raise_errors=False, replay=False
         )
+    finish_searches(entries, outcomes, data)
+    return batch, outcomes
+
+
+def plan_searches(entries: list[SklearnSearch], data: tuple) -> list:
+    """``plan_search`` for each entry (an error is kept in ``entry.error``);
+    the batch items of all of them, in order."""
+    X, y, groups = data
+    for entry in entries:
+        try:
+            plan_search(entry, X, y, groups)
+        except Exception as error:  # e.g. a candidate's unknown parameter
+            entry.error = error
+    return [item for entry in entries for item in entry.items]
+
+
+def finish_searches(entries: list[SklearnSearch], outcomes: list, data: tuple):
+    """Fit each search on its candidates' ``outcomes`` (those of
+    ``plan_searches``'s items, in order), or with scikit-learn's own code
+    where it could not be planned; a failing search does not stop the
+    others (``entry.error``)."""
+    X, y, groups = data
     position = 0
     for entry in entries:
         mine = outcomes[position : position + len(entry.items)]
@@ -188,11 +208,15 @@ def run_searches(entries: list[SklearnSearch], data: tuple, options: Any) -> tup
         unplanned = [o.run.fallback for o in mine if o.run.fallback is not None]
         if unplanned and entry.fallback is None:
             entry.fallback = f"a candidate stratum cannot plan: {unplanned[0]}"
-        if entry.fallback is not None:
-            entry.fitted = fit_in_sklearn(entry, X, y, groups, {})
-        else:
-            entry.fitted = replay(entry, mine, X, y)
-    return batch, outcomes
+        if entry.error is not None:
+            continue
+        try:
+            if entry.fallback is not None:
+                entry.fitted = fit_in_sklearn(entry, X, y, groups)
+            else:
+                entry.fitted = replay(entry, mine, X, y)
+        except Exception as error:
+            entry.error = error
 
 
 def replay(entry: SklearnSearch, outcomes: list, X: Any, y: Any) -> BaseSearchCV:
@@ -205,8 +229,8 @@ def replay(entry: SklearnSearch, outcomes: list, X: Any, y: Any) -> BaseSearchCV
     times = np.zeros((len(entry.candidates), n_folds, 2))
     for index, (params, outcome) in enumerate(zip(entry.candidates, outcomes)):
         run = outcome.run
-        if outcome.error is not None or run.error is not None:
-            raise outcome.error or run.error
+        if run.error is not None:  # the candidate could not be compiled
+            raise run.error
         recorded.add(run, 0, params)
         for (_, fold), seconds in run.times.items():
             times[index, fold] = seconds
@@ -244,13 +268,18 @@ def _n_rows(X: Any) -> int:
     return X.shape[0] if hasattr(X, "shape") else len(X)
 
 
-def describe(name: str, fitted: BaseSearchCV, fallback: str | None) -> pd.DataFrame:
+def describe(entry: SklearnSearch) -> pd.DataFrame:
     """One row per candidate of a fitted search, as ``stratum.search``'s
-    ``results_`` has them."""
-    results = fitted.cv_results_
+    ``results_`` has them (one error row for a search that failed)."""
+    if entry.error is not None:
+        error = entry.error
+        message = f"pipeline {entry.name!r}: {type(error).__name__}: {error}"
+        row = {"pipeline": entry.name, "params": {}, "status": "error"}
+        return pd.DataFrame([{**row, "error": message}])
+    results = entry.fitted.cv_results_
     rows = []
     for index, params in enumerate(results["params"]):
-        row = {"pipeline": name, "params": dict(params)}
+        row = {"pipeline": entry.name, "params": dict(params)}
         for key, values in results.items():
             if key == "params" or key.startswith("param_") or key.startswith("rank_"):
                 continue
@@ -259,7 +288,7 @@ def describe(name: str, fitted: BaseSearchCV, fallback: str | None) -> pd.DataFr
         ok = not any(isinstance(s, float) and np.isnan(s) for s in scores)
         row["status"] = "ok" if ok else "error"
         row["error"] = None if ok else "the fit or score failed (error_score)"
-        row["engine"] = "scikit-learn" if fallback else "stratum"
+        row["engine"] = "scikit-learn" if entry.fallback else "stratum"
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -278,11 +307,11 @@ def is_sklearn(value: Any) -> bool:
     return isinstance(value, BaseEstimator)
 
 
-def fit_in_sklearn(entry: SklearnSearch, X: Any, y: Any, groups: Any, fit_params):
+def fit_in_sklearn(entry: SklearnSearch, X: Any, y: Any, groups: Any):
     """scikit-learn's own fit of the search (what cannot be planned), with a
     warning saying why."""
     warnings.warn(
         f"stratum: pipeline {entry.name!r} runs on scikit-learn: {entry.fallback}",
         stacklevel=3,
     )
-    return clone(entry.search).fit(X, y, groups=groups, **fit_params)
+    return clone(entry.search).fit(X, y, groups=groups)
