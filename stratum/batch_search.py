@@ -168,7 +168,8 @@ def search(
         ``RandomizedSearchCV`` (their own candidates, ``cv``, scoring and
         refit; other searches run scikit-learn's own fit, see
         ``fallbacks_``), and estimators or ``Pipeline`` s (a search of one
-        candidate with this call's ``cv``, ``scoring`` and ``refit``).
+        candidate with this call's ``cv``, ``scoring`` and ``refit``). Both
+        kinds may be mixed in one batch.
     X, y, groups :
         The data of scikit-learn searches (as their ``fit`` takes it).
     cv, scoring, error_score, return_train_score :
