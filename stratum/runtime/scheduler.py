@@ -11,6 +11,8 @@ get as many threads (``runtime.budget``). A pinned task (``Task.threads``)
 runs with the caller's library threads instead, so that its results do not
 depend on ``n_jobs``; it holds as many slots as those threads need, and waits
 for them to be free, so that there are never more busy threads than cores.
+Any other task gets no more library threads than its share of the cores
+other processes leave free (``runtime.contention``).
 """
 
 from __future__ import annotations
