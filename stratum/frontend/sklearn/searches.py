@@ -4,19 +4,20 @@ A scikit-learn search object on ``X``, ``y`` and ``groups`` (or a plain
 estimator: a ``GridSearchCV`` of one candidate) runs in three steps:
 
 1. Its candidates are the ones its own ``_run_search`` lists, drawn as it
-   draws them
-   (``GridSearchCV``'s parameter grid, ``RandomizedSearchCV``'s samples with
-   its ``random_state``), its splits the ones its own ``cv`` makes of X, y and
-   groups (``check_cv``).
+   draws them (``GridSearchCV``'s parameter grid, ``RandomizedSearchCV``'s
+   samples with its ``random_state``); its splits are the ones its own
+   ``cv`` makes of X, y and groups (``check_cv``).
 2. Each candidate (the estimator cloned, with the candidate's parameters) is
    written as a skrub DataOp: a ``Pipeline``'s steps become a chain of
    ``.skb.apply(step, y=y, no_wrap=True)`` on the ``X`` and ``y`` variables,
    each step called as the ``Pipeline`` calls it (``fit_transform(X, y)``,
    then ``transform``; the last one ``fit`` and ``predict``), any other
-   estimator one such step. Every candidate of every search of a batch goes
-   into one stratum batch, so a step with the same parameters on the same
-   input (a ``ColumnTransformer`` shared by a Ridge and a LightGBM grid) is
-   fitted once per fold, and the model-sharing rewrites apply.
+   estimator one such step (a ``Pipeline``'s ``memory`` is not used: the
+   store keeps what the steps computed). Every candidate of every search of
+   a batch goes into one stratum batch, so a step with the same parameters
+   on the same input (a ``ColumnTransformer`` shared by a Ridge and a
+   LightGBM grid) is fitted once per fold, and the model-sharing rewrites
+   apply.
 3. The user's search object is then fitted on what stratum recorded
    (``frontend.skrub.replay``): its ``cv_results_``, ranks, ``best_*``,
    ``FitFailedWarning`` and ``error_score`` handling are scikit-learn's own,
