@@ -213,6 +213,12 @@ def search(
         named = [("pipeline_0", pipelines)]
     learners = [(name, value) for name, value in named if is_sklearn(value)]
     data_ops = {name: value for name, value in named if not is_sklearn(value)}
+    if learners and X is None:
+        name, value = learners[0]
+        raise TypeError(
+            f"pipeline {name!r} is a scikit-learn {type(value).__name__}: "
+            "pass its data as X= (and y=, groups=)"
+        )
     if not learners and (X is not None or y is not None or groups is not None):
         raise TypeError(
             "X, y and groups are the data of scikit-learn searches; DataOps "

@@ -28,30 +28,30 @@ from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
 
 _CLASSES = (GridSearchCV, RandomizedSearchCV)
 _MODULES = (sklearn.model_selection, validation)  # where cross_validate lives
-# class -> (its own ``fit`` or None when it inherits it, the fit it had)
-_originals: dict[type, tuple] = {}
+# class -> its own ``fit`` (None: it inherits it); module -> its cross_validate
+_originals: dict = {}
 _local = threading.local()
 _lock = threading.Lock()
 
 
 def patch_sklearn() -> None:
-    """Run ``GridSearchCV.fit``/``RandomizedSearchCV.fit`` on stratum."""
+    """Run ``GridSearchCV.fit``, ``RandomizedSearchCV.fit``,
+    ``cross_validate`` and ``cross_val_score`` on stratum."""
     with _lock:
         for cls in _CLASSES:
             if cls not in _originals:
-                _originals[cls] = (cls.__dict__.get("fit"), cls.fit)
+                _originals[cls] = cls.__dict__.get("fit")
                 cls.fit = _patched(cls, cls.fit)
         for module in _MODULES:
             if module not in _originals:
-                own = module.cross_validate
-                _originals[module] = (own, own)
-                module.cross_validate = _cross_validate(own)
+                _originals[module] = module.cross_validate
+                module.cross_validate = _cross_validate(module.cross_validate)
 
 
 def unpatch_sklearn() -> None:
     """Undo :func:`patch_sklearn`."""
     with _lock:
-        for owner, (own, _) in _originals.items():
+        for owner, own in _originals.items():
             if owner in _MODULES:
                 owner.cross_validate = own
             elif own is None:
@@ -62,8 +62,8 @@ def unpatch_sklearn() -> None:
 
 
 def _run_one(search, data: tuple):
-    """Run one search on stratum (``searches.run_searches``); its entry, or
-    the error its fit raised."""
+    """Run one search on stratum (``searches.run_searches``): its entry; the
+    error its fit raised is raised."""
     from ...options import ExecutionOptions
     from .searches import SklearnSearch, run_searches
 
