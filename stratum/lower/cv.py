@@ -94,8 +94,8 @@ class Lowering:
         self.registry = registry
         self.model_sharing = model_sharing
         self.tasks: dict[tuple, Task] = {}
-        # fit task key -> what its fit takes from another fit of its family:
-        # the rounds of a larger ensemble, or a ridge model's shared Gram
+        # fit task key -> what its fit takes from (or gives to) its family:
+        # the rounds of a larger ensemble, a ridge model's Gram, a booster's bins
         self.shared: dict[tuple, Prefix | GramShare | BinShare] = {}
         # what a family's first fit writes for the others (a Gram, bins) ->
         # that fit's task key
