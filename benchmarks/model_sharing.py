@@ -14,9 +14,9 @@ checks that the three give identical scores (==).
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
+from timing import timed
 
 import stratum
 from stratum.bench.data import make_house_prices
@@ -31,12 +31,6 @@ def _scores(searches: dict) -> dict:
             splits = [k for k in results if k.startswith("split") and "test" in k]
             out[(name, repr(sorted(params.items())))] = [results[k][i] for k in splits]
     return out
-
-
-def _timed(run):
-    wall, cpu = time.perf_counter(), time.process_time()
-    value = run()
-    return value, time.perf_counter() - wall, time.process_time() - cpu
 
 
 def main() -> None:
@@ -65,7 +59,7 @@ def main() -> None:
                     )
                     searches[name] = search.fit(pipeline.skb.get_data())
 
-        _, wall, cpu = _timed(skrub_run)
+        _, wall, cpu = timed(skrub_run)
         reference = _scores(searches)
         print(f"  plain skrub:          {wall:8.1f} s wall {cpu:8.1f} s CPU")
     rows = {True: [], False: []}
@@ -74,7 +68,7 @@ def main() -> None:
             with stratum.config_context(
                 model_sharing=sharing, reuse=False, progress=False, n_jobs=1
             ):
-                result, wall, cpu = _timed(
+                result, wall, cpu = timed(
                     lambda: stratum.search(
                         pipelines, cv=args.cv, scoring="r2", refit=False
                     )

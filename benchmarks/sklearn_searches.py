@@ -16,7 +16,6 @@ checks that every ``cv_results_`` score is identical (==).
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 from lightgbm import LGBMRegressor
@@ -28,6 +27,7 @@ from sklearn.linear_model import Ridge
 from sklearn.model_selection import GridSearchCV, ParameterGrid
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from timing import timed
 
 import stratum
 from stratum.bench.data import make_house_prices
@@ -85,12 +85,6 @@ def _scores(fitted: dict) -> dict:
     }
 
 
-def _timed(run):
-    wall, cpu = time.perf_counter(), time.process_time()
-    value = run()
-    return value, time.perf_counter() - wall, time.process_time() - cpu
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=20_000)
@@ -104,7 +98,7 @@ def main() -> None:
     print(f"{args.rows:,} rows, {args.cv}-fold, 3 GridSearchCVs, {n} candidates")
     reference, rows = None, {}
     for _ in range(args.repeat):
-        fitted, wall, cpu = _timed(
+        fitted, wall, cpu = timed(
             lambda: {name: clone(s).fit(X, y) for name, s in batch.items()}
         )
         reference = reference or _scores(fitted)
@@ -114,7 +108,7 @@ def main() -> None:
         for n_jobs in (1, None):
             label = f"stratum n_jobs={n_jobs or 'default'}"
             with stratum.config_context(reuse=False, progress=False):
-                result, wall, cpu = _timed(
+                result, wall, cpu = timed(
                     lambda: stratum.search(batch, X=X, y=y, n_jobs=n_jobs)
                 )
             assert _scores(result.searches_) == reference, "scores differ"

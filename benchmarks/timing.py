@@ -1,6 +1,6 @@
-"""What the kernel benchmarks (``kernels_*.py``) share: the best of a few
-timed runs, a kernel timed with a thread budget of 1 and of 2 and checked
-against its reference, and the Markdown table they print.
+"""What the benchmarks share: the best of a few timed runs, one run's wall
+and CPU time, a kernel timed with a thread budget of 1 and of 2 and checked
+against its reference (``kernels_*.py``), and the Markdown table they print.
 
 Imported by those scripts as ``timing`` (run as ``python benchmarks/...``,
 their own folder is first on ``sys.path``).
@@ -21,6 +21,13 @@ class Timing(NamedTuple):
     seconds: float  # best wall-clock time
     cpu_seconds: float  # best process CPU time
     out: Any  # what the last run returned
+
+
+def timed(run: Callable[[], Any]) -> tuple[Any, float, float]:
+    """``run()``'s value, wall-clock seconds and process CPU seconds."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    value = run()
+    return value, time.perf_counter() - wall, time.process_time() - cpu
 
 
 def best_time(make: Callable[[], Any], run: Callable[[Any], Any], repeat: int):

@@ -191,10 +191,7 @@ def _sharing_summary(plan, shared: dict | None) -> list[str]:
             f"model sharing: {len(takers)} booster fit(s) take the binned data "
             f"that {len(built)} other fit(s) build (one per binning family and fold)"
         )
-        counts: dict[str, int] = {}
-        for b in takers:
-            counts[b.source_label] = counts.get(b.source_label, 0) + 1
-        for label, n in sorted(counts.items()):
+        for label, n in sorted(Counter(b.source_label for b in takers).items()):
             lines.append(f"  {label}: {n} fit(s) take its bins")
     blocked = sorted({(label, f.blocked) for label, f in families if f.blocked})
     if blocked:
