@@ -16,6 +16,7 @@ from .frontend.sklearn.searches import (
     named_searches,
     plan_searches,
 )
+from .frontend.skrub.halving import describe_halving, refit_best, run_halving
 from .frontend.skrub.inputs import (
     BatchInput,
     check_pipelines,
@@ -154,6 +155,9 @@ def search(
     memory_budget: int | str | None = None,
     backend: str | None = None,
     ray_address: str | None = None,
+    strategy: str = "grid",
+    factor: float = 3,
+    min_resources: int | str = "exhaust",
 ) -> BatchSearch:
     """Evaluate a batch of skrub DataOps, or of scikit-learn searches and
     estimators on ``X`` and ``y``, sharing their common work.
@@ -192,6 +196,15 @@ def search(
         Where tasks run: "threads", "sequential", "processes" (``n_jobs``
         worker processes) or "ray" (a Ray cluster at ``ray_address``, or a
         local one); see :func:`stratum.set_config`.
+    strategy, factor, min_resources :
+        ``"grid"`` (default): every configuration on every fold.
+        ``"halving"`` (DataOps only): successive halving over every
+        configuration of every pipeline of the batch, by
+        ``HalvingGridSearchCV``'s rules with this ``factor`` and
+        ``min_resources`` (rows), subsampling with ``random_state``;
+        ``results_`` has one row per configuration and iteration (``iter``,
+        ``n_resources``), ``halving_`` is the fitted ``HalvingGridSearchCV``
+        over candidate numbers, and ``best_`` is the last iteration's best.
 
     Returns
     -------
@@ -225,6 +238,29 @@ def search(
             "carry their own (or pass environment=)"
         )
     inputs = check_pipelines(data_ops, environment) if data_ops else []
+    if strategy == "halving":
+        if learners:
+            name, value = learners[0]
+            raise TypeError(
+                f"pipeline {name!r} is a scikit-learn {type(value).__name__}: "
+                "strategy='halving' halves DataOps batches; for scikit-learn "
+                "pass a HalvingGridSearchCV or HalvingRandomSearchCV"
+            )
+        return _halving(
+            inputs,
+            options,
+            cv=cv,
+            scoring=scoring,
+            n_iter=n_iter,
+            random_state=random_state,
+            error_score=error_score,
+            return_train_score=return_train_score,
+            factor=factor,
+            min_resources=min_resources,
+            refit=refit,
+        )
+    if strategy != "grid":
+        raise ValueError(f"strategy must be 'grid' or 'halving', got {strategy!r}")
     items = [
         (
             item.name,
@@ -256,7 +292,7 @@ def search(
         batch, outcomes = fit_searches(
             items + sklearn_items, options=options, refit=False, raise_errors=False
         )
-    finish_searches(entries, outcomes[len(items) :], (X, y, groups))
+    finish_searches(entries, outcomes[len(items) :], (X, y, groups), options)
     outcomes = outcomes[: len(items)]
     searches, fallbacks, frames = {}, {}, []
     for item, outcome in zip(inputs, outcomes):
@@ -279,6 +315,35 @@ def search(
     if batch is not None:
         batch.release()
     return BatchSearch(batch, outcomes, results, best, searches, fallbacks)
+
+
+def _halving(inputs: list[BatchInput], options, *, refit, **arguments) -> BatchSearch:
+    """``search(..., strategy="halving")``: see ``frontend.skrub.halving``."""
+    halving = run_halving(inputs, options, **arguments)
+    results = describe_halving(halving)
+    order = results.assign(_ok=results["status"].eq("ok"))
+    if "iter" in order:  # the last iteration first, best first
+        order = order.sort_values(
+            ["_ok", "iter", "mean_test_score"],
+            ascending=False,
+            na_position="last",
+            kind="stable",
+        )
+    best = None
+    if halving.fitted is not None:
+        index, learner = refit_best(halving, refit)
+        row = results.loc[index]
+        best = Best(row["pipeline"], row["params"], float(row["mean_test_score"]))
+        best.learner = learner
+        order = pd.concat([order.loc[[index]], order.drop(index=index)])
+    results = order.drop(columns=["_ok", "_config"], errors="ignore")
+    last = halving.batches[-1] if halving.batches else None
+    if last is not None:
+        last.release()
+    results = results.reset_index(drop=True)
+    search = BatchSearch(last, [], results, best, {}, {})
+    search.halving_ = halving.fitted
+    return search
 
 
 def _score_column(results: pd.DataFrame, refit: bool | str) -> str | None:

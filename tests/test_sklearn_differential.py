@@ -22,16 +22,20 @@ from scipy.stats import loguniform
 from sklearn import ensemble
 from sklearn.base import clone
 from sklearn.compose import TransformedTargetRegressor, make_column_transformer
+from sklearn.experimental import enable_halving_search_cv  # noqa: F401
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import (
     GridSearchCV,
     GroupKFold,
+    HalvingGridSearchCV,
+    HalvingRandomSearchCV,
     KFold,
     RandomizedSearchCV,
     StratifiedKFold,
     TimeSeriesSplit,
+    cross_val_predict,
     cross_val_score,
     cross_validate,
 )
@@ -444,6 +448,86 @@ SEARCHES = {
 }
 
 
+SEARCHES.update(
+    {
+        "halving-grid-ridge": lambda df: (
+            HalvingGridSearchCV(
+                make_pipeline(_pre(), Ridge()),
+                {"ridge__alpha": [0.01, 0.1, 1, 10, 100, 1000]},
+                cv=3,
+                factor=2,
+                random_state=0,
+            ),
+            df,
+            _price(df),
+            None,
+        ),
+        "halving-random-3-classes": lambda df: (
+            HalvingRandomSearchCV(
+                make_pipeline(_pre(), LogisticRegression()),
+                {"logisticregression__C": loguniform(1e-2, 1e2)},
+                n_candidates=8,
+                min_resources="smallest",
+                cv=StratifiedKFold(3),
+                random_state=0,
+            ),
+            df,
+            _classes(df, 3),
+            None,
+        ),
+        "halving-resource-n-estimators": lambda df: (
+            HalvingGridSearchCV(
+                make_pipeline(_pre(), _lgbm(lightgbm.LGBMRegressor)),
+                {"lgbmregressor__num_leaves": [3, 7, 15]},
+                resource="lgbmregressor__n_estimators",
+                min_resources=4,
+                max_resources=36,
+                cv=3,
+            ),
+            df,
+            _price(df),
+            None,
+        ),
+        "halving-aggressive-groups": lambda df: (
+            HalvingGridSearchCV(
+                make_pipeline(_pre(), Ridge()),
+                {"ridge__alpha": [0.01, 0.03, 0.1, 0.3, 1, 3, 10, 30, 100]},
+                cv=GroupKFold(3),
+                min_resources=60,
+                aggressive_elimination=True,
+                random_state=1,
+            ),
+            df,
+            _price(df),
+            np.arange(N) % 6,
+        ),
+        "halving-failing-candidates": lambda df: (
+            HalvingGridSearchCV(
+                make_pipeline(_pre(), Ridge()),
+                {"ridge__alpha": [1.0, -1.0, 10.0, -2.0, 0.1]},
+                cv=3,
+                error_score=np.nan,
+                random_state=0,
+            ),
+            df,
+            _price(df),
+            None,
+        ),
+    }
+)
+
+_HALVING = (
+    "n_resources_",
+    "n_candidates_",
+    "n_iterations_",
+    "n_possible_iterations_",
+    "n_required_iterations_",
+    "n_remaining_candidates_",
+    "min_resources_",
+    "max_resources_",
+)
+
+
 def assert_same_search(ours, theirs, X) -> None:
     assert type(ours) is type(theirs)
     a, b = ours.cv_results_, theirs.cv_results_
@@ -461,6 +545,7 @@ def assert_same_search(ours, theirs, X) -> None:
         "best_params_",
         "n_splits_",
         "multimetric_",
+        *_HALVING,
     ):
         if hasattr(theirs, name):
             assert repr(getattr(ours, name)) == repr(getattr(theirs, name)), name
@@ -623,3 +708,83 @@ def test_cross_val_score_equals_sklearn():
         patch.unpatch_sklearn()
     np.testing.assert_array_equal(ours, theirs, strict=True)
     assert model_selection.cross_validate is cross_validate  # unpatched
+
+
+# -- cross_val_predict through patch_sklearn -----------------------------------
+
+PREDICTIONS = {
+    "regression": lambda df: (make_pipeline(_pre(), Ridge()), _price(df), {"cv": 4}),
+    "proba-strings-3-classes": lambda df: (
+        make_pipeline(_pre(), LogisticRegression()),
+        np.array(["ja", "nein", "vielleicht"])[_classes(df, 3)],
+        {
+            "cv": StratifiedKFold(3, shuffle=True, random_state=0),
+            "method": "predict_proba",
+        },
+    ),
+    "decision-groups": lambda df: (
+        make_pipeline(_pre(sparse=True), LinearSVC()),
+        _classes(df),
+        {
+            "cv": GroupKFold(4),
+            "groups": np.arange(N) % 8,
+            "method": "decision_function",
+        },
+    ),
+    "proba-a-fold-lacks-a-class": lambda df: (  # the padding of missing columns
+        make_pipeline(_pre(), _lgbm(lightgbm.LGBMClassifier, n_estimators=5)),
+        np.where(np.arange(N) < 6, 2, _classes(df)),
+        {"cv": KFold(3), "method": "predict_proba"},
+    ),
+    "not-a-partition": lambda df: (  # scikit-learn's own error
+        make_pipeline(_pre(), Ridge()),
+        _price(df),
+        {"cv": TimeSeriesSplit(3)},
+    ),
+    "fit-fails": lambda df: (
+        make_pipeline(_pre(), Ridge(alpha=-1.0)),
+        _price(df),
+        {"cv": 3},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(PREDICTIONS))
+def test_cross_val_predict_equals_sklearn(case):
+    df = _frame()
+    estimator, y, kwargs = PREDICTIONS[case](df)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = _outcome(cross_val_predict, clone(estimator), df, y, **kwargs)
+        patch.patch_sklearn()
+        try:
+            with stratum.config_context(progress=False, reuse=False):
+                import sklearn.model_selection as model_selection
+
+                function = model_selection.cross_val_predict
+                assert function is not cross_val_predict
+                ours = _outcome(function, clone(estimator), df, y, **kwargs)
+        finally:
+            patch.unpatch_sklearn()
+    assert model_selection.cross_val_predict is cross_val_predict
+    if isinstance(theirs, tuple):
+        assert ours == theirs
+    else:
+        np.testing.assert_array_equal(ours, theirs, strict=True)
+
+
+def test_cross_val_predict_says_what_runs_on_sklearn():
+    df = _frame()
+    estimator = make_pipeline(_pre(), LogisticRegression())
+    theirs = cross_val_predict(estimator, df, _classes(df), method="predict_log_proba")
+    patch.patch_sklearn()
+    try:
+        import sklearn.model_selection as model_selection
+
+        with pytest.warns(UserWarning, match="method='predict_log_proba'"):
+            ours = model_selection.cross_val_predict(
+                estimator, df, _classes(df), method="predict_log_proba"
+            )
+    finally:
+        patch.unpatch_sklearn()
+    np.testing.assert_array_equal(ours, theirs, strict=True)

@@ -47,12 +47,24 @@ from sklearn.model_selection import (
     check_cv,
 )
 from sklearn.model_selection._search import BaseSearchCV
+from sklearn.model_selection._search_successive_halving import (
+    BaseSuccessiveHalving,
+    HalvingGridSearchCV,
+    HalvingRandomSearchCV,
+)
+from sklearn.model_selection._split import _yields_constant_splits
 from sklearn.pipeline import Pipeline
+from sklearn.utils import get_tags
 
-from ..skrub.replay import Recorded, replay_search
+from ..skrub.replay import Recorded, fitted_like, replay_halving, replay_search
 from ..skrub.searches import fit_searches
 
-_PLANNED = (GridSearchCV, RandomizedSearchCV)
+_PLANNED = (
+    GridSearchCV,
+    RandomizedSearchCV,
+    HalvingGridSearchCV,
+    HalvingRandomSearchCV,
+)
 
 
 @dataclass
@@ -102,30 +114,45 @@ def as_search(
 
 def plan_search(entry: SklearnSearch, X: Any, y: Any, groups: Any) -> None:
     """Fill ``entry``'s candidates, splits and batch items, or say in
-    ``entry.fallback`` why scikit-learn's own fit must run."""
+    ``entry.fallback`` why scikit-learn's own fit must run. A halving search
+    gets its splits only: its candidates are chosen as it runs
+    (``finish_searches``)."""
     search = entry.search
     entry.fallback = why_not_planned(search, X)
     if entry.fallback is not None:
         return
-    entry.candidates = candidates_of(search)
     cv = check_cv(search.cv, y, classifier=is_classifier(search.estimator))
     entry.splits = [(train, test) for train, test in cv.split(X, y, groups)]
+    if isinstance(search, BaseSuccessiveHalving):
+        if not _yields_constant_splits(cv):
+            entry.fallback = "a cv whose splits change from call to call"
+        return
+    entry.candidates = candidates_of(search)
+    entry.items = _items(entry, entry.candidates, entry.splits, X, y)
+
+
+def _items(entry: SklearnSearch, candidates: list, splits: list, X, y) -> list:
+    """The batch items of ``candidates`` of ``entry`` on ``splits``: one
+    DataOp per candidate, scored as the search scores."""
+    search = entry.search
     x_var = skrub.X()
     y_var = None if y is None else skrub.y()
     environment = {"X": X} if y is None else {"X": X, "y": y}
     evaluation = GridSearchCV(  # how each candidate is scored
         None,
         None,
-        cv=entry.splits,
+        cv=splits,
         scoring=search.scoring,
         refit=False,
         error_score=search.error_score,
         return_train_score=search.return_train_score,
     )
-    for index, params in enumerate(entry.candidates):
+    items = []
+    for index, params in enumerate(candidates):
         estimator = clone(search.estimator).set_params(**clone(params, safe=False))
         data_op = as_data_op(estimator, x_var, y_var)
-        entry.items.append((f"{entry.name}#{index}", data_op, environment, evaluation))
+        items.append((f"{entry.name}#{index}", data_op, environment, evaluation))
+    return items
 
 
 def why_not_planned(search: BaseSearchCV, X: Any) -> str | None:
@@ -133,6 +160,8 @@ def why_not_planned(search: BaseSearchCV, X: Any) -> str | None:
     need not)."""
     if type(search) not in _PLANNED:
         return f"{type(search).__name__} is run by scikit-learn"
+    if get_tags(search.estimator).input_tags.pairwise:
+        return "a pairwise estimator (its test rows are kernel columns too)"
     columns = getattr(X, "columns", None)
     if columns is not None and not all(isinstance(c, str) for c in columns):
         return "column names that are not strings"
@@ -180,7 +209,7 @@ def run_searches(entries: list[SklearnSearch], data: tuple, options: Any) -> tup
         batch, outcomes = fit_searches(
             items, options=options, refit=False, raise_errors=False, replay=False
         )
-    finish_searches(entries, outcomes, data)
+    finish_searches(entries, outcomes, data, options)
     return batch, outcomes
 
 
@@ -196,10 +225,13 @@ def plan_searches(entries: list[SklearnSearch], data: tuple) -> list:
     return [item for entry in entries for item in entry.items]
 
 
-def finish_searches(entries: list[SklearnSearch], outcomes: list, data: tuple):
+def finish_searches(
+    entries: list[SklearnSearch], outcomes: list, data: tuple, options: Any
+) -> None:
     """Fit each search on its candidates' ``outcomes`` (those of
-    ``plan_searches``'s items, in order), or with scikit-learn's own code
-    where it could not be planned; a failing search does not stop the
+    ``plan_searches``'s items, in order; a halving search runs its
+    iterations on stratum now, with ``options``), or with scikit-learn's own
+    code where it could not be planned; a failing search does not stop the
     others (``entry.error``)."""
     X, y, groups = data
     position = 0
@@ -212,12 +244,44 @@ def finish_searches(entries: list[SklearnSearch], outcomes: list, data: tuple):
         if entry.error is not None:
             continue
         try:
+            if entry.fallback is None and isinstance(
+                entry.search, BaseSuccessiveHalving
+            ):
+                try:
+                    entry.fitted = replay_halving_search(entry, X, y, options)
+                except _Unplanned as reason:
+                    entry.fallback = str(reason)
+            elif entry.fallback is None:
+                entry.fitted = replay(entry, mine, X, y)
             if entry.fallback is not None:
                 entry.fitted = fit_in_sklearn(entry, X, y, groups)
-            else:
-                entry.fitted = replay(entry, mine, X, y)
         except Exception as error:
             entry.error = error
+
+
+class _Unplanned(Exception):
+    """A halving iteration has a candidate stratum cannot plan."""
+
+
+def _record(recorded: Recorded, candidates: list, outcomes: list, n_folds: int):
+    """Record each candidate's outcome (in order) under its parameters;
+    the (candidate, split, fit/score) seconds."""
+    times = np.zeros((len(candidates), n_folds, 2))
+    for index, (params, outcome) in enumerate(zip(candidates, outcomes)):
+        run = outcome.run
+        if run.error is not None:  # the candidate could not be compiled
+            raise run.error
+        recorded.add(run, 0, params)
+        for (_, fold), seconds in run.times.items():
+            times[index, fold] = seconds
+    return times
+
+
+def _refit(search: BaseSearchCV, X: Any, y: Any):
+    def refit(params: dict):
+        return clone(search.estimator).set_params(**clone(params, safe=False)).fit(X, y)
+
+    return refit
 
 
 def replay(entry: SklearnSearch, outcomes: list, X: Any, y: Any) -> BaseSearchCV:
@@ -226,40 +290,69 @@ def replay(entry: SklearnSearch, outcomes: list, X: Any, y: Any) -> BaseSearchCV
     measured times in ``entry.times``."""
     search = entry.search
     recorded = Recorded()
-    n_folds = len(entry.splits)
-    times = np.zeros((len(entry.candidates), n_folds, 2))
-    for index, (params, outcome) in enumerate(zip(entry.candidates, outcomes)):
-        run = outcome.run
-        if run.error is not None:  # the candidate could not be compiled
-            raise run.error
-        recorded.add(run, 0, params)
-        for (_, fold), seconds in run.times.items():
-            times[index, fold] = seconds
-
-    def refit(params: dict):
-        return clone(search.estimator).set_params(**clone(params, safe=False)).fit(X, y)
-
-    recorded.refit = refit
+    recorded.refit = _refit(search, X, y)
+    times = _record(recorded, entry.candidates, outcomes, len(entry.splits))
     entry.times = times
-    scorers = clone(search)._get_scorers()[0]
-    estimator_type = "classifier" if is_classifier(search.estimator) else "regressor"
-    grid = getattr(search, "param_grid", getattr(search, "param_distributions", {}))
     replayed = replay_search(
         search,
-        grid,
+        _grid(search),
         entry.candidates,
         entry.splits,
         y,
         _n_rows(X),
         recorded,
-        scorers,
-        estimator_type,
+        clone(search)._get_scorers()[0],
+        _estimator_type(search),
         times,
     )
-    fitted = clone(search)
-    for name, value in vars(replayed).items():
-        if name.endswith("_") and not name.startswith("__"):
-            setattr(fitted, name, value)
+    return _adopt(search, replayed, recorded)
+
+
+def replay_halving_search(entry: SklearnSearch, X: Any, y: Any, options: Any):
+    """The user's successive-halving search, run by its own rules: each
+    iteration's candidates on its subsampled splits are one stratum batch."""
+    search = entry.search
+    recorded = Recorded()
+    recorded.refit = _refit(search, X, y)
+
+    def evaluate(candidates: list, splits: list) -> np.ndarray:
+        items = _items(entry, candidates, splits, X, y)
+        batch, outcomes = fit_searches(
+            items, options=options, refit=False, raise_errors=False, replay=False
+        )
+        batch.release()
+        unplanned = [o.run.fallback for o in outcomes if o.run.fallback is not None]
+        if unplanned:
+            raise _Unplanned(f"a candidate stratum cannot plan: {unplanned[0]}")
+        return _record(recorded, candidates, outcomes, len(splits))
+
+    replayed = replay_halving(
+        search,
+        _grid(search),
+        entry.splits,
+        y,
+        _n_rows(X),
+        recorded,
+        clone(search)._get_scorers()[0],
+        _estimator_type(search),
+        evaluate,
+        real_estimator=search.estimator,
+    )
+    return _adopt(search, replayed, recorded)
+
+
+def _grid(search: BaseSearchCV) -> Any:
+    return getattr(search, "param_grid", getattr(search, "param_distributions", {}))
+
+
+def _estimator_type(search: BaseSearchCV) -> str:
+    return "classifier" if is_classifier(search.estimator) else "regressor"
+
+
+def _adopt(search: BaseSearchCV, replayed: BaseSearchCV, recorded: Recorded):
+    """A clone of the user's ``search`` with the replayed fitted attributes
+    (and the estimator scikit-learn refitted)."""
+    fitted = fitted_like(search, replayed)
     if search.refit:
         fitted.best_estimator_ = recorded.fitted_learner
     return fitted
