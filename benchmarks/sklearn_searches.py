@@ -1,14 +1,16 @@
-"""scikit-learn searches: scikit-learn's own fit vs ``stratum.search``.
+"""W6, scikit-learn searches: scikit-learn's own fit vs ``stratum.search``.
 
 An agent's plain scikit-learn code on the house-price table: one
 ``ColumnTransformer`` (one-hot encoded categories, imputed and scaled
-numbers) in front of three ``GridSearchCV``s, a Ridge over ``alpha``, a
-LightGBM over leaves x learning rate x rounds, a HistGradientBoosting over
-learning rate x iterations, 5-fold. Each search is fitted by scikit-learn one
-after the other (``search.fit(X, y)``, ``n_jobs=None``), then the three run as
-one ``stratum.search`` with ``n_jobs=1`` and with the default (all cores),
-alternating, in this process. Reports wall and CPU seconds, the ratios, and
-checks that every ``cv_results_`` score is identical (==).
+numbers) in front of six ``GridSearchCV``s, 5-fold: Ridge and Lasso over
+``alpha``, LightGBM over leaves x learning rate x rounds, XGBoost over depth
+x rounds, HistGradientBoosting over learning rate x iterations, a random
+forest over features per split x trees. Each search is fitted by
+scikit-learn one after the other (``search.fit(X, y)``, the searches'
+default ``n_jobs=None``), then the six run as one ``stratum.search`` with
+``n_jobs=1`` and with the default (all cores), alternating, in this process.
+Reports wall and CPU seconds, the ratios, and checks that every
+``cv_results_`` score is identical (==).
 
     python benchmarks/sklearn_searches.py --rows 20000 --repeat 2
 """
@@ -21,13 +23,14 @@ import numpy as np
 from lightgbm import LGBMRegressor
 from sklearn.base import clone
 from sklearn.compose import make_column_transformer
-from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
 from sklearn.impute import SimpleImputer
-from sklearn.linear_model import Ridge
+from sklearn.linear_model import Lasso, Ridge
 from sklearn.model_selection import GridSearchCV, ParameterGrid
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from timing import timed
+from xgboost import XGBRegressor
 
 import stratum
 from stratum.bench.data import make_house_prices
@@ -71,6 +74,29 @@ def searches(cv: int) -> dict:
             },
             cv=cv,
         ),
+        "lasso": GridSearchCV(
+            make_pipeline(pre, Lasso(max_iter=2000)),
+            {"lasso__alpha": [1, 10, 100]},
+            cv=cv,
+        ),
+        "xgb": GridSearchCV(
+            make_pipeline(pre, XGBRegressor(tree_method="hist", random_state=0)),
+            {
+                "xgbregressor__max_depth": [4, 6],
+                "xgbregressor__n_estimators": [100, 300],
+            },
+            cv=cv,
+        ),
+        "forest": GridSearchCV(
+            make_pipeline(
+                pre, RandomForestRegressor(min_samples_leaf=5, random_state=0)
+            ),
+            {
+                "randomforestregressor__max_features": [0.3, 0.6],
+                "randomforestregressor__n_estimators": [30, 90],
+            },
+            cv=cv,
+        ),
     }
 
 
@@ -95,7 +121,10 @@ def main() -> None:
     X, y = df.drop(columns=["price", "sale_date"]), df["price"].to_numpy()
     batch = searches(args.cv)
     n = sum(len(ParameterGrid(s.param_grid)) for s in batch.values())
-    print(f"{args.rows:,} rows, {args.cv}-fold, 3 GridSearchCVs, {n} candidates")
+    print(
+        f"{args.rows:,} rows, {args.cv}-fold, {len(batch)} GridSearchCVs, "
+        f"{n} candidates"
+    )
     reference, rows = None, {}
     for _ in range(args.repeat):
         fitted, wall, cpu = timed(

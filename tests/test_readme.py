@@ -1,10 +1,13 @@
-"""The README's ``stratum run`` example still prints what the README says."""
+"""The README's examples still run and print what the README says."""
 
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
+from sklearn.base import clone
 
+import stratum
 from stratum.agents import run_scripts, summary
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
@@ -46,3 +49,21 @@ def test_stratum_run_example_prints_the_readme_summary(tmp_path):
         "score_time",
         "test_score",
     ]
+
+
+def test_scikit_learn_example_runs_and_equals_sklearn():
+    """The README's scikit-learn example runs as written, and its searches
+    equal scikit-learn's own fit."""
+    code = _block_after("This runs as is (`house_prices.py`):")
+    namespace: dict = {}
+    with stratum.config_context(progress=False, reuse=False):
+        exec(compile(code, "house_prices.py", "exec"), namespace)
+    res, X, y = namespace["res"], namespace["X"], namespace["y"]
+    for name in ("ridge", "lgbm"):
+        theirs = clone(namespace[{"ridge": "a", "lgbm": "b"}[name]]).fit(X, y)
+        ours = res.searches_[name]
+        np.testing.assert_array_equal(
+            ours.cv_results_["mean_test_score"], theirs.cv_results_["mean_test_score"]
+        )
+        assert ours.best_params_ == theirs.best_params_
+        np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
