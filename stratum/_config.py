@@ -39,6 +39,7 @@ def _defaults() -> dict[str, Any]:
         "engine": os.environ.get("STRATUM_ENGINE", "stratum").strip().lower(),
         "backend": os.environ.get("STRATUM_BACKEND", "threads").strip().lower(),
         "ray_address": os.environ.get("STRATUM_RAY_ADDRESS") or None,
+        "ray_connect_timeout": _env_float("STRATUM_RAY_CONNECT_TIMEOUT") or 60.0,
         "n_jobs": _env_int("STRATUM_N_JOBS", -1),
         "timeout": _env_float("STRATUM_TIMEOUT"),
         "config_timeout": _env_float("STRATUM_CONFIG_TIMEOUT"),
@@ -81,7 +82,11 @@ def check_option(name: str, value: Any) -> Any:
         raise ValueError(f"n_jobs must be a non-zero int or None, got {value!r}")
     if name in ("memory_budget", "cache_disk_budget"):
         parse_bytes(value)
-    if name in ("timeout", "config_timeout") and value is not None and value <= 0:
+    if (
+        name in ("timeout", "config_timeout", "ray_connect_timeout")
+        and value is not None
+        and value <= 0
+    ):
         raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
     return value
 
@@ -131,10 +136,15 @@ def set_config(**options: Any) -> None:
         "processes" runs tasks in ``n_jobs`` worker processes; "ray" on a Ray
         cluster, see ``ray_address``).
     ray_address : str or None
-        With ``backend="ray"``: the cluster to connect to ("auto",
-        "host:port", "ray://host:port"); None: the one this process is
-        connected to, else Ray's default (``RAY_ADDRESS``, else a new local
-        Ray).
+        With ``backend="ray"``: the cluster to connect to ("auto": the one
+        ``ray start`` last started on this machine, "host:port",
+        "ray://host:port"); None: the one this process is connected to, else
+        a new local Ray of its own (never another process's cluster: neither
+        the address file a cluster leaves behind nor ``RAY_ADDRESS`` is
+        followed).
+    ray_connect_timeout : float
+        Seconds to connect to (or start) Ray before failing with an error
+        naming the address (default 60).
     n_jobs : int or None
         Tasks run at once by ``stratum.search``, ``stratum run`` and ``stratum
         serve`` (scikit-learn's convention; the default -1: all cores). The

@@ -65,10 +65,22 @@ class BatchSearch:
         (a step whose results depend on its thread count, see ``explain()``).
     searches_ : dict
         The fitted skrub-compatible search object of each pipeline.
+    notes_ : dict
+        Per scikit-learn search, what stratum did differently from its own
+        fit without changing the results (a ``Pipeline``'s ``memory=`` is
+        not used); also in ``explain()``.
+    halving_ : HalvingGridSearchCV or None
+        With ``strategy="halving"``: scikit-learn's halving search over
+        candidate numbers (``n_resources_``, ``n_candidates_``,
+        ``cv_results_``...), candidate ``i`` being ``results_``'s
+        (pipeline, params) of that number in batch order.
     """
 
-    def __init__(self, batch, outcomes, results, best, searches, fallbacks):
+    def __init__(self, batch, outcomes, results, best, searches, fallbacks, earlier=()):
         self._batch = batch
+        self._earlier = list(earlier)  # a halving's earlier iterations' batches
+        self.halving_ = None
+        self.notes_: dict[str, list[str]] = {}
         self._outcomes = outcomes
         self.results_ = results
         self.best_ = best
@@ -77,13 +89,16 @@ class BatchSearch:
 
     @property
     def stats_(self) -> pd.DataFrame:
-        stats = self._batch.driver.store.stats if self._batch is not None else []
-        rows = [vars(s).copy() for s in stats]
-        tasks = self._batch.driver.lowering.tasks if self._batch is not None else {}
-        for row in rows:
-            row["task"] = row.pop("key")
-            task = tasks.get(row["task"])
-            row["pinned"] = task is not None and task.threads is not None
+        rows = []
+        batches = self._earlier + ([] if self._batch is None else [self._batch])
+        for batch in batches:
+            tasks = batch.driver.lowering.tasks
+            for stat in batch.driver.store.stats:
+                row = vars(stat).copy()
+                row["task"] = row.pop("key")
+                task = tasks.get(row["task"])
+                row["pinned"] = task is not None and task.threads is not None
+                rows.append(row)
         cols = [
             "task",
             "kind",
@@ -117,12 +132,31 @@ class BatchSearch:
         ]
         if elsewhere:
             elsewhere.insert(0, "run by scikit-learn's own code:")
+        elsewhere += [
+            f"  note, {name}: {note}"
+            for name, notes in self.notes_.items()
+            for note in notes
+        ]
         if self._batch is None:
             return "\n".join(elsewhere)
         text = _explain(
             self._batch, self.fallbacks_, stats=self._batch.driver.store.stats
         )
-        return "\n".join([text, *elsewhere])
+        return "\n".join([*self._halving_lines(), text, *elsewhere])
+
+    def _halving_lines(self) -> list[str]:
+        halving = self.halving_
+        if halving is None:
+            return []
+        rounds = ", ".join(
+            f"{c} on {r} rows"
+            for c, r in zip(halving.n_candidates_, halving.n_resources_)
+        )
+        return [
+            f"successive halving (factor {halving.factor}): "
+            f"{halving.n_iterations_} iteration(s), {rounds}; "
+            "the plan below is the last iteration's"
+        ]
 
     def draw(self) -> str:
         """The compiled plan as Graphviz DOT text (shared nodes highlighted)."""
@@ -290,7 +324,11 @@ def search(
     batch, outcomes = None, []
     if items or sklearn_items:
         batch, outcomes = fit_searches(
-            items + sklearn_items, options=options, refit=False, raise_errors=False
+            items + sklearn_items,
+            options=options,
+            refit=False,
+            raise_errors=False,
+            replay=lambda run: run.name in data_ops,  # sklearn's are replayed later
         )
     finish_searches(entries, outcomes[len(items) :], (X, y, groups), options)
     outcomes = outcomes[: len(items)]
@@ -314,34 +352,26 @@ def search(
     best = _best(batch, results, inputs, outcomes, refit, learners_of)
     if batch is not None:
         batch.release()
-    return BatchSearch(batch, outcomes, results, best, searches, fallbacks)
+    search = BatchSearch(batch, outcomes, results, best, searches, fallbacks)
+    search.notes_ = {e.name: e.notes for e in entries if e.notes}
+    return search
 
 
 def _halving(inputs: list[BatchInput], options, *, refit, **arguments) -> BatchSearch:
     """``search(..., strategy="halving")``: see ``frontend.skrub.halving``."""
     halving = run_halving(inputs, options, **arguments)
     results = describe_halving(halving)
-    order = results.assign(_ok=results["status"].eq("ok"))
-    if "iter" in order:  # the last iteration first, best first
-        order = order.sort_values(
-            ["_ok", "iter", "mean_test_score"],
-            ascending=False,
-            na_position="last",
-            kind="stable",
-        )
     best = None
     if halving.fitted is not None:
         index, learner = refit_best(halving, refit)
         row = results.loc[index]
         best = Best(row["pipeline"], row["params"], float(row["mean_test_score"]))
         best.learner = learner
-        order = pd.concat([order.loc[[index]], order.drop(index=index)])
-    results = order.drop(columns=["_ok", "_config"], errors="ignore")
+    results = _sort(results, refit)
     last = halving.batches[-1] if halving.batches else None
     if last is not None:
         last.release()
-    results = results.reset_index(drop=True)
-    search = BatchSearch(last, [], results, best, {}, {})
+    search = BatchSearch(last, [], results, best, {}, {}, earlier=halving.batches[:-1])
     search.halving_ = halving.fitted
     return search
 
@@ -353,15 +383,25 @@ def _score_column(results: pd.DataFrame, refit: bool | str) -> str | None:
     return cols[0] if cols else None
 
 
+def _final(results: pd.DataFrame) -> pd.Series:
+    """Rows that compete for the best: all but a halving's earlier
+    iterations (scored on fewer rows)."""
+    if "iter" not in results:
+        return pd.Series(True, index=results.index)
+    last = results.groupby("pipeline")["iter"].transform("max")
+    return results["iter"].isna() | results["iter"].eq(last)
+
+
 def _sort(results: pd.DataFrame, refit) -> pd.DataFrame:
+    """Best first: the rows that compete for the best, by score; errors last."""
     col = _score_column(results, refit)
     if col is None:
         return results
-    order = results.assign(_ok=results["status"].eq("ok"))
+    order = results.assign(_ok=results["status"].eq("ok"), _final=_final(results))
     order = order.sort_values(
-        ["_ok", col], ascending=[False, False], na_position="last", kind="stable"
+        ["_ok", "_final", col], ascending=False, na_position="last", kind="stable"
     )
-    return order.drop(columns="_ok").reset_index(drop=True)
+    return order.drop(columns=["_ok", "_final"]).reset_index(drop=True)
 
 
 def _best(
@@ -370,7 +410,8 @@ def _best(
     """The best row, with its learner refitted on all rows (``learners``: a
     scikit-learn search's, refitted by it)."""
     col = _score_column(results, refit)
-    ok = results[results["status"].eq("ok")] if col else results.iloc[0:0]
+    competing = results["status"].eq("ok") & _final(results)
+    ok = results[competing] if col else results.iloc[0:0]
     if col is None or ok.empty or ok[col].isna().all():
         return None
     row = ok.loc[ok[col].idxmax()]

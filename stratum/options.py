@@ -26,6 +26,7 @@ class ExecutionOptions:
     ----------
     backend : {"threads", "sequential", "processes", "ray"}
     ray_address : str or None
+    ray_connect_timeout : float
     n_jobs : int
         Tasks run at once, at least 1 (1 with ``backend="sequential"``; with
         ``backend="ray"``, 1 for all cores: as many as the cluster has CPUs).
@@ -43,6 +44,7 @@ class ExecutionOptions:
 
     backend: str = "threads"
     ray_address: str | None = None
+    ray_connect_timeout: float = 60.0
     n_jobs: int = 1
     timeout: float | None = None
     config_timeout: float | None = None

@@ -143,6 +143,15 @@ def test_batch_halving_follows_halving_grid_search_rules():
     assert best["pipeline"] == (["ridge"] * 5 + ["hgb"] * 3)[number]
     assert result.best_.pipeline == best["pipeline"]
     assert result.best_.score == theirs.best_score_
+    # explain and stats_ cover every iteration
+    text = result.explain()
+    rounds = ", ".join(
+        f"{c} on {r} rows" for c, r in zip(theirs.n_candidates_, theirs.n_resources_)
+    )
+    n = theirs.n_iterations_
+    assert f"successive halving (factor 2): {n} iteration(s), {rounds}" in text
+    scores = result.stats_[result.stats_["kind"].eq("score")]
+    assert len(scores) == 2 * 3 * sum(theirs.n_candidates_)  # test and train sides
     # the best, refitted on all rows, predicts as the reference's refit
     np.testing.assert_array_equal(
         result.best_.learner.predict({"X": df}),

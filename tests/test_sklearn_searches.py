@@ -277,3 +277,15 @@ def test_a_failing_search_does_not_take_the_batch_down():
             clone(bad).fit(X, y)
     finally:
         stratum.unpatch_sklearn()
+
+
+def test_a_pipeline_memory_is_not_used_and_explain_says_so(tmp_path):
+    X, y = _houses(200)
+    pipeline = make_pipeline(_pre(), Ridge(), memory=str(tmp_path))
+    search = GridSearchCV(pipeline, {"ridge__alpha": [1, 10]}, cv=3)
+    with stratum.config_context(progress=False, reuse=False):
+        result = stratum.search({"cached": search}, X=X, y=y)
+    assert_same_search(result.searches_["cached"], clone(search).fit(X, y))
+    note = "the Pipeline's memory= is not used: stratum keeps what its steps computed"
+    assert result.notes_ == {"cached": [note]}
+    assert f"note, cached: {note}" in result.explain()

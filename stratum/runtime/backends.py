@@ -21,5 +21,9 @@ def make_executor(options: ExecutionOptions) -> Executor:
     if options.backend == "processes":
         return ProcessScheduler(**common)
     if options.backend == "ray":
-        return RayScheduler(ray_address=options.ray_address, **common)
+        return RayScheduler(
+            ray_address=options.ray_address,
+            connect_timeout=options.ray_connect_timeout,
+            **common,
+        )
     raise ValueError(f"Unknown backend {options.backend!r}")

@@ -21,7 +21,11 @@ checkout).
 
 from __future__ import annotations
 
+import logging
 import os
+import socket
+import threading
+import time
 import uuid
 from typing import Any
 
@@ -55,19 +59,94 @@ def import_ray():
     return ray
 
 
-def connect(address: str | None = None) -> Any:
+def connect(address: str | None = None, timeout: float = 60.0) -> Any:
     """Connect to the Ray cluster at ``address`` ("auto", "host:port",
-    "ray://host:port"). A process already connected keeps its connection;
-    None follows Ray's default (``RAY_ADDRESS``, else a new local Ray)."""
+    "ray://host:port"), or with None start a new local Ray of this process's
+    own: never another process's cluster (neither the address file a
+    cluster leaves behind, possibly stale, nor ``RAY_ADDRESS`` is followed).
+    A process already connected keeps its connection.
+
+    Fails within ``timeout`` seconds with an error naming the address: an
+    address nobody listens on fails at once, and ``ray.init`` runs in a
+    helper thread so that a connection that hangs (a cluster that just
+    died) neither outlives the limit nor blocks SIGTERM and Ctrl-C, which
+    the calling thread keeps handling.
+    """
     ray = import_ray()
-    if not ray.is_initialized():
-        ray.init(
-            address=address,
-            include_dashboard=False,
-            logging_level="WARNING",
-            ignore_reinit_error=True,
-        )
+    if ray.is_initialized():
+        return ray
+    target = "local" if address is None else address
+    if address is not None:
+        _check_reachable(address, timeout)
+    outcome: dict[str, BaseException] = {}
+
+    def init() -> None:
+        quiet = _NotMainThreadNote()
+        worker_log = logging.getLogger("ray._private.worker")
+        worker_log.addFilter(quiet)
+        try:
+            ray.init(
+                address=target,
+                include_dashboard=False,
+                logging_level="WARNING",
+                ignore_reinit_error=True,
+            )
+        except BaseException as error:  # handed to the calling thread
+            outcome["error"] = error
+        finally:
+            worker_log.removeFilter(quiet)
+
+    thread = threading.Thread(target=init, name="stratum-ray-connect", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while thread.is_alive():
+        if time.monotonic() > deadline:
+            where = (
+                "start a local Ray"
+                if address is None
+                else (f"connect to the Ray cluster at {address!r}")
+            )
+            raise TimeoutError(
+                f"stratum could not {where} within {timeout:g} s "
+                "(ray_connect_timeout / STRATUM_RAY_CONNECT_TIMEOUT)"
+            )
+        thread.join(0.1)
+    if "error" in outcome:
+        raise outcome["error"]
     return ray
+
+
+class _NotMainThreadNote(logging.Filter):
+    """Ray's note that it sets no SIGTERM handler off the main thread: the
+    calling thread keeps Python's own handling, on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "not the main thread" not in record.getMessage()
+
+
+def _check_reachable(address: str, timeout: float) -> None:
+    """Fail at once, naming ``address``, when nothing listens there (an
+    "auto" address found in a stale file included)."""
+    hostport = address.removeprefix("ray://")
+    if address == "auto":
+        try:
+            from ray._private.services import get_ray_address_from_environment
+
+            hostport = get_ray_address_from_environment("auto", None)
+        except Exception as error:
+            raise ConnectionError(
+                f"stratum found no Ray cluster at {address!r}: {error}"
+            ) from None
+    if hostport in (None, "local"):  # a new local Ray
+        return
+    host, _, port = hostport.rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=min(timeout, 10)).close()
+    except (OSError, ValueError) as error:
+        where = repr(address) if hostport == address else f"{address!r} ({hostport})"
+        raise ConnectionError(
+            f"stratum cannot reach the Ray cluster at {where}: {error}"
+        ) from None
 
 
 class RayValue(Handle):
@@ -137,13 +216,20 @@ def _run_on_ray(
 class RayWorkers:
     """Submits a run's tasks to Ray, at most ``slots`` at a time."""
 
-    def __init__(self, n_jobs: int, context, address: str | None, pinned=None):
+    def __init__(
+        self,
+        n_jobs: int,
+        context,
+        address: str | None,
+        pinned=None,
+        connect_timeout: float = 60.0,
+    ):
         if context is None or not hasattr(context, "task"):
             raise ValueError(
                 "backend='ray' needs the batch the tasks belong to "
                 "(Executor.run(tasks, store, context=batch))"
             )
-        self.ray = ray = connect(address)
+        self.ray = ray = connect(address, connect_timeout)
         cpus = int(ray.cluster_resources().get("CPU", 1)) or 1
         self.slots = n_jobs if n_jobs > 1 else cpus
         self.library_threads = self.slot_threads = 1  # a task reserves one CPU
@@ -242,13 +328,21 @@ class RayScheduler(Scheduler):
     the cluster has CPUs.
     """
 
-    def __init__(self, ray_address: str | None = None, **options):
+    def __init__(
+        self,
+        ray_address: str | None = None,
+        connect_timeout: float = 60.0,
+        **options,
+    ):
         super().__init__(**options)
         self.ray_address = ray_address
+        self.connect_timeout = connect_timeout
         import_ray()  # fail early, with the installation hint
 
     def workers(self, context, store: Store, pinned=None) -> RayWorkers:
-        return RayWorkers(self.n_jobs, context, self.ray_address, pinned)
+        return RayWorkers(
+            self.n_jobs, context, self.ray_address, pinned, self.connect_timeout
+        )
 
 
 __all__ = ["RayScheduler", "RayValue", "RayWorkers", "connect", "import_ray"]

@@ -6,7 +6,12 @@ estimator: a ``GridSearchCV`` of one candidate) runs in three steps:
 1. Its candidates are the ones its own ``_run_search`` lists, drawn as it
    draws them (``GridSearchCV``'s parameter grid, ``RandomizedSearchCV``'s
    samples with its ``random_state``); its splits are the ones its own
-   ``cv`` makes of X, y and groups (``check_cv``).
+   ``cv`` makes of X, y and groups (``check_cv``). A successive-halving
+   search picks each iteration's candidates from the last one's scores, so
+   it runs as it goes: its own ``_run_search`` draws each iteration's
+   subsampled splits (or sets the resource parameter), and that iteration's
+   candidates run as one stratum batch before it is scored
+   (``replay.replay_halving``).
 2. Each candidate (the estimator cloned, with the candidate's parameters) is
    written as a skrub DataOp: a ``Pipeline``'s steps become a chain of
    ``.skb.apply(step, y=y, no_wrap=True)`` on the ``X`` and ``y`` variables,
@@ -24,9 +29,11 @@ estimator: a ``GridSearchCV`` of one candidate) runs in three steps:
    and so is the refit of the best candidate on all rows
    (``clone(estimator).set_params(**best_params_).fit(X, y)``).
 
-What it cannot plan runs scikit-learn's own ``fit`` and says why: the
-successive-halving searches, fit parameters, other search classes, frames
-whose column names are not strings (skrub's steps see them as strings).
+What it cannot plan runs scikit-learn's own ``fit`` and says why: fit
+parameters, other search classes (subclasses too: their rules may differ),
+pairwise estimators, a halving search whose ``cv`` splits change from call
+to call (scikit-learn refuses it), frames whose column names are not
+strings (skrub's steps see them as strings).
 """
 
 from __future__ import annotations
@@ -74,6 +81,7 @@ class SklearnSearch:
     name: str
     search: BaseSearchCV
     fallback: str | None = None  # why scikit-learn's own fit runs instead
+    notes: list = field(default_factory=list)  # what stratum did differently
     candidates: list = field(default_factory=list)
     splits: list = field(default_factory=list)
     items: list = field(default_factory=list)  # (name, DataOp, env, search)
@@ -123,6 +131,10 @@ def plan_search(entry: SklearnSearch, X: Any, y: Any, groups: Any) -> None:
         return
     cv = check_cv(search.cv, y, classifier=is_classifier(search.estimator))
     entry.splits = [(train, test) for train, test in cv.split(X, y, groups)]
+    if getattr(search.estimator, "memory", None) is not None:
+        entry.notes.append(
+            "the Pipeline's memory= is not used: stratum keeps what its steps computed"
+        )
     if isinstance(search, BaseSuccessiveHalving):
         if not _yields_constant_splits(cv):
             entry.fallback = "a cv whose splits change from call to call"

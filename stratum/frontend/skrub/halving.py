@@ -253,7 +253,7 @@ def describe_halving(halving: HalvingRun) -> pd.DataFrame:
                 {int(k.removeprefix(PARAM_PREFIX)): v for k, v in config.items()},
                 graph,
             )
-            row = {"pipeline": item.name, "params": described, "_config": config}
+            row = {"pipeline": item.name, "params": described}
             for key, values in results.items():
                 if key.startswith(("mean_", "std_", "split")) or key in (
                     "iter",

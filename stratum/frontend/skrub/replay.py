@@ -6,7 +6,10 @@ would, the user's ``GridSearchCV``/``RandomizedSearchCV`` is then fitted on a
 stand-in: candidates are the ones stratum evaluated, the estimator's ``fit``
 and the scorers return (or raise) what stratum recorded, and the refit asks
 stratum to fit the best configuration on all rows. Times are then replaced by
-the measured ones.
+the measured ones. A successive-halving search is replayed as it runs: its
+own ``_run_search`` picks each iteration's candidates and draws its folds,
+and stratum computes that iteration before it is scored
+(``replay_halving``).
 """
 
 from __future__ import annotations

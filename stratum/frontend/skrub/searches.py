@@ -9,6 +9,7 @@ error / fallback reason, sharing all common work across pipelines.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,7 +85,7 @@ def fit_searches(
     options: ExecutionOptions,
     refit: bool = True,
     raise_errors: bool = True,
-    replay: bool = True,
+    replay: bool | Callable[[PipelineRun], bool] = True,
 ) -> tuple[Batch, list[SearchOutcome]]:
     batch = prepare_batch(items, options)
     batch.driver.execute()
@@ -96,7 +97,9 @@ def fit_searches(
         if run.error is not None:
             outcome.error = run.error
             continue
-        if run.fallback is not None or not replay:
+        if run.fallback is not None or not (
+            replay(run) if callable(replay) else replay
+        ):
             continue
         outcome.failures = _failures(batch, run)
         try:
