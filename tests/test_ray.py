@@ -312,3 +312,134 @@ def test_killing_the_second_nodes_workers_mid_batch(cluster):
             break
     assert killed, "no task ran on the second node"
     assert (res.results_["status"] == "ok").all()
+
+
+# -- connecting: no hangs, no one else's cluster --------------------------------
+
+_CHILD = """
+import sys, time
+import numpy as np, skrub, stratum
+from sklearn.linear_model import Ridge
+
+X = np.arange(40.0).reshape(20, 2)
+pred = skrub.X(X).skb.apply(Ridge(), y=skrub.y(X[:, 0] * 2))
+address, limit = sys.argv[1], float(sys.argv[2])
+print("connecting", flush=True)
+start = time.monotonic()
+try:
+    with stratum.config_context(progress=False, ray_connect_timeout=limit):
+        res = stratum.search(
+            [pred], cv=2, backend="ray", ray_address=None if address == "-" else address
+        )
+    print("ok", res.results_["status"].tolist())
+except Exception as error:
+    print("error", type(error).__name__, error)
+print("seconds", round(time.monotonic() - start, 1))
+"""
+
+
+def _child(address: str, limit: float, timeout: float) -> str:
+    """Run a one-pipeline Ray batch in a fresh process; what it printed."""
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD, address, str(limit)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    return done.stdout
+
+
+def _seconds(output: str) -> float:
+    return float(output.split("seconds ")[-1])
+
+
+def test_a_killed_clusters_address_file_is_not_followed(tmp_path):
+    """A cluster killed with SIGKILL leaves /tmp/ray/ray_current_cluster
+    behind. With no address stratum starts its own local Ray (it used to
+    attach to the dead one and hang); "auto" fails at once, naming it."""
+    port, stale = _free_port(), "/tmp/ray/ray_current_cluster"
+    with open(tmp_path / "head.log", "w") as log:
+        head = _start_node(
+            [
+                "--head",
+                f"--port={port}",
+                "--node-ip-address=127.0.0.1",
+                "--include-dashboard=false",
+            ],
+            log,
+        )
+        try:  # up, and its address written (after the node has started)
+            deadline = time.monotonic() + 90
+            while not _names(stale, port):
+                assert time.monotonic() < deadline, "the head node did not start"
+                assert head.poll() is None, "the head node exited"
+                time.sleep(0.5)
+        finally:
+            for pid in [*_descendants(head.pid), head.pid]:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            head.wait()
+    try:
+        assert _names(stale, port)  # left behind, pointing nowhere
+        own = _child("-", 120, timeout=240)
+        assert "ok ['ok']" in own, own
+        auto = _child("auto", 120, timeout=120)
+        assert "error ConnectionError" in auto, auto
+        assert "'auto' (" in auto and f":{port})" in auto, auto
+        assert _seconds(auto) < 30
+    finally:
+        if _names(stale, port):
+            os.remove(stale)
+
+
+def _names(address_file: str, port: int) -> bool:
+    try:
+        with open(address_file) as f:
+            return f.read().strip().endswith(f":{port}")
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def silent_server():
+    """A TCP port that accepts connections and never answers."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    held = []
+
+    def accept():
+        while True:
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield f"127.0.0.1:{server.getsockname()[1]}"
+    server.close()
+    for connection in held:
+        connection.close()
+
+
+def test_a_connection_that_hangs_ends_in_time_and_on_sigterm(silent_server):
+    out = _child(silent_server, 5, timeout=120)
+    assert "error TimeoutError" in out, out
+    assert f"connect to the Ray cluster at '{silent_server}' within 5 s" in out
+    assert _seconds(out) < 30
+    # SIGTERM ends a batch that is still connecting (it used to be ignored)
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, silent_server, "600"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout.readline().strip() == "connecting"
+        time.sleep(3)
+        child.send_signal(signal.SIGTERM)
+        assert child.wait(timeout=30) != 0
+    finally:
+        child.kill()
+        child.wait()

@@ -66,49 +66,38 @@ def connect(address: str | None = None, timeout: float = 60.0) -> Any:
     cluster leaves behind, possibly stale, nor ``RAY_ADDRESS`` is followed).
     A process already connected keeps its connection.
 
-    Fails within ``timeout`` seconds with an error naming the address: an
-    address nobody listens on fails at once, and ``ray.init`` runs in a
-    helper thread so that a connection that hangs (a cluster that just
-    died) neither outlives the limit nor blocks SIGTERM and Ctrl-C, which
-    the calling thread keeps handling.
+    Connecting fails within ``timeout`` seconds with an error naming the
+    address: an address nobody listens on fails at once, and ``ray.init``
+    runs in a helper thread, so that a connection that hangs (a cluster that
+    just died) neither outlives the limit nor blocks SIGTERM and Ctrl-C,
+    which the calling thread keeps handling. A local Ray starts in the
+    calling thread: the processes it spawns die with the thread that
+    spawned them (Linux's parent-death signal is per thread).
     """
     ray = import_ray()
     if ray.is_initialized():
         return ray
-    target = "local" if address is None else address
-    if address is not None:
-        _check_reachable(address, timeout)
+    if address in (None, "local"):
+        _init(ray, "local")
+        return ray
+    _check_reachable(address, timeout)
     outcome: dict[str, BaseException] = {}
 
-    def init() -> None:
-        quiet = _NotMainThreadNote()
-        worker_log = logging.getLogger("ray._private.worker")
-        worker_log.addFilter(quiet)
+    def attach() -> None:
         try:
-            ray.init(
-                address=target,
-                include_dashboard=False,
-                logging_level="WARNING",
-                ignore_reinit_error=True,
-            )
+            _init(ray, address)
         except BaseException as error:  # handed to the calling thread
             outcome["error"] = error
-        finally:
-            worker_log.removeFilter(quiet)
 
-    thread = threading.Thread(target=init, name="stratum-ray-connect", daemon=True)
+    thread = threading.Thread(target=attach, name="stratum-ray-connect", daemon=True)
     thread.start()
     deadline = time.monotonic() + timeout
     while thread.is_alive():
         if time.monotonic() > deadline:
-            where = (
-                "start a local Ray"
-                if address is None
-                else (f"connect to the Ray cluster at {address!r}")
-            )
             raise TimeoutError(
-                f"stratum could not {where} within {timeout:g} s "
-                "(ray_connect_timeout / STRATUM_RAY_CONNECT_TIMEOUT)"
+                f"stratum could not connect to the Ray cluster at {address!r} "
+                f"within {timeout:g} s (ray_connect_timeout / "
+                "STRATUM_RAY_CONNECT_TIMEOUT)"
             )
         thread.join(0.1)
     if "error" in outcome:
@@ -116,9 +105,25 @@ def connect(address: str | None = None, timeout: float = 60.0) -> Any:
     return ray
 
 
+def _init(ray: Any, address: str) -> None:
+    quiet = _NotMainThreadNote()
+    worker_log = logging.getLogger("ray._private.worker")
+    worker_log.addFilter(quiet)
+    try:
+        ray.init(
+            address=address,
+            include_dashboard=False,
+            logging_level="WARNING",
+            ignore_reinit_error=True,
+        )
+    finally:
+        worker_log.removeFilter(quiet)
+
+
 class _NotMainThreadNote(logging.Filter):
-    """Ray's note that it sets no SIGTERM handler off the main thread: the
-    calling thread keeps Python's own handling, on purpose."""
+    """Ray's note that it sets no SIGTERM handler off the main thread: when
+    it attaches from the helper thread, the calling thread keeps Python's
+    own handling, on purpose."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         return "not the main thread" not in record.getMessage()
