@@ -338,13 +338,18 @@ print("seconds", round(time.monotonic() - start, 1))
 """
 
 
-def _child(address: str, limit: float, timeout: float) -> str:
-    """Run a one-pipeline Ray batch in a fresh process; what it printed."""
+def _child(address: str, limit: float, timeout: float, env_address=None) -> str:
+    """Run a one-pipeline Ray batch in a fresh process, with ``RAY_ADDRESS``
+    set to ``env_address`` (None: unset); what it printed."""
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    if env_address is not None:
+        env["RAY_ADDRESS"] = env_address
     done = subprocess.run(
         [sys.executable, "-c", _CHILD, address, str(limit)],
         capture_output=True,
         text=True,
         timeout=timeout,
+        env=env,
     )
     return done.stdout
 
@@ -356,7 +361,8 @@ def _seconds(output: str) -> float:
 def test_a_killed_clusters_address_file_is_not_followed(tmp_path):
     """A cluster killed with SIGKILL leaves /tmp/ray/ray_current_cluster
     behind. With no address stratum starts its own local Ray (it used to
-    attach to the dead one and hang); "auto" fails at once, naming it."""
+    attach to the dead one and hang), even with ``RAY_ADDRESS`` naming it;
+    given the dead address, it fails at once, naming it."""
     port, stale = _free_port(), "/tmp/ray/ray_current_cluster"
     with open(tmp_path / "head.log", "w") as log:
         head = _start_node(
@@ -383,12 +389,12 @@ def test_a_killed_clusters_address_file_is_not_followed(tmp_path):
             head.wait()
     try:
         assert _names(stale, port)  # left behind, pointing nowhere
-        own = _child("-", 120, timeout=240)
+        own = _child("-", 120, timeout=240, env_address=f"127.0.0.1:{port}")
         assert "ok ['ok']" in own, own
-        auto = _child("auto", 120, timeout=120)
-        assert "error ConnectionError" in auto, auto
-        assert "'auto' (" in auto and f":{port})" in auto, auto
-        assert _seconds(auto) < 30
+        dead = _child(f"127.0.0.1:{port}", 120, timeout=120)
+        assert "error ConnectionError" in dead, dead
+        assert f"Ray cluster at '127.0.0.1:{port}'" in dead, dead
+        assert _seconds(dead) < 30
     finally:
         if _names(stale, port):
             os.remove(stale)
