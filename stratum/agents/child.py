@@ -8,9 +8,9 @@ Importing stratum installs the skrub drop-in; a delegate then sends each
 ``ParamSearch.fit`` (``make_grid_search``, ``make_randomized_search``) and
 ``cross_validate`` (``skrub.cross_validate``, ``.skb.cross_validate``) to the
 coordinator as a request and blocks until the coordinator has evaluated it
-with the other scripts' requests. scikit-learn's ``GridSearchCV.fit``,
-``RandomizedSearchCV.fit``, ``cross_validate`` and ``cross_val_score`` run
-on stratum's engine here, in the script's process (``patch_sklearn``, as soon
+with the other scripts' requests. scikit-learn's searches' ``fit``
+(grid, randomized, halving), ``cross_validate``, ``cross_val_score`` and
+``cross_val_predict`` run on stratum's engine here, in the script's process (``patch_sklearn``, as soon
 as the script imports ``sklearn.model_selection``). Everything else the
 script does runs here, as with ``python SCRIPT``.
 """

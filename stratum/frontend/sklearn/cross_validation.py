@@ -28,6 +28,7 @@ from sklearn.base import BaseEstimator
 from sklearn.model_selection import GridSearchCV
 from sklearn.preprocessing import LabelEncoder
 
+from ..skrub.replay import rows_key
 from .searches import why_not_planned
 
 _ENCODED = ("decision_function", "predict_proba", "predict_log_proba")
@@ -133,7 +134,7 @@ class ReplayPredictor(BaseEstimator):
         return tags
 
     def fit(self, X, y=None):
-        self.test_, recorded, error = self.folds[_rows(X)]
+        self.test_, recorded, error = self.folds[rows_key(X)]
         if isinstance(error, _FitFailed):
             raise error.error
         self.error_, self.recorded_ = error, recorded
@@ -142,21 +143,18 @@ class ReplayPredictor(BaseEstimator):
         return self
 
     def _recorded(self, X):
-        assert _rows(X) == self.test_, "predicted on other rows than the fold's"
+        if rows_key(X) != self.test_:
+            raise RuntimeError("stratum: predicting on other rows than the fold's")
         if self.error_ is not None:
             raise self.error_
         return self.recorded_["out"]
 
-    predict = predict_proba = predict_log_proba = decision_function = _recorded
+    predict = predict_proba = decision_function = _recorded
 
 
 class _FitFailed:
     def __init__(self, error: BaseException):
         self.error = error
-
-
-def _rows(X) -> bytes:
-    return np.asarray(X[:, 0], dtype=np.int64).tobytes()
 
 
 def recorded_folds(run: Any, splits: list) -> dict:
@@ -173,6 +171,6 @@ def recorded_folds(run: Any, splits: list) -> dict:
                 error = value.error
             else:
                 recorded = value
-        train_rows = _rows(np.asarray(train).reshape(-1, 1))
-        folds[train_rows] = (_rows(np.asarray(test).reshape(-1, 1)), recorded, error)
+        train_rows = rows_key(np.asarray(train).reshape(-1, 1))
+        folds[train_rows] = (rows_key(np.asarray(test).reshape(-1, 1)), recorded, error)
     return folds

@@ -15,7 +15,7 @@ from skrub._data_ops._estimator import (
 from skrub._data_ops._subsampling import env_with_subsampling
 
 from .batch import install_fitted_state
-from .replay import Recorded, ReplayEstimator, _rows_key
+from .replay import Recorded, ReplayEstimator, rows_key
 from .searches import fit_searches
 
 _SUPPORTED = {
@@ -106,7 +106,7 @@ def cv_table(batch, run, spec: CVSpec, kwargs: dict) -> pd.DataFrame:
     recorded = Recorded.from_run(run)
 
     def replay_scoring(estimator, X, y=None):
-        return recorded.score({}, _rows_key(X))
+        return recorded.score({}, rows_key(X))
 
     n_rows = len(run.X) if not hasattr(run.X, "shape") else run.X.shape[0]
     rows = np.arange(n_rows).reshape(-1, 1)

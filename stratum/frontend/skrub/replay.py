@@ -28,7 +28,7 @@ def _params_key(params: dict) -> tuple:
     return tuple(sorted((k, repr(v)) for k, v in params.items()))
 
 
-def _rows_key(X: np.ndarray) -> bytes:
+def rows_key(X: np.ndarray) -> bytes:
     return np.asarray(X[:, 0], dtype=np.int64).tobytes()
 
 
@@ -120,7 +120,7 @@ class ReplayEstimator(BaseEstimator):
         if X is self.recorded.all_rows:
             self.recorded.fitted_learner = self.recorded.refit(dict(self._params))
             return self
-        error = self.recorded.fit_error(self._params, _rows_key(X))
+        error = self.recorded.fit_error(self._params, rows_key(X))
         if error is not None:
             raise error
         return self
@@ -128,7 +128,7 @@ class ReplayEstimator(BaseEstimator):
     def score(self, X, y=None, **kwargs):
         """The recorded score (a search with ``scoring=None`` scores by the
         estimator's ``score``)."""
-        return self.recorded.score(self._params, _rows_key(X))
+        return self.recorded.score(self._params, rows_key(X))
 
 
 class _ReplayMultimetric(_MultimetricScorer):
@@ -137,7 +137,7 @@ class _ReplayMultimetric(_MultimetricScorer):
         self._recorded = recorded
 
     def __call__(self, estimator, X, y=None, **kwargs):
-        return self._recorded.score(estimator._params, _rows_key(X))
+        return self._recorded.score(estimator._params, rows_key(X))
 
 
 def replay_search(
@@ -225,7 +225,7 @@ def _replayed(search, grid, splits, recorded, estimator_type, run_search, **more
     base = type(search)
 
     def single(estimator, X, y=None, **kwargs):
-        return recorded.score(estimator._params, _rows_key(X))
+        return recorded.score(estimator._params, rows_key(X))
 
     def get_scorers(self):
         scorers, refit_metric = base._get_scorers(self)
