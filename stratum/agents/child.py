@@ -10,8 +10,9 @@ Importing stratum installs the skrub drop-in; a delegate then sends each
 coordinator as a request and blocks until the coordinator has evaluated it
 with the other scripts' requests. scikit-learn's searches' ``fit``
 (grid, randomized, halving), ``cross_validate``, ``cross_val_score`` and
-``cross_val_predict`` run on stratum's engine here, in the script's process (``patch_sklearn``, as soon
-as the script imports ``sklearn.model_selection``). Everything else the
+``cross_val_predict`` run on stratum's engine here, in the script's
+process (``patch_sklearn``, as soon as the script imports
+``sklearn.model_selection``). Everything else the
 script does runs here, as with ``python SCRIPT``.
 """
 
