@@ -53,7 +53,7 @@ def _regressions(df, y) -> dict:
     X = skrub.X(df)
     features = X.skb.apply(skrub.TableVectorizer()).skb.apply(SimpleImputer())
     alpha = skrub.choose_from([0.01, 0.1, 1.0, 10.0, 100.0], name="alpha")
-    iters = skrub.choose_from([5, 20, 40], name="max_iter")
+    iters = skrub.choose_from([3, 8, 15], name="max_iter")
     return {
         "ridge": features.skb.apply(Ridge(alpha=alpha), y=skrub.y(y)),
         "hgb": features.skb.apply(
@@ -122,10 +122,10 @@ def _assert_same_halving(ours, theirs) -> None:
 
 
 def test_batch_halving_follows_halving_grid_search_rules():
-    df, y = _table()
+    df, y = _table(240)
     pipelines = _regressions(df, y)
     halving = dict(
-        cv=KFold(3), scoring="r2", factor=2, random_state=0, return_train_score=True
+        cv=KFold(3), scoring="r2", factor=3, random_state=0, return_train_score=True
     )
     with stratum.config_context(progress=False, reuse=False):
         result = stratum.search(pipelines, strategy="halving", **halving)
@@ -149,7 +149,7 @@ def test_batch_halving_follows_halving_grid_search_rules():
         f"{c} on {r} rows" for c, r in zip(theirs.n_candidates_, theirs.n_resources_)
     )
     n = theirs.n_iterations_
-    assert f"successive halving (factor 2): {n} iteration(s), {rounds}" in text
+    assert f"successive halving (factor 3): {n} iteration(s), {rounds}" in text
     scores = result.stats_[result.stats_["kind"].eq("score")]
     assert len(scores) == 2 * 3 * sum(theirs.n_candidates_)  # test and train sides
     # the best, refitted on all rows, predicts as the reference's refit
@@ -161,7 +161,7 @@ def test_batch_halving_follows_halving_grid_search_rules():
 
 
 def test_batch_halving_classification_with_failing_configurations():
-    df, price = _table(300, seed=3)
+    df, price = _table(240, seed=3)
     y = np.digitize(price, np.quantile(price, [1 / 3, 2 / 3]))
     X = skrub.X(df).skb.apply(skrub.TableVectorizer()).skb.apply(SimpleImputer())
     c = skrub.choose_from([0.01, -1.0, 1.0, 100.0, -2.0, 10.0], name="C")

@@ -23,6 +23,7 @@ from sklearn.preprocessing import StandardScaler
 import stratum
 
 ray = pytest.importorskip("ray")
+from stratum.runtime.ray_backend import _check_reachable  # noqa: E402
 
 batch = P.sample_batch
 table = H.results_table
@@ -391,10 +392,10 @@ def test_a_killed_clusters_address_file_is_not_followed(tmp_path):
         assert _names(stale, port)  # left behind, pointing nowhere
         own = _child("-", 120, timeout=240, env_address=f"127.0.0.1:{port}")
         assert "ok ['ok']" in own, own
-        dead = _child(f"127.0.0.1:{port}", 120, timeout=120)
-        assert "error ConnectionError" in dead, dead
-        assert f"Ray cluster at '127.0.0.1:{port}'" in dead, dead
-        assert _seconds(dead) < 30
+        start = time.monotonic()
+        with pytest.raises(ConnectionError, match=f"Ray cluster at '127.0.0.1:{port}'"):
+            _check_reachable(f"127.0.0.1:{port}", timeout=60)  # what connect() asks
+        assert time.monotonic() - start < 15
     finally:
         if _names(stale, port):
             os.remove(stale)
@@ -431,9 +432,9 @@ def silent_server():
 
 
 def test_a_connection_that_hangs_ends_in_time_and_on_sigterm(silent_server):
-    out = _child(silent_server, 5, timeout=120)
+    out = _child(silent_server, 2, timeout=120)
     assert "error TimeoutError" in out, out
-    assert f"connect to the Ray cluster at '{silent_server}' within 5 s" in out
+    assert f"connect to the Ray cluster at '{silent_server}' within 2 s" in out
     assert _seconds(out) < 30
     # SIGTERM ends a batch that is still connecting (it used to be ignored)
     child = subprocess.Popen(
@@ -443,7 +444,7 @@ def test_a_connection_that_hangs_ends_in_time_and_on_sigterm(silent_server):
     )
     try:
         assert child.stdout.readline().strip() == "connecting"
-        time.sleep(3)
+        time.sleep(1)
         child.send_signal(signal.SIGTERM)
         assert child.wait(timeout=30) != 0
     finally:
