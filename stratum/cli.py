@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from ._extras import install_hint
@@ -304,12 +305,15 @@ def _add_run(sub) -> None:
         "run",
         help="run agent scripts, each in its own process, their searches batched",
         description=(
-            "Run unmodified Python scripts that use skrub, each in its own "
-            "process. Their make_grid_search / make_randomized_search fits and "
-            "cross-validations are evaluated together in stratum batches (shared "
-            "work done once) and returned to each script as skrub would return "
-            "them. Prints each script's output prefixed with its name, then a "
-            "summary; exits 1 if any script did not exit with 0."
+            "Run unmodified Python scripts, each in its own process. Their "
+            "estimator calls (fit, transform, predict, score ...) are memoized "
+            "by content and shared: a fit another script already made on the "
+            "same data is not repeated. Their skrub make_grid_search / "
+            "make_randomized_search fits and cross-validations are evaluated "
+            "together in stratum batches (shared work done once) and returned "
+            "to each script as skrub would return them. Prints each script's "
+            "output prefixed with its name, then a summary; exits 1 if any "
+            "script did not exit with 0."
         ),
     )
     run.add_argument(
@@ -319,8 +323,32 @@ def _add_run(sub) -> None:
         "-j",
         "--jobs",
         type=int,
+        help="scripts computing at once (default: one per core); each gets its "
+        "share of the cores for LightGBM and OpenMP",
+    )
+    run.add_argument(
+        "--n-jobs",
+        type=int,
         default=-1,
         help="n_jobs of the batch executor (default -1: all cores)",
+    )
+    run.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        default=os.environ.get("STRATUM_CACHE_DIR") or None,
+        help="keep the memo of estimator calls on disk in DIR, for later runs "
+        "(default: $STRATUM_CACHE_DIR; none: this run only)",
+    )
+    run.add_argument(
+        "--no-memo",
+        action="store_true",
+        help="do not memoize estimator calls (fit, transform, predict ...)",
+    )
+    run.add_argument(
+        "--explain",
+        action="store_true",
+        help="after the summary, print per script what its estimator calls "
+        "reused, computed, and could not share (and why)",
     )
     run.add_argument(
         "--timeout",
@@ -350,12 +378,15 @@ def _run(args) -> int:
     from dataclasses import asdict
     from pathlib import Path
 
-    from .agents import run_scripts, summary
+    from .agents import explain, run_scripts, summary
 
     try:
         results = run_scripts(
             args.scripts,
-            n_jobs=args.jobs,
+            n_jobs=args.n_jobs,
+            jobs=args.jobs,
+            memo=not args.no_memo,
+            cache_dir=args.cache_dir,
             timeout=args.timeout,
             out=args.out,
             stream=not args.quiet,
@@ -366,11 +397,16 @@ def _run(args) -> int:
         print(error, file=sys.stderr)
         return 2
     table = summary(results)
+    if args.explain:
+        table += "\n" + explain(results)
     print(table)
     if args.out:
         Path(args.out).mkdir(parents=True, exist_ok=True)
         Path(args.out, "summary.txt").write_text(table + "\n")
-        rows = [asdict(r) | {"stdout": None, "stderr": None} for r in results]
+        rows = [
+            asdict(r) | {"stdout": None, "stderr": None, "memo": r.memo.lines()}
+            for r in results
+        ]
         Path(args.out, "summary.json").write_text(json.dumps(rows, indent=1))
     return 0 if all(r.status == "ok" for r in results) else 1
 

@@ -5,6 +5,6 @@ process; their searches and cross-validations are evaluated together in
 stratum batches by the calling process (see ``runner.py``).
 """
 
-from .runner import BatchInfo, ScriptResult, run_scripts, summary
+from .runner import BatchInfo, ScriptResult, explain, run_scripts, summary
 
-__all__ = ["BatchInfo", "ScriptResult", "run_scripts", "summary"]
+__all__ = ["BatchInfo", "ScriptResult", "explain", "run_scripts", "summary"]

@@ -20,19 +20,41 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import tokenize
 from typing import Any
 
 from . import protocol
+
+MEMO_VARIABLE = "STRATUM_RUN_MEMO"  # "0": estimator calls not memoized
+THREADS_VARIABLE = "STRATUM_RUN_THREADS"  # cores per script when side by side
+
+
+class Channel:
+    """The script's pipes to the coordinator, shared by its threads: one
+    request and its reply at a time."""
+
+    def __init__(self, read_fd: int, write_fd: int):
+        self._replies = os.fdopen(read_fd, "rb")
+        self._requests = os.fdopen(write_fd, "wb")
+        self._lock = threading.Lock()
+
+    def ask(self, message: dict) -> dict:
+        with self._lock:
+            protocol.send(self._requests, message)
+            return protocol.receive(self._replies)
+
+    def tell(self, message: dict) -> None:
+        with self._lock:
+            protocol.send(self._requests, message)
 
 
 class RemoteDelegate:
     """Answers the drop-in's searches and cross-validations through the
     coordinator; returning None lets the drop-in evaluate here."""
 
-    def __init__(self, read_fd: int, write_fd: int):
-        self._replies = os.fdopen(read_fd, "rb")
-        self._requests = os.fdopen(write_fd, "wb")
+    def __init__(self, channel: Channel):
+        self.channel = channel
 
     def search(self, param_search, environment: dict):
         from ..frontend.skrub.search_requests import apply_search_reply, search_request
@@ -54,18 +76,22 @@ class RemoteDelegate:
         try:
             payload = protocol.dumps(request)
         except Exception as error:
-            self._note(f"request not serializable ({type(error).__name__}: {error})")
+            self.channel.tell(
+                {
+                    "type": "local",
+                    "reason": f"request not serializable ({type(error).__name__}: "
+                    f"{error})",
+                }
+            )
             return None
-        protocol.send(
-            self._requests,
+        reply = self.channel.ask(
             {
                 "type": "request",
                 "kind": request.kind,
                 "payload": payload,
                 "sys_path": list(sys.path),
-            },
+            }
         )
-        reply = protocol.receive(self._replies)
         if reply["status"] == "fallback":
             return None  # evaluated here by the drop-in (or by skrub)
         value = protocol.loads(reply["payload"])
@@ -73,14 +99,81 @@ class RemoteDelegate:
             raise value
         return value
 
-    def _note(self, reason: str) -> None:
-        protocol.send(self._requests, {"type": "local", "reason": reason})
+
+class RemoteMemo:
+    """The memo of estimator calls (``frontend/sklearn/memoize``) kept by
+    the coordinator, shared with the other scripts."""
+
+    def __init__(self, channel: Channel):
+        self.channel = channel
+
+    def get(self, key, label: str, key_seconds: float):
+        from ..runtime.memo_store import Answer
+
+        reply = self.channel.ask(
+            {
+                "type": "memo_get",
+                "thread": threading.get_ident(),
+                **_key_fields(key),
+                "label": label,
+                "key_seconds": key_seconds,
+            }
+        )
+        return Answer(**reply)
+
+    def put(self, key, label: str, payload: bytes, seconds: float) -> None:
+        self.channel.tell(
+            {
+                "type": "memo_put",
+                "thread": threading.get_ident(),
+                **_key_fields(key),
+                "label": label,
+                "payload": payload,
+                "seconds": seconds,
+            }
+        )
+
+    def drop(self, key) -> None:
+        self.channel.tell(
+            {"type": "memo_drop", "thread": threading.get_ident(), **_key_fields(key)}
+        )
+
+    def refuse(self, label: str, why: str) -> None:
+        self.channel.tell({"type": "memo_refuse", "label": label, "why": why})
+
+
+def _key_fields(key) -> dict:
+    return {"key": key.key, "family": key.family, "rounds": key.rounds}
 
 
 def main() -> None:
     """Run ``sys.argv[1]`` as ``python sys.argv[1] ...`` would."""
     read_fd, write_fd = map(int, os.environ.pop(protocol.FDS_VARIABLE).split(","))
     run(sys.argv[1], sys.argv[1:], read_fd, write_fd)
+
+
+def _share_cores() -> None:
+    """Scripts running side by side (``-j N``): this one's share of the cores
+    for the libraries whose results do not depend on their thread count
+    (LightGBM, OpenMP: ``benchmarks/thread_invariance.py``); BLAS keeps its
+    own."""
+    share = int(os.environ.pop(THREADS_VARIABLE, "0") or 0)
+    if share < 1:
+        return
+    from stratum._skrub_hook import after_import
+    from stratum._threads import set_thread_budget
+
+    set_thread_budget(share)
+    after_import("lightgbm", _lightgbm_threads)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(share, user_api="openmp")
+
+
+def _lightgbm_threads() -> None:
+    from stratum.runtime import lightgbm_threads
+
+    lightgbm_threads.install()
 
 
 def _patch_sklearn() -> None:
@@ -104,8 +197,18 @@ def run(path: str, argv: list[str], read_fd: int, write_fd: int) -> None:
     from stratum._skrub_hook import after_import
     from stratum.frontend.skrub.dropin import set_delegate
 
-    set_delegate(RemoteDelegate(read_fd, write_fd))
+    channel = Channel(read_fd, write_fd)
+    set_delegate(RemoteDelegate(channel))
     after_import("sklearn.model_selection", _patch_sklearn)
+    _share_cores()
+    if os.environ.pop(MEMO_VARIABLE, "1") != "0":
+        from stratum.frontend.sklearn.memoize import install
+
+        # The engine's fits (patched searches) use the script's own classes,
+        # not stratum's kernels: they and the script's direct fits are then
+        # one memo.
+        stratum.set_config(native=False)
+        install(RemoteMemo(channel))
     with tokenize.open(path) as f:  # honours a coding declaration
         source = f.read()
     code = compile(source, path, "exec")

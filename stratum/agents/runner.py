@@ -25,9 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from .._threads import available_cores
 from ..options import ExecutionOptions
+from ..runtime.cache import DiskCache
+from ..runtime.memo_store import MemoReport, MemoStore
 from ..session import Session
 from . import protocol
+from .child import MEMO_VARIABLE, THREADS_VARIABLE
 
 # How often the coordinator looks at its scripts when nothing else happens.
 _POLL = 0.05
@@ -65,7 +69,8 @@ class ScriptResult:
     ``wall_seconds`` is from its start to its end, ``blocked_seconds`` the
     part spent waiting for its requests' batches. ``requests`` counts its
     searches and cross-validations; ``batches`` the batches it joined;
-    ``local`` the requests it evaluated itself, with why.
+    ``local`` the requests it evaluated itself, with why; ``memo`` what its
+    estimator calls reused, computed, and could not share.
     """
 
     name: str
@@ -79,6 +84,7 @@ class ScriptResult:
     requests: int = 0
     batches: list[BatchInfo] = field(default_factory=list)
     local: list[str] = field(default_factory=list)
+    memo: MemoReport = field(default_factory=MemoReport)
 
 
 class _Script:
@@ -95,6 +101,7 @@ class _Script:
         self.pending: dict | None = None
         self.readers: list[threading.Thread] = []
         self.chunks: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
+        self.write_lock = threading.Lock()
         self.ended = False
         self.timed_out = False
 
@@ -123,9 +130,17 @@ class Runner:
         max_live: int | None = None,
         args: list[str] | None = None,
         preload: bool = True,
+        jobs: int | None = None,
+        memo: bool = True,
+        cache_dir: str | os.PathLike | None = None,
     ):
         self.out = Path(out) if out is not None else None
         self.n_jobs = n_jobs
+        self.jobs = max(1, jobs or available_cores())
+        self.memo = None
+        if memo:
+            disk = DiskCache(cache_dir) if cache_dir is not None else None
+            self.memo = MemoStore(disk=disk)
         self.timeout = timeout
         self.stream = stream
         self.max_live = max_live or len(scripts)
@@ -142,11 +157,18 @@ class Runner:
             self.scripts.append(_Script(ScriptResult(name, path), argv, folder))
 
     # -- processes -------------------------------------------------------------
+    def _env(self) -> dict[str, str]:
+        env = _script_env()
+        env[MEMO_VARIABLE] = "1" if self.memo is not None else "0"
+        if self.jobs > 1:
+            env[THREADS_VARIABLE] = str(max(1, available_cores() // self.jobs))
+        return env
+
     def _start_launcher(self) -> None:
         from .launcher import Launcher, LauncherError
 
         try:
-            self.launcher = Launcher(_script_env())
+            self.launcher = Launcher(self._env())
         except (LauncherError, OSError) as error:
             print(
                 f"stratum run: no launcher ({error}); each script imports "
@@ -165,7 +187,7 @@ class Runner:
             try:
                 script.proc = self.launcher.spawn(
                     script.argv[3:],
-                    _script_env(),
+                    self._env(),
                     os.getcwd(),
                     [out_w, err_w, rep_r, req_w],
                 )
@@ -174,7 +196,7 @@ class Runner:
                     os.close(fd)
             pipes = {"stdout": os.fdopen(out_r, "rb"), "stderr": os.fdopen(err_r, "rb")}
         else:
-            env = _script_env()
+            env = self._env()
             env[protocol.FDS_VARIABLE] = f"{rep_r},{req_w}"
             try:
                 script.proc = subprocess.Popen(
@@ -216,11 +238,36 @@ class Runner:
     def _listen(self, script: _Script, requests: IO[bytes]) -> None:
         try:
             while True:
-                self.events.put((script, protocol.receive(requests)))
+                message = protocol.receive(requests)
+                if message["type"].startswith("memo_"):
+                    self._memo(script, message)
+                else:
+                    self.events.put((script, message))
         except (EOFError, OSError):
             pass
         finally:
             requests.close()
+
+    def _memo(self, script: _Script, message: dict) -> None:
+        """Answer a script's memo message (in its listening thread: a batch
+        being evaluated does not hold up the memo)."""
+        kind, report = message["type"], script.result.memo
+        if kind == "memo_refuse":
+            report.refused(message["label"], message["why"])
+            return
+        client = (script.name, message["thread"])
+        key, family, rounds = message["key"], message["family"], message["rounds"]
+        if kind == "memo_get":
+            answer = self.memo.get(client, key, family, rounds)
+            report.answered(message["label"], answer, message["key_seconds"])
+            self._send(script, vars(answer))
+        elif kind == "memo_put":
+            self.memo.put(
+                client, key, message["payload"], message["seconds"], family, rounds
+            )
+            report.stored(message["label"], message["seconds"])
+        elif kind == "memo_drop":
+            self.memo.drop(client, key)
 
     def _kill(self, script: _Script) -> None:
         try:
@@ -254,6 +301,8 @@ class Runner:
             pass
         script.ended = True
         script.pending = None
+        if self.memo is not None:
+            self.memo.release(script.name)
         if script.out is not None:
             script.out.mkdir(parents=True, exist_ok=True)
             (script.out / "stdout").write_text(result.stdout)
@@ -275,7 +324,11 @@ class Runner:
             self._start_launcher()
         try:
             while waiting or live:
-                while waiting and len(live) < self.max_live:
+                while (
+                    waiting
+                    and len(live) < self.max_live
+                    and sum(1 for s in live if s.pending is None) < self.jobs
+                ):
                     script = waiting.pop(0)
                     self._start(script)
                     live.append(script)
@@ -391,9 +444,13 @@ class Runner:
             script.result.blocked_seconds += now - script.blocked_since
             script.blocked_since = None
         script.pending = None
+        self._send(script, message)
+
+    def _send(self, script: _Script, message: dict) -> None:
         try:
-            protocol.send(script.replies, message)
-        except (BrokenPipeError, OSError):
+            with script.write_lock:
+                protocol.send(script.replies, message)
+        except (BrokenPipeError, OSError, ValueError):
             pass  # it has ended; its exit code says how
 
 
@@ -414,6 +471,13 @@ def summary(results: list[ScriptResult]) -> str:
         )
         for note in r.local:
             lines.append(f"{'':<{width}}  note: {note}")
+        memo = r.memo
+        if memo.reused or memo.computed or memo.not_shared:
+            lines.append(
+                f"{'':<{width}}  estimator calls: {sum(memo.reused.values())} "
+                f"reused, {sum(memo.computed.values())} computed, "
+                f"{sum(memo.not_shared.values())} not shared"
+            )
     batches = {id(b): b for r in results for b in r.batches}.values()
     for b in sorted(batches, key=lambda b: b.number):
         if b.error is not None:
@@ -426,6 +490,18 @@ def summary(results: list[ScriptResult]) -> str:
             f"{b.fits_requested} ({b.fits_requested - b.fits} saved); "
             f"{b.reused} result(s) reused from earlier batches"
         )
+    return "\n".join(lines)
+
+
+def explain(results: list[ScriptResult]) -> str:
+    """``stratum run --explain``: per script, what its estimator calls reused
+    (and from which script), what they computed, and what could not be
+    shared and why."""
+    lines = []
+    for r in results:
+        lines.append(f"{r.name} ({r.status}):")
+        lines += [f"  {line}" for line in r.memo.lines()]
+        lines += [f"  request evaluated in the script: {note}" for note in r.local]
     return "\n".join(lines)
 
 
@@ -527,11 +603,18 @@ def run_scripts(
     stream: bool = False,
     max_live: int | None = None,
     preload: bool = True,
+    jobs: int | None = None,
+    memo: bool = True,
+    cache_dir: str | os.PathLike | None = None,
 ) -> list[ScriptResult]:
-    """Run Python scripts, each in its own process, batching their searches.
+    """Run Python scripts, each in its own process, batching their searches
+    and memoizing their estimator calls.
 
-    Each script runs unmodified, as ``python SCRIPT`` would run it, with
-    ``import skrub`` patched by stratum: its ``make_grid_search`` /
+    Each script runs unmodified, as ``python SCRIPT`` would run it. Its
+    estimator calls are memoized by content (a fit another script made on the
+    same data is not repeated: the estimator takes on a copy of its fitted
+    state, and what the fit printed is printed again). And with
+    ``import skrub`` patched by stratum, its ``make_grid_search`` /
     ``make_randomized_search`` fits and its cross-validations (``.skb.
     cross_validate``, ``skrub.cross_validate``) are evaluated by this process,
     together with the other scripts' in one stratum batch, and returned to the
@@ -562,6 +645,18 @@ def run_scripts(
         False (or where ``os.fork`` does not exist), each script is a new
         ``python`` process.
 
+    jobs : int, optional
+        Scripts computing at once (default: one per core); a script waiting
+        for its batch does not count. Side by side, each script's LightGBM and
+        OpenMP thread teams get its share of the cores (their results do not
+        depend on it); BLAS keeps its own.
+    memo : bool
+        Memoize the scripts' estimator calls (``fit``, ``transform``,
+        ``predict`` ...) by content, shared by all scripts
+        (``stratum.memoize``); False runs them as they are.
+    cache_dir : path, optional
+        Also keep the memo on disk there, for later runs.
+
     Returns
     -------
     list of ScriptResult
@@ -577,5 +672,8 @@ def run_scripts(
             stream=stream,
             max_live=max_live,
             preload=preload,
+            jobs=jobs,
+            memo=memo,
+            cache_dir=cache_dir,
         )
         return runner.run()

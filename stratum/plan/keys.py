@@ -180,6 +180,8 @@ class _Encoder:
             for name, value in sorted(vars(cls).items()):
                 if name in _CLASS_BOOKKEEPING:
                     continue
+                # a method memoized by ``stratum.memoize``: its own code
+                value = getattr(value, "__stratum_memo__", value)
                 if isinstance(value, (staticmethod, classmethod)):
                     value = value.__func__
                 elif isinstance(value, property):
@@ -257,10 +259,13 @@ def _global_names(code: types.CodeType) -> set[str]:
 def _uses_randomness(est: Any) -> bool:
     """Whether ``random_state=None`` makes this estimator's output vary.
 
-    Linear models with their default deterministic solvers ignore it; anything
-    else with a ``random_state`` parameter is assumed to use it.
+    Linear models with their default deterministic solvers ignore it;
+    LightGBM and XGBoost then use fixed default seeds; anything else with a
+    ``random_state`` parameter is assumed to use it.
     """
     cls = type(est)
+    if cls.__module__.split(".")[0] in ("lightgbm", "xgboost"):
+        return False  # None means the library's fixed default seeds
     if cls.__module__.startswith("sklearn.linear_model"):
         name = cls.__name__
         stochastic = ("SGD", "Perceptron", "PassiveAggressive", "RANSAC")
