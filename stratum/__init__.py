@@ -5,7 +5,8 @@ available here, and skrub's searches and cross-validation run on stratum's
 engine (``set_config(engine="skrub")`` switches back). stratum's own API:
 :func:`search` (a batch of pipelines in one call, skrub DataOps or
 scikit-learn searches), :func:`explain`, :func:`patch_sklearn` /
-:func:`unpatch_sklearn`, :func:`set_config` / :func:`get_config` /
+:func:`unpatch_sklearn`, :func:`memoize` (estimator calls memoized by
+content), :func:`set_config` / :func:`get_config` /
 :func:`config_context`.
 
 Importing stratum is cheap: skrub (with pandas and scikit-learn) is imported
@@ -33,6 +34,7 @@ _LAZY = {
     "StratumFallbackWarning": ".frontend.skrub.dropin",
     "patch_sklearn": ".frontend.sklearn.patch",
     "unpatch_sklearn": ".frontend.sklearn.patch",
+    "memoize": ".frontend.sklearn.memoize",
 }
 _STRATUM_API = sorted([*_LAZY, "config_context", "get_config", "set_config"])
 _NOT_FROM_SKRUB = ("get_config", "set_config", "config_context")

@@ -126,17 +126,20 @@ def _add_bench(sub) -> None:
         help="agentic pipeline-search benchmark: every engine, scores cross-checked",
         description=(
             "Run the benchmark workloads (W1: two-stage search, W2: agent tree, "
-            "W3: wide grid, W4: model tuning) with every engine (base, base_par, "
-            "skrub, skrub_par, stratum), print wall time, peak memory, speedups "
-            "and stratum's reuse bound, and fail if any engine's scores differ "
-            "from skrub's."
+            "W3: wide grid, W4: model tuning, W5: agent scripts) with every "
+            "engine (base, base_par, skrub, skrub_par, stratum; W5: base, "
+            "base_par, stratum run and a second stratum run on its memo), print "
+            "wall time, peak memory, speedups and stratum's reuse bound, and "
+            "fail if any engine's scores (W5: printed output) differ from the "
+            "reference's."
         ),
     )
     bench.add_argument(
         "workload",
         choices=[*_WORKLOADS, "all"],
         help="W1: two-stage search, W2: agent tree, W3: wide grid, W4: model "
-        "tuning (three boosted-model grids on one preprocessing), or all",
+        "tuning (three boosted-model grids on one preprocessing), W5: agent "
+        "scripts (plain pandas/scikit-learn/LightGBM, stratum run), or all",
     )
     bench.add_argument(
         "--quick",
@@ -411,9 +414,9 @@ def _run(args) -> int:
     return 0 if all(r.status == "ok" for r in results) else 1
 
 
-_WORKLOADS = ("W1", "W2", "W3", "W4")
+_WORKLOADS = ("W1", "W2", "W3", "W4", "W5")
 _ENGINES = ("base", "base_par", "skrub", "skrub_par", "stratum")
-_ALL_ENGINES = (*_ENGINES, "stratum_par")
+_ALL_ENGINES = (*_ENGINES, "stratum_par", "stratum_rerun")
 
 
 def _bench(args) -> int:

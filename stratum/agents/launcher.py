@@ -13,6 +13,7 @@ process id and later reports its exit status.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import pickle
 import select
@@ -147,11 +148,17 @@ def serve() -> None:
     """The launcher's loop: import, then fork on request and report exits."""
     sock = socket.socket(fileno=int(os.environ.pop(SOCKET_VARIABLE)))
     # What every script would import: skrub (with pandas and scikit-learn),
-    # stratum's drop-in and engine.
+    # stratum's drop-in, engine and memo.
     import skrub  # noqa: F401
 
     import stratum.agents.child  # noqa: F401
     import stratum.batch_search  # noqa: F401
+    import stratum.frontend.sklearn.memoize  # noqa: F401
+
+    # The boosting libraries agents' scripts use, where installed.
+    for name in ("lightgbm", "xgboost"):
+        if importlib.util.find_spec(name) is not None:
+            importlib.import_module(name)
 
     out = sock.makefile("wb")
 

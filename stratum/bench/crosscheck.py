@@ -51,6 +51,9 @@ def check_scores(results: dict) -> list[str]:
             continue
         for ours, theirs in zip(res["stages"], ref["stages"]):
             where = f"{engine} vs {ref_name}, {ours['name']}"
+            for name, text in ours.get("outputs", {}).items():
+                if text != theirs.get("outputs", {}).get(name):
+                    problems.append(f"{where}, {name!r}: printed output differs")
             if list(ours["scores"]) != list(theirs["scores"]):
                 problems.append(
                     f"{where}: different pipelines "

@@ -247,6 +247,17 @@ def _finish_load(result: dict) -> None:
 
 
 def run_engine(engine: str, config: dict, workdir: Path, timeout=None) -> dict:
+    if config["workload"] == "W5":
+        from .script_engines import run_script_engine
+
+        return run_script_engine(
+            engine,
+            config,
+            workdir,
+            env=child_env(),
+            parallel=n_parallel(),
+            timeout=timeout,
+        )
     if engine == "base":
         return run_base(config, workdir, parallel=1, timeout=timeout)
     if engine == "base_par":

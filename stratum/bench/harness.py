@@ -21,6 +21,7 @@ from .crosscheck import RTOL, ScoreMismatch, check_scores
 from .engines import ENGINES, run_engine
 from .machine import machine
 from .scaling import run_scaling
+from .script_engines import ENGINES as SCRIPT_ENGINES
 from .summary import summarize
 from .tables import describe, format_table
 
@@ -43,11 +44,25 @@ def _summary(config: dict, results: dict) -> dict:
     return summary
 
 
+def engines_for(config: dict, engines) -> list[str]:
+    """The engines that apply to a workload: W5 (scripts) has no in-process
+    engines, and its stratum engine comes with a second run on its memo."""
+    if config["workload"] != "W5":
+        return [e for e in engines if e not in SCRIPT_ENGINES or e in ENGINES]
+    chosen = [e for e in engines if e in SCRIPT_ENGINES]
+    if "stratum" in chosen and "stratum_rerun" not in chosen:
+        chosen.append("stratum_rerun")
+    return chosen
+
+
 def run_workload(
     config: dict, engines, workdir: Path, *, timeout=None, log=print
 ) -> dict:
     """Run ``engines`` on one workload, one after the other."""
-    results = {e: _run_logged(e, config, workdir, timeout, log) for e in engines}
+    results = {
+        e: _run_logged(e, config, workdir, timeout, log)
+        for e in engines_for(config, engines)
+    }
     return _summary(config, results)
 
 
@@ -74,10 +89,12 @@ def _run_all(configs, engines, root: Path, *, timeout, log, concurrency: int):
                 _run_logged, e, c, root / c["workload"], timeout, log
             )
             for c in configs
-            for e in engines
+            for e in engines_for(c, engines)
         }
         for c in configs:
-            results = {e: futures[(c["workload"], e)].result() for e in engines}
+            results = {
+                e: futures[(c["workload"], e)].result() for e in engines_for(c, engines)
+            }
             yield c, _summary(c, results)
 
 

@@ -24,6 +24,13 @@ def _fmt_speedup(row, base) -> str:
 
 def describe(summary: dict) -> str:
     c = summary["config"]
+    if c.get("unit") == "script":  # W5: scripts with their own KFold loops
+        n = summary["stages"][0]["pipelines"] if summary["stages"] else 0
+        return (
+            f"{c['workload']} — {c['title']}: {c['rows']:,} rows, {n} scripts "
+            f"(pandas, scikit-learn, LightGBM; {c['cv']}-fold KFold loops), "
+            "printed output compared byte for byte"
+        )
     stages = " + ".join(
         f"{s['pipelines']} pipeline{'s' * (s['pipelines'] != 1)} "
         f"({s['configurations']} config.)"
