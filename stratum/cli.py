@@ -407,7 +407,7 @@ def _run(args) -> int:
         Path(args.out).mkdir(parents=True, exist_ok=True)
         Path(args.out, "summary.txt").write_text(table + "\n")
         rows = [
-            asdict(r) | {"stdout": None, "stderr": None, "memo": r.memo.lines()}
+            asdict(r) | {"stdout": None, "stderr": None, "memo": r.memo.totals()}
             for r in results
         ]
         Path(args.out, "summary.json").write_text(json.dumps(rows, indent=1))

@@ -304,3 +304,13 @@ def test_memoize_restores_every_class_afterwards():
     assert Ridge.__dict__["fit"] is before
     assert "__init_subclass__" not in vars(BaseEstimator)
     assert type(sys.stdout).__name__ != "_Tee"
+
+
+def test_a_user_class_keeps_its_key_once_an_instance_was_pickled():
+    import pickle
+
+    X, y = _frame(20)
+    numbers = X[["x"]]
+    before = fit_key(_Loud(3.0), "fit", (numbers,), {}).key
+    pickle.dumps(_Loud(3.0))  # caches ``__slotnames__`` on the class
+    assert fit_key(_Loud(3.0), "fit", (numbers,), {}).key == before

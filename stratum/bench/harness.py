@@ -34,6 +34,15 @@ def _run_logged(engine: str, config: dict, workdir: Path, timeout, log) -> dict:
         f"  {config['workload']}: {engine} {r['status']} {msg}"
         + (f": {r['error'][:500]}" if r["error"] else "")
     )
+    memo = r.get("memo")
+    if memo:
+        log(
+            f"  {config['workload']}: {engine} memo: {memo['reused']} calls reused "
+            f"({memo['prefixes']} as prefixes; they took {memo['saved_seconds']:.1f}s"
+            f"), {memo['computed']} computed in {memo['computed_seconds']:.1f}s, "
+            f"{memo['not_shared']} not shared; content keys "
+            f"{memo['key_seconds']:.2f}s"
+        )
     return r
 
 

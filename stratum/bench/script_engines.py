@@ -120,6 +120,7 @@ def run_script_engine(
             for p in paths
             if (workdir / "out" / p.stem / "stdout").exists()
         }
+        result["memo"] = _memo_totals(workdir / "out" / "summary.json")
         done = report.done[0] if report.done else None
         if done is not None and done.returncode != 0:
             result["error"] = done.output()[-2000:] + done.errors()[-2000:]
@@ -145,3 +146,16 @@ def _stratum_run(paths, out: Path, cache: Path, env: dict, timeout):
     argv += ["--quiet", "--out", str(out), "--cache-dir", str(cache)]
     job = Job(argv, out.with_suffix(".out"), out.with_suffix(".err"), "stratum run")
     return run_jobs([job], env=env, timeout=timeout)
+
+
+def _memo_totals(path: Path) -> dict | None:
+    """What the scripts' memo reused and what its keys cost, summed."""
+    import json
+
+    try:
+        rows = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    keys = ("reused", "prefixes", "computed", "not_shared")
+    keys += ("saved_seconds", "computed_seconds", "key_seconds")
+    return {k: sum(row["memo"][k] for row in rows) for k in keys}

@@ -229,8 +229,17 @@ class _Encoder:
                 self.encode(const)
 
 
+# ``__slotnames__`` is cached on the class by the first copy or pickle of an
+# instance: not part of its definition.
 _CLASS_BOOKKEEPING = frozenset(
-    {"__dict__", "__weakref__", "__module__", "__qualname__", "__doc__"}
+    {
+        "__dict__",
+        "__weakref__",
+        "__module__",
+        "__qualname__",
+        "__doc__",
+        "__slotnames__",
+    }
 )
 
 

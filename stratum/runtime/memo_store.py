@@ -235,6 +235,19 @@ class MemoReport:
     def refused(self, label: str, why: str) -> None:
         self.not_shared[(label, why)] += 1
 
+    def totals(self) -> dict:
+        """The report in numbers (and its lines), for JSON."""
+        return {
+            "reused": sum(self.reused.values()),
+            "prefixes": sum(self.prefixes.values()),
+            "computed": sum(self.computed.values()),
+            "not_shared": sum(self.not_shared.values()),
+            "saved_seconds": self.saved_seconds,
+            "computed_seconds": self.computed_seconds,
+            "key_seconds": self.key_seconds,
+            "lines": self.lines(),
+        }
+
     def lines(self) -> list[str]:
         """One line per kind of call and outcome."""
         out = []

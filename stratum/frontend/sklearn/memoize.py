@@ -374,6 +374,12 @@ class Memoizer:
         return entry[0]
 
 
+def _same_class(a: type, b: type) -> bool:
+    """The same class, or the same script's class rebuilt by value (the key
+    covered its code)."""
+    return a is b or (a.__module__, a.__qualname__) == (b.__module__, b.__qualname__)
+
+
 def _without_context(obj: Any) -> Any:
     """``obj``, or a shallow copy of it without the context a meta-estimator
     is lending it while it fits (scikit-learn's callback context)."""
@@ -403,7 +409,7 @@ def _adopt(target: Any, source: Any) -> None:
 
 
 def _adopt_parameter(target: Any, source: Any) -> None:
-    if isinstance(target, BaseEstimator) and type(target) is type(source):
+    if isinstance(target, BaseEstimator) and _same_class(type(target), type(source)):
         _adopt(target, source)
     elif isinstance(target, (list, tuple)) and isinstance(source, (list, tuple)):
         if len(target) == len(source):
