@@ -24,7 +24,7 @@ from stratum.cli import main as cli_main
 from stratum.plan.keys import encode_params
 
 N_ROWS = 442  # sklearn's diabetes data set
-TIMEOUT = 20.0
+TIMEOUT = 10.0
 
 COUNTING = '''
 import os

@@ -6,10 +6,13 @@ by side (``jobs``)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import os
 import subprocess
 import sys
-import textwrap
+import types
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
@@ -17,6 +20,7 @@ import pytest
 
 from stratum.agents import explain, run_scripts
 from stratum.bench import aide
+from stratum.cli import main
 
 ROWS = 1_500
 
@@ -51,10 +55,31 @@ def suite(tmp_path_factory):
     paths = _write(root / "scripts", aide.suite_scripts(data))
     with ThreadPoolExecutor(2) as pool:
         plain = dict(zip(paths, pool.map(_plain, paths)))
-    cache = root / "memo"
+    cache, out = root / "memo", root / "out"
     first = run_scripts(paths, cache_dir=cache, jobs=2)
-    second = run_scripts(paths, cache_dir=cache, jobs=1)
-    return {"paths": paths, "plain": plain, "runs": (first, second)}
+    # The second run, on the first's memo, through the command line.
+    argv = ["run", *paths, "--quiet", "--explain", "-j", "1"]
+    argv += ["--cache-dir", str(cache), "--out", str(out)]
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = main(argv)
+    summary = json.loads((out / "summary.json").read_text())
+    second = [
+        types.SimpleNamespace(
+            name=row["name"],
+            exit_code=row["exit_code"],
+            stdout=(out / row["name"] / "stdout").read_text(),
+            stderr=(out / row["name"] / "stderr").read_text(),
+            memo=row["memo"],
+        )
+        for row in summary
+    ]
+    return {
+        "paths": paths,
+        "plain": plain,
+        "runs": (first, second),
+        "cli": (code, printed.getvalue()),
+    }
 
 
 def test_suite_covers_what_agents_write(suite):
@@ -95,50 +120,21 @@ def test_scripts_share_fits_and_say_what_was_not_shared(suite):
     assert "reused" in text and "not shared" in text
     # The second run computes only what may not be shared.
     for r in second:
-        assert not r.memo.computed, (r.name, dict(r.memo.computed))
-    assert sum(sum(r.memo.reused.values()) for r in second) >= reused
+        assert r.memo["computed"] == 0, (r.name, r.memo["lines"])
+    assert sum(r.memo["reused"] for r in second) >= reused
+    code, printed = suite["cli"]
+    assert code == 1  # the crashing script
+    assert "from an earlier run" in printed
+    assert "RandomForestRegressor.random_state=None (unseeded randomness)" in printed
 
 
-GRID = """
-from sklearn.model_selection import GridSearchCV
-search = GridSearchCV(pipe, {"model__alpha": [1.0, 10.0]}, cv=folds, scoring="r2")
-print(search.fit(X, y).cv_results_["mean_test_score"].round(10).tolist())
-"""
-LOOP = """
-scores = []
-for train, test in folds.split(X, y):
-    model = clone(pipe).fit(X.iloc[train], y.iloc[train])
-    scores.append(model.score(X.iloc[test], y.iloc[test]))
-print(round(float(np.mean(scores)), 10))
-"""
-PREAMBLE = """
-import numpy as np, pandas as pd
-from sklearn.base import clone
-from sklearn.compose import ColumnTransformer
-from sklearn.linear_model import Ridge
-from sklearn.model_selection import KFold
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
-rng = np.random.default_rng(0)
-X = pd.DataFrame({"a": rng.normal(size=600), "c": rng.choice(["x", "ÿ", "z"], 600)})
-y = pd.Series(X["a"] * 2 + rng.normal(size=600), name="y")
-columns = ColumnTransformer(
-    [("num", StandardScaler(), ["a"]), ("cat", OneHotEncoder(), ["c"])]
-)
-pipe = Pipeline([("columns", columns), ("model", Ridge())])
-folds = KFold(3, shuffle=True, random_state=0)
-"""
-
-
-def test_a_search_and_a_kfold_loop_fit_the_column_transformer_once(tmp_path):
-    paths = _write(tmp_path, {"grid": PREAMBLE + GRID, "loop": PREAMBLE + LOOP})
-    results = run_scripts(paths, jobs=1)
-    for path, result in zip(paths, results, strict=True):
-        assert result.stdout == _plain(path).stdout
-    grid, loop = results
-    assert loop.memo.reused["ColumnTransformer.fit_transform"] == 3
-    assert loop.memo.origins["grid"] >= 3
-    assert "ColumnTransformer.fit_transform" not in loop.memo.computed
+def test_a_search_and_a_kfold_loop_fit_the_column_transformer_once(suite):
+    first = {r.name: r for r in suite["runs"][0]}
+    pair = [first["gridsearch_pipeline_ridge"], first["kfold_pipeline_ridge"]]
+    label = "ColumnTransformer.fit_transform"
+    # 3 folds, shared, and the search's refit on every row.
+    assert sum(r.memo.computed[label] for r in pair) == 4
+    assert sum(r.memo.reused[label] for r in pair) == 3
 
 
 SLOW = """
@@ -168,28 +164,3 @@ def test_scripts_side_by_side_wait_for_a_fit_in_flight(tmp_path):
     reused = sum(r.memo.reused["Slow.fit"] for r in results)
     assert (computed, reused) == (1, 1)
     assert sum(r.memo.waits for r in results) >= 1
-
-
-def test_cli_run_explain_and_cache_dir(tmp_path, capsys):
-    from stratum.cli import main
-
-    script = textwrap.dedent(
-        """
-        import numpy as np
-        from sklearn.ensemble import RandomForestRegressor
-        from sklearn.linear_model import Ridge
-        X = np.arange(40.0).reshape(20, 2); y = X[:, 0] * 3
-        print(Ridge().fit(X, y).predict(X[:2]).round(8).tolist())
-        RandomForestRegressor(n_estimators=3).fit(X, y)
-        """
-    )
-    (tmp_path / "s.py").write_text(script)
-    argv = ["run", str(tmp_path / "s.py"), "--quiet", "--explain"]
-    argv += ["--cache-dir", str(tmp_path / "memo")]
-    assert main(argv) == 0
-    assert main(argv) == 0
-    out = capsys.readouterr().out
-    first, second = out.split("s (ok):")[1:]
-    assert "computed and stored" in first and "Ridge.fit" in first
-    assert "reused 2 call(s) (2 from an earlier run)" in second
-    assert "RandomForestRegressor.random_state=None (unseeded randomness)" in second

@@ -12,6 +12,7 @@ process id and later reports its exit status.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import importlib.util
 import os
@@ -80,8 +81,14 @@ class Launcher:
         self.changed = threading.Condition()
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
-        if self._reply() != "ready":
-            raise LauncherError("the launcher did not start")
+        self.ready = False  # its imports run while the coordinator goes on
+
+    def wait_ready(self) -> None:
+        """Block until its imports are done; LauncherError if it died."""
+        if not self.ready:
+            if self._reply() != "ready":
+                raise LauncherError("the launcher did not start")
+            self.ready = True
 
     def _read(self) -> None:
         stream = self.sock.makefile("rb")
@@ -111,6 +118,7 @@ class Launcher:
         ``fds``: stdout, stderr, then the channel's two descriptors."""
         data = pickle.dumps((argv, env, cwd))
         with self.lock:
+            self.wait_ready()
             socket.send_fds(self.sock, [data], fds)
             reply = self._reply()
         if not isinstance(reply, int):
@@ -166,6 +174,9 @@ def serve() -> None:
         pickle.dump(message, out)
         out.flush()
 
+    # The imported modules are never collected: a script's exit then does not
+    # walk them (and copy every page the fork shares with this process).
+    gc.freeze()
     send(("reply", "ready"))
     children: set[int] = set()
     while True:

@@ -23,15 +23,14 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from .._threads import available_cores
-from ..options import ExecutionOptions
-from ..runtime.cache import DiskCache
-from ..runtime.memo_store import MemoReport, MemoStore
-from ..session import Session
 from . import protocol
 from .child import MEMO_VARIABLE, THREADS_VARIABLE
+
+if TYPE_CHECKING:
+    from ..runtime.memo_store import MemoReport
 
 # How often the coordinator looks at its scripts when nothing else happens.
 _POLL = 0.05
@@ -84,7 +83,7 @@ class ScriptResult:
     requests: int = 0
     batches: list[BatchInfo] = field(default_factory=list)
     local: list[str] = field(default_factory=list)
-    memo: MemoReport = field(default_factory=MemoReport)
+    memo: MemoReport = field(default_factory=lambda: _memo_report())
 
 
 class _Script:
@@ -137,6 +136,15 @@ class Runner:
         self.out = Path(out) if out is not None else None
         self.n_jobs = n_jobs
         self.jobs = max(1, jobs or available_cores())
+        self.memo_on = memo
+        self.launcher = None
+        if preload and hasattr(os, "fork"):
+            # First: the launcher's imports overlap with this process's.
+            self._start_launcher()
+        from ..runtime.cache import DiskCache
+        from ..runtime.memo_store import MemoStore
+        from ..session import Session
+
         self.memo = None
         if memo:
             disk = DiskCache(cache_dir) if cache_dir is not None else None
@@ -144,8 +152,6 @@ class Runner:
         self.timeout = timeout
         self.stream = stream
         self.max_live = max_live or len(scripts)
-        self.preload = preload and hasattr(os, "fork")
-        self.launcher = None
         self.events: queue.Queue = queue.Queue()
         self.batches: list[BatchInfo] = []
         self.session = Session()
@@ -159,7 +165,7 @@ class Runner:
     # -- processes -------------------------------------------------------------
     def _env(self) -> dict[str, str]:
         env = _script_env()
-        env[MEMO_VARIABLE] = "1" if self.memo is not None else "0"
+        env[MEMO_VARIABLE] = "1" if self.memo_on else "0"
         if self.jobs > 1:
             env[THREADS_VARIABLE] = str(max(1, available_cores() // self.jobs))
         return env
@@ -170,14 +176,26 @@ class Runner:
         try:
             self.launcher = Launcher(self._env())
         except (LauncherError, OSError) as error:
-            print(
-                f"stratum run: no launcher ({error}); each script imports "
-                "its libraries itself",
-                file=sys.stderr,
-            )
-            self.launcher = None
+            self._no_launcher(error)
+
+    def _no_launcher(self, error: Exception) -> None:
+        print(
+            f"stratum run: no launcher ({error}); each script imports "
+            "its libraries itself",
+            file=sys.stderr,
+        )
+        if self.launcher is not None:
+            self.launcher.close()
+        self.launcher = None
 
     def _start(self, script: _Script) -> None:
+        if self.launcher is not None:
+            from .launcher import LauncherError
+
+            try:
+                self.launcher.wait_ready()
+            except LauncherError as error:
+                self._no_launcher(error)
         req_r, req_w = os.pipe()
         rep_r, rep_w = os.pipe()
         script.start = time.perf_counter()
@@ -320,8 +338,6 @@ class Runner:
     def _run(self) -> list[ScriptResult]:
         waiting = list(self.scripts)
         live: list[_Script] = []
-        if self.preload:
-            self._start_launcher()
         try:
             while waiting or live:
                 while (
@@ -377,6 +393,7 @@ class Runner:
     # -- batches -----------------------------------------------------------------
     def _batch(self, scripts: list[_Script]) -> None:
         from ..frontend.skrub.search_requests import answer
+        from ..options import ExecutionOptions
 
         start = time.perf_counter()
         info = BatchInfo(len(self.batches) + 1, [s.name for s in scripts], 0, 0.0)
@@ -503,6 +520,12 @@ def explain(results: list[ScriptResult]) -> str:
         lines += [f"  {line}" for line in r.memo.lines()]
         lines += [f"  request evaluated in the script: {note}" for note in r.local]
     return "\n".join(lines)
+
+
+def _memo_report():
+    from ..runtime.memo_store import MemoReport
+
+    return MemoReport()
 
 
 def _count_sharing(info: BatchInfo, batch: Any) -> None:

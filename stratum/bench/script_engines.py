@@ -100,7 +100,8 @@ def run_script_engine(
             timeout=timeout,
         )
         failed = [d for d in report.done if d.returncode != 0]
-        outputs = {d.job.tag.stem: d.output() for d in report.done}
+        finished = {d.job.tag: d for d in report.done}
+        outputs = {p.stem: finished[p].output() for p in paths if p in finished}
         if failed:
             result["error"] = f"{failed[0].job.tag.name}: {failed[0].errors()[-2000:]}"
     elif engine in ("stratum", "stratum_rerun"):
