@@ -231,7 +231,7 @@ class Memoizer:
                 return obj
             answer = self._ask(CallKey(key.key), label, 0.0)
         if answer.status == "hit":
-            return self._serve(obj, name, key, answer.payload)
+            return self._serve(obj, key, answer.payload)
         claimed = answer.status == "compute"
         try:
             return self._compute(
@@ -316,7 +316,7 @@ class Memoizer:
             data["result"] = result
         return cloudpickle.dumps(data)
 
-    def _serve(self, obj: Any, name: str, key: CallKey, payload: bytes) -> Any:
+    def _serve(self, obj: Any, key: CallKey, payload: bytes) -> Any:
         data = cloudpickle.loads(payload)
         if data["out"]:
             sys.stdout.write(data["out"])
