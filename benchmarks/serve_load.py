@@ -18,6 +18,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -91,9 +92,11 @@ def main() -> None:
         port = s.getsockname()[1]
     token = "serve-load-benchmark"
     env = dict(os.environ, STRATUM_SERVE_TOKENS=token)
+    state = tempfile.mkdtemp(prefix="stratum-serve-load-")  # durable, fresh
     server = subprocess.Popen(
         [sys.executable, "-m", "stratum", "serve", "--port", str(port)]
-        + ["--window", str(args.window), "--workers", str(args.workers)],
+        + ["--window", str(args.window), "--workers", str(args.workers)]
+        + ["--state-dir", state],
         env=env,
     )
     url = f"http://127.0.0.1:{port}"

@@ -256,6 +256,40 @@ def _add_serve(sub) -> None:
     _add_batching_option(serve, "--n-jobs")
     serve.add_argument("--memory-budget", default=None, help="per worker, e.g. 4GB")
     _add_batching_option(serve, "--cache-dir")
+    serve.add_argument(
+        "--state-dir",
+        default=os.environ.get("STRATUM_SERVE_STATE_DIR") or _default_state_dir(),
+        help="where jobs, their payloads and results are kept (SQLite), so that "
+        "a restart loses none; 'none': in memory only (default: "
+        "$STRATUM_SERVE_STATE_DIR, else the user cache folder)",
+    )
+    serve.add_argument(
+        "--keep",
+        default="7d,1GB",
+        help="finished jobs kept in the state database, by age and total size "
+        "(oldest dropped first), e.g. '7d,1GB', '12h', '500MB'",
+    )
+
+
+def _default_state_dir() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".cache"
+    )
+    return os.path.join(base, "stratum", "serve")
+
+
+def _parse_keep(text: str) -> tuple[float | None, int | None]:
+    """``--keep``: (seconds, bytes), each None when not given."""
+    from ._sizes import parse_bytes
+
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    seconds = size = None
+    for part in (p.strip().lower() for p in text.split(",") if p.strip()):
+        if part[-1] in units and part[:-1].replace(".", "", 1).isdigit():
+            seconds = float(part[:-1]) * units[part[-1]]
+        else:
+            size = parse_bytes(part)
+    return seconds, size
 
 
 def _serve(args) -> int:
@@ -265,9 +299,18 @@ def _serve(args) -> int:
         from .serve.app import serve
     except ImportError as error:
         return _needs_extra("serve", "serve", error)
+    try:
+        keep_seconds, keep_bytes = _parse_keep(args.keep)
+    except ValueError as error:
+        print(f"stratum serve: --keep {args.keep!r}: {error}", file=sys.stderr)
+        return 2
+    state_dir = None if args.state_dir.lower() == "none" else args.state_dir
     serve(
         host=args.host,
         port=args.port,
+        state_dir=state_dir,
+        keep_seconds=keep_seconds,
+        keep_bytes=keep_bytes,
         max_payload=parse_bytes(args.max_payload),
         workers=args.workers,
         max_batch_jobs=args.max_batch_jobs,

@@ -46,9 +46,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server():
-    port = _free_port()
+def _start_server(port: int, state_dir, *args: str) -> subprocess.Popen:
+    """``python -m stratum serve`` on 127.0.0.1:``port``, once it answers."""
     root = Path(__file__).resolve().parent.parent
     env = dict(
         os.environ,
@@ -63,31 +62,44 @@ def server():
     )
     proc = subprocess.Popen(
         [sys.executable, "-m", "stratum", "serve", "--port", str(port)]
-        + ["--window", "0.5", "--max-payload", str(MAX_PAYLOAD)],
+        + ["--state-dir", str(state_dir), *args],
         env=env,
         cwd=str(Path(__file__).resolve().parent),
     )
     url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                r = httpx.get(f"{url}/v1/health", headers=_auth(TOKEN_A), timeout=2)
-                if r.status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None:
-                raise RuntimeError("stratum serve exited at start")
-            time.sleep(0.1)
-        else:
-            raise RuntimeError("stratum serve did not start")
-        yield url, proc.pid
-    finally:
-        proc.terminate()
+    for _ in range(300):
         try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:  # pragma: no cover
-            proc.kill()
+            r = httpx.get(f"{url}/v1/health", headers=_auth(TOKEN_A), timeout=2)
+            if r.status_code == 200:
+                return proc
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None:
+            raise RuntimeError("stratum serve exited at start")
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("stratum serve did not start")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:  # pragma: no cover
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    port = _free_port()
+    state = tmp_path_factory.mktemp("serve-state")
+    proc = _start_server(
+        port, state, "--window", "0.5", "--max-payload", str(MAX_PAYLOAD)
+    )
+    try:
+        yield f"http://127.0.0.1:{port}", proc.pid
+    finally:
+        _stop(proc)
 
 
 def _auth(token: str) -> dict:
@@ -549,3 +561,80 @@ def test_scripts_run_together_as_with_plain_python(server, tmp_path):
     assert (
         "ZeroDivisionError" in outcomes[1]["stderr"] and "ZeroDivisionError" in stderr
     )
+
+
+def _ridge_source(sleep: float = 0.0) -> str:
+    return (
+        f"import time\ntime.sleep({sleep})\n"
+        "import io\nimport pandas as pd\nimport skrub\n"
+        "from sklearn.linear_model import Ridge\n"
+        f"frame = pd.read_json(io.StringIO({DATA.to_json()!r}))\n"
+        "data = skrub.var('data', frame)\n"
+        "X = data[['a']].skb.mark_as_X()\n"
+        "y = data['y'].skb.mark_as_y()\n"
+        "pipelines = {'ridge': X.skb.apply(Ridge(alpha=1.0), y=y)}\n"
+    )
+
+
+def test_jobs_survive_a_killed_server(tmp_path):
+    """Acknowledged jobs are in the state database: after ``kill -9`` and a
+    restart, a finished job keeps its results, the running one runs again
+    (once), and a retried submission is the same job."""
+    port, state = _free_port(), tmp_path / "state"
+    proc = _start_server(port, state, "--window", "0.1")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        with stratum.Client(url, TOKEN_A, retry_seconds=90) as client:
+            finished = client.submit(sources=[_ridge_source()], cv=3)
+            before = finished.wait(timeout=60)
+            running = client.submit(
+                sources=[_ridge_source(sleep=3.0)], cv=3, idempotency_key="k-1"
+            )
+            again = client.submit(sources=["ignored"], idempotency_key="k-1")
+            assert again.id == running.id
+            deadline = time.monotonic() + 30
+            while client.status(running)["state"] != "running":
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            proc.kill()  # SIGKILL: nothing is flushed on the way out
+            proc.wait()
+            proc = _start_server(port, state, "--window", "0.1")
+            after = client.results(finished)
+            pd.testing.assert_frame_equal(after, before)
+            table = running.wait(timeout=90)  # it ran again after the restart
+            assert table["mean_test_score"].notna().all()
+            retried = client.submit(sources=["ignored"], idempotency_key="k-1")
+            assert retried.id == running.id
+            ids = [job["id"] for job in client.jobs()]
+            assert sorted(ids) == sorted([finished.id, running.id])
+            assert client.status(running)["state"] == "done"
+    finally:
+        _stop(proc)
+
+
+def test_state_database_keeps_finished_jobs_by_age_and_size(tmp_path):
+    from stratum.serve.job_store import JobStore
+    from stratum.serve.jobs import Job
+
+    store = JobStore(tmp_path, keep_seconds=3600, keep_bytes=2_000)
+    now = time.time()
+    for i, age in enumerate([7200, 600, 300, 60]):
+        job = Job(f"j{i}", "owner", {"cv": 3}, b"payload", [], [])
+        job.submitted = now - age - 1
+        store.add(job, idempotency_key=f"key-{i}")
+        job.state, job.finished, job.payload = "done", now - age, None
+        job.results = {"rows": [[i] * 100]}
+        store.update(job)
+    queued = Job("q", "owner", {}, b"x" * 5000, [], [])
+    store.add(queued, None)
+    dropped = store.trim()
+    # j0 is too old; then the oldest finished go until the rest fit in 2 kB;
+    # the queued job (and its 5 kB payload) is never dropped.
+    kept = [row["id"] for row in store.load()]
+    assert dropped[0] == "j0" and "q" in kept and "j3" in kept
+    assert set(dropped) | set(kept) == {"j0", "j1", "j2", "j3", "q"}
+    assert store.find("owner", "key-3") == "j3"
+    assert next(r for r in store.load() if r["id"] == "j3")["results"] == {
+        "rows": [[3] * 100]
+    }
+    store.close()

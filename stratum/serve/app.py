@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from .auth import TokenChecker
+from .job_store import StoreError
 from .jobs import FINISHED, JobManager
 
 API = "/v1"
@@ -182,9 +183,15 @@ def create_app(
         f"{API}/jobs",
         status_code=202,
         response_model=JobStatus,
-        responses={**_ERRORS, 422: {"description": "Malformed submission"}},
+        responses={
+            **_ERRORS,
+            422: {"description": "Malformed submission"},
+            507: {"description": "The job database cannot record the job"},
+        },
     )
-    def submit(body: SubmitRequest, who: str = Depends(owner)) -> dict:
+    def submit(
+        body: SubmitRequest, request: Request, who: str = Depends(owner)
+    ) -> dict:
         payload = None
         if body.pipelines is not None:
             try:
@@ -205,7 +212,15 @@ def create_app(
             raise HTTPException(422, "`scripts` holds an empty script")
         _check_scoring(body.options.scoring)
         options = body.options.model_dump()
-        job = manager.submit(who, options, payload, body.sources, body.scripts)
+        key = request.headers.get("idempotency-key")
+        if key is not None and not 0 < len(key) <= 200:
+            raise HTTPException(422, "Idempotency-Key must be 1 to 200 characters")
+        try:
+            job = manager.submit(
+                who, options, payload, body.sources, body.scripts, idempotency_key=key
+            )
+        except StoreError as error:
+            raise HTTPException(507, f"the job was not accepted: {error}") from error
         return job.status()
 
     @app.get(f"{API}/jobs", response_model=list[JobStatus], responses=_ERRORS)

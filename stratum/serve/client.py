@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import secrets
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -58,6 +59,10 @@ class Client:
         The bearer token (default: ``STRATUM_SERVE_TOKEN``).
     timeout : float
         Seconds for each HTTP request.
+    retry_seconds : float
+        How long a request is tried again while the server cannot be
+        reached (a restart): submissions carry an ``Idempotency-Key``, so a
+        retried one is never run twice.
 
     Examples
     --------
@@ -67,7 +72,13 @@ class Client:
     >>> table.attrs["best"]         # pipeline, params, score       # doctest: +SKIP
     """
 
-    def __init__(self, url: str, token: str | None = None, timeout: float = 60.0):
+    def __init__(
+        self,
+        url: str,
+        token: str | None = None,
+        timeout: float = 60.0,
+        retry_seconds: float = 60.0,
+    ):
         try:
             import httpx
         except ImportError as error:
@@ -81,6 +92,8 @@ class Client:
                 "a token is needed: pass token= or set STRATUM_SERVE_TOKEN"
             )
         self.url = url.rstrip("/")
+        self.retry_seconds = retry_seconds
+        self._transport_error = httpx.TransportError
         self._http = httpx.Client(
             base_url=self.url,
             headers={"Authorization": f"Bearer {token}"},
@@ -100,6 +113,7 @@ class Client:
         refit: bool | str = True,
         return_train_score: bool = False,
         timeout: float | None = None,
+        idempotency_key: str | None = None,
     ) -> Job:
         """Submit a batch; it may be merged with other clients' submissions.
 
@@ -122,6 +136,10 @@ class Client:
             With several scorers, the one that ranks the best configuration.
         timeout : float, optional
             Seconds the job may run (the server caps it).
+        idempotency_key : str, optional
+            Submitting again with the same key returns the first submission's
+            job (default: a new random key, so that the retries of this call
+            after a lost connection never submit twice).
         """
         body: dict[str, Any] = {
             "sources": list(sources),
@@ -140,7 +158,9 @@ class Client:
             import cloudpickle
 
             body["pipelines"] = base64.b64encode(cloudpickle.dumps(pipelines)).decode()
-        return Job(self, self._request("POST", "/v1/jobs", json=body))
+        key = idempotency_key or secrets.token_hex(16)
+        headers = {"Idempotency-Key": key}
+        return Job(self, self._request("POST", "/v1/jobs", json=body, headers=headers))
 
     def status(self, job: Job | str) -> dict:
         """The job's state (queued, running, done, failed, cancelled, timeout),
@@ -193,7 +213,19 @@ class Client:
         self.close()
 
     def _request(self, method: str, path: str, **kwargs) -> Any:
-        response = self._http.request(method, path, **kwargs)
+        """One request; while the server cannot be reached (restarting),
+        tried again for ``retry_seconds``."""
+        deadline = time.monotonic() + self.retry_seconds
+        pause = 0.1
+        while True:
+            try:
+                response = self._http.request(method, path, **kwargs)
+                break
+            except self._transport_error:
+                if time.monotonic() + pause > deadline:
+                    raise
+                time.sleep(pause)
+                pause = min(2 * pause, 1.0)
         if response.status_code >= 400:
             try:
                 detail = response.json().get("detail")

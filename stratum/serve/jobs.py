@@ -162,7 +162,16 @@ class JobManager:
         The workers' stratum options; with ``cache_dir`` the workers share
         their results on disk (and keep them across restarts).
     keep_jobs : int
-        Finished jobs kept for their clients (oldest forgotten first).
+        Finished jobs kept in memory for their clients (oldest forgotten
+        first).
+    state_dir : path, optional
+        Keep every job (its submission, state and results) in a SQLite
+        database there (``job_store``), written before a submission is
+        acknowledged: after a restart, finished jobs keep their results and
+        the others run again. None: in memory only.
+    keep_seconds, keep_bytes : optional
+        With ``state_dir``, how long and how many bytes of finished jobs the
+        database keeps (the oldest are dropped first).
     """
 
     def __init__(
@@ -175,6 +184,9 @@ class JobManager:
         memory_budget: str | int | None = None,
         cache_dir: str | None = None,
         keep_jobs: int = 10_000,
+        state_dir: str | None = None,
+        keep_seconds: float | None = None,
+        keep_bytes: int | None = None,
     ):
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
@@ -192,6 +204,13 @@ class JobManager:
         }
         self.jobs: OrderedDict[str, Job] = OrderedDict()
         self.queue: list[Job] = []
+        self.idempotency: dict[tuple[str, str], str] = {}  # (owner, key) -> id
+        self.store = None
+        if state_dir is not None:
+            from .job_store import JobStore
+
+            self.store = JobStore(state_dir, keep_seconds, keep_bytes)
+            self._restore()
         self.batches: dict[str, list[str]] = {}
         self.counts = {"submitted": 0, "batches": 0, "merged_batches": 0}
         self._lock = threading.RLock()
@@ -202,6 +221,31 @@ class JobManager:
         self._thread: threading.Thread | None = None
 
     # -- lifecycle ---------------------------------------------------------
+    def _restore(self) -> None:
+        """The jobs of the state database: finished ones as they were, the
+        others queued again (in the order they were submitted)."""
+        for row in self.store.load():
+            job = Job(
+                row["id"],
+                row["owner"],
+                row["options"],
+                row["payload"],
+                row["sources"],
+                row["scripts"],
+                submitted=row["submitted"],
+                state=row["state"],
+            )
+            for name in ("error", "results", "best", "script_results", "stats"):
+                setattr(job, name, row.get(name))
+            job.started, job.finished = row.get("started"), row.get("finished")
+            job.attempts = row.get("attempts") or 0
+            job.stats = job.stats or {}
+            self.jobs[job.id] = job
+            if job.state not in FINISHED:
+                job.state = "queued"  # it ran when the server stopped: again
+                self.queue.append(job)
+                self.store.update(job)
+
     def start(self) -> "JobManager":
         with self._lock:
             self._workers = [_Worker(self, i) for i in range(self.n_workers)]
@@ -218,6 +262,8 @@ class JobManager:
             worker.kill("the server is shutting down")
         for worker in workers:
             worker.process.join(timeout=5)
+        if self.store is not None:
+            self.store.close()
 
     def wait_ready(self, timeout: float = 60.0) -> bool:
         """Wait until every worker process has started."""
@@ -234,7 +280,11 @@ class JobManager:
         payload: bytes | None = None,
         sources: list[str] | None = None,
         scripts: list[str] | None = None,
+        idempotency_key: str | None = None,
     ) -> Job:
+        """Queue a job (recorded in the state database first, when there is
+        one). A second submission with the same ``idempotency_key`` from the
+        same owner returns the first one's job."""
         timeout = options.get("timeout")
         options = dict(options)
         options["timeout"] = (
@@ -251,6 +301,16 @@ class JobManager:
         with self._lock:
             if self._closed:
                 raise RuntimeError("the server is shutting down")
+            if idempotency_key is not None:
+                known = self.idempotency.get((owner, idempotency_key))
+                if known is None and self.store is not None:
+                    known = self.store.find(owner, idempotency_key)
+                if known is not None and known in self.jobs:
+                    return self.jobs[known]
+            if self.store is not None:
+                self.store.add(job, idempotency_key)  # before it is acknowledged
+            if idempotency_key is not None:
+                self.idempotency[(owner, idempotency_key)] = job.id
             self.jobs[job.id] = job
             self.queue.append(job)
             self.counts["submitted"] += 1
@@ -333,6 +393,7 @@ class JobManager:
         for job in jobs:
             job.state, job.batch, job.batch_jobs = "running", batch_id, ids
             job.started, job.attempts = now, job.attempts + 1
+            self._save(job)
             # The worker stops a search at its job's limit; past this deadline
             # the job is given up (its worker killed if it is running it).
             limit = job.options["timeout"]
@@ -431,6 +492,7 @@ class JobManager:
                     # Stopped because of another job: run it again.
                     job.state, job.batch, job.batch_jobs = "queued", None, []
                     job.merged_with, job.started, job.deadline = [], None, None
+                    self._save(job)
                     requeue.append(job)
                 elif reason is not None:
                     self._finish(
@@ -451,8 +513,22 @@ class JobManager:
     def _finish(self, job: Job, state: str, error: str | None = None) -> None:
         job.state, job.error, job.finished = state, error, time.time()
         job.payload, job.sources, job.scripts = None, [], []
+        self._save(job)
+
+    def _save(self, job: Job) -> None:
+        if self.store is None:
+            return
+        from .job_store import StoreError
+
+        try:
+            self.store.update(job)
+        except StoreError as error:  # the job goes on; its record lags
+            job.stats = {**job.stats, "not_saved": str(error)}
 
     def _forget_old(self) -> None:
+        if self.store is not None:
+            for job_id in self.store.trim():
+                self.jobs.pop(job_id, None)
         excess = len(self.jobs) - self.keep_jobs
         if excess <= 0:
             return
