@@ -1,14 +1,21 @@
 """Load on ``stratum serve``: many agents submitting rounds of pipelines.
 
-Starts ``stratum serve`` on a free loopback port; CLIENTS threads each submit
-ROUNDS jobs (one after the other, as an agent loop does: submit, wait, submit
-the next), each job two Ridge pipelines drawn from 8 variants over the same
-table. Reports throughput, batches (merged ones), p50/p95 latency from submit
-to results, and compares with the baseline of each job evaluated on its own
-by ``stratum.search`` in this process (no sharing between jobs), scores
-checked identical.
+Starts ``stratum serve`` on a free loopback port (jobs kept in a fresh state
+database); CLIENTS threads each submit ROUNDS jobs (one after the other, as an
+agent loop does: submit, wait, submit the next), each job two Ridge pipelines
+drawn from 8 variants over the same table. Reports throughput, batches
+(merged ones), p50/p95 latency of the submission and from submit to results,
+the server's resident memory (with its workers) over time, and compares with
+the baseline of each job evaluated on its own by ``stratum.search`` in this
+process (no sharing between jobs), scores checked identical. Every job
+submitted must come back once, with its own results.
 
-    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/serve_load.py
+With ``--kill-at F``, once a fraction F of the jobs is done the server is
+killed (SIGKILL) and started again on the same state database and port; the
+clients go on (``stratum.Client`` retries while the server is away).
+
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/serve_load.py \
+        --clients 16 --rounds 13 [--kill-at 0.5]
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import Ridge
 
 import stratum
+from stratum.bench.procs import tree_rss
 
 ALPHAS = [(0.01, 0.1), (0.1, 1.0), (1.0, 10.0), (3.0, 30.0)]
 
@@ -84,6 +92,7 @@ def main() -> None:
     parser.add_argument("--cv", type=int, default=3)
     parser.add_argument("--window", type=float, default=0.5)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--kill-at", type=float, default=None)
     args = parser.parse_args()
 
     pipes = variants(make_data(args.rows))
@@ -93,13 +102,29 @@ def main() -> None:
     token = "serve-load-benchmark"
     env = dict(os.environ, STRATUM_SERVE_TOKENS=token)
     state = tempfile.mkdtemp(prefix="stratum-serve-load-")  # durable, fresh
-    server = subprocess.Popen(
-        [sys.executable, "-m", "stratum", "serve", "--port", str(port)]
-        + ["--window", str(args.window), "--workers", str(args.workers)]
-        + ["--state-dir", state],
-        env=env,
-    )
+    argv = [sys.executable, "-m", "stratum", "serve", "--port", str(port)]
+    argv += ["--window", str(args.window), "--workers", str(args.workers)]
+    argv += ["--state-dir", state]
+    servers = [subprocess.Popen(argv, env=env)]
     url = f"http://127.0.0.1:{port}"
+    n_jobs = args.clients * args.rounds
+    rss: list[tuple[float, int]] = []
+    restarts: list[float] = []
+    stop = threading.Event()
+
+    def watch(start: float) -> None:
+        """Sample the server's memory; kill and restart it once."""
+        while not stop.wait(0.5):
+            rss.append((time.perf_counter() - start, tree_rss([servers[-1].pid])))
+            killed = len(restarts) > 0
+            if args.kill_at is None or killed or len(results) < args.kill_at * n_jobs:
+                continue
+            t0 = time.perf_counter()
+            servers[-1].kill()
+            servers[-1].wait()
+            servers.append(subprocess.Popen(argv, env=env))
+            restarts.append(t0 - start)
+
     try:
         client = stratum.Client(url, token)
         for _ in range(600):
@@ -112,20 +137,24 @@ def main() -> None:
         client.submit({"warm": pipes[0]}, cv=args.cv).wait()
 
         results: dict = {}
+        submitted: dict = {}
+        submit_latency: list[float] = []
         barrier = threading.Barrier(args.clients)
 
         def agent(i: int) -> None:
-            with stratum.Client(url, token) as c:
+            with stratum.Client(url, token, retry_seconds=120) as c:
                 barrier.wait()
                 for r in range(args.rounds):
                     chosen = submission(i, r)
                     t0 = time.perf_counter()
-                    table = c.submit(
-                        {n: pipes[k] for n, k in chosen.items()}, cv=args.cv
-                    ).wait()
+                    job = c.submit({n: pipes[k] for n, k in chosen.items()}, cv=args.cv)
+                    submit_latency.append(time.perf_counter() - t0)
+                    submitted[i, r] = job.id
+                    table = job.wait(timeout=600)
                     results[i, r] = (table, time.perf_counter() - t0)
 
         start = time.perf_counter()
+        threading.Thread(target=watch, args=(start,), daemon=True).start()
         threads = [
             threading.Thread(target=agent, args=(i,)) for i in range(args.clients)
         ]
@@ -134,12 +163,18 @@ def main() -> None:
         for t in threads:
             t.join()
         served = time.perf_counter() - start
+        stop.set()
+        listed = [j["id"] for j in client.jobs()]
     finally:
-        server.terminate()
-        server.wait()
+        stop.set()
+        servers[-1].terminate()
+        servers[-1].wait()
 
-    n_jobs = args.clients * args.rounds
     assert len(results) == n_jobs, "jobs were lost"
+    ids = list(submitted.values())
+    assert len(set(ids)) == n_jobs, "a job was submitted twice"
+    assert len(listed) == len(set(listed)), "the server lists a job twice"
+    assert set(ids) <= set(listed), "the server forgot a job"
     batches: dict[str, set] = {}
     for table, _ in results.values():
         batches.setdefault(table.attrs["batch"], set()).update(
@@ -170,7 +205,19 @@ def main() -> None:
         f"{len(batches)} batches, {len(merged)} merged (largest "
         f"{max(len(b) for b in batches.values())} jobs); latency p50 "
         f"{np.percentile(latency, 50):.2f} s, p95 {np.percentile(latency, 95):.2f} s"
+        f"; submit p50 {np.percentile(submit_latency, 50) * 1000:.0f} ms, p95 "
+        f"{np.percentile(submit_latency, 95) * 1000:.0f} ms"
     )
+    if restarts:
+        print(
+            f"  server killed (SIGKILL) at {restarts[0]:.1f} s and restarted on "
+            "its state database; every job came back once"
+        )
+    peak = max((m for _, m in rss), default=0)
+    curve = ", ".join(
+        f"{t:.0f}s {m / 2**20:.0f}" for t, m in rss[:: max(1, len(rss) // 8)]
+    )
+    print(f"  server RSS (with workers), MiB: peak {peak / 2**20:.0f}; {curve}")
     print(
         f"  baseline (each job alone, stratum.search in one process): "
         f"{baseline:.1f} s, {n_jobs / baseline:.2f} jobs/s"

@@ -314,3 +314,15 @@ def test_a_user_class_keeps_its_key_once_an_instance_was_pickled():
     before = fit_key(_Loud(3.0), "fit", (numbers,), {}).key
     pickle.dumps(_Loud(3.0))  # caches ``__slotnames__`` on the class
     assert fit_key(_Loud(3.0), "fit", (numbers,), {}).key == before
+
+
+def test_a_composition_holding_hidden_state_is_not_shared_but_its_parts_are():
+    X, y = _frame(80)
+    numbers = X[["x", "z"]].fillna(0.0)
+    with stratum.memoize() as report:
+        for _ in range(2):
+            fitted = make_pipeline(StandardScaler(), _Counter()).fit(numbers, y)
+    assert fitted[-1].n_ == 1  # fitted, not served
+    why = dict(report.not_shared)
+    assert "hidden state" in next(w for (n, w) in why if n == "Pipeline.fit")
+    assert report.reused["StandardScaler.fit_transform"] == 1

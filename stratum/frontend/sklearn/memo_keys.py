@@ -79,9 +79,9 @@ def is_library_class(cls: type) -> bool:
     return "site-packages" in parts or "dist-packages" in parts
 
 
-def why_not_shared(estimator: Any, args: tuple, kwargs: dict) -> str | None:
-    """Why a fit of ``estimator`` on these arguments may not be shared, or
-    None."""
+def why_not_shared(estimator: Any, kwargs: dict) -> str | None:
+    """Why a fit of ``estimator`` (with fit arguments ``kwargs``) may not be
+    shared, or None."""
     try:
         params = estimator.get_params(deep=True)
     except Exception as error:
@@ -98,16 +98,31 @@ def why_not_shared(estimator: Any, args: tuple, kwargs: dict) -> str | None:
         return "callbacks given to fit"
     if getattr(estimator, "_skl_callbacks", None):
         return "callbacks set (set_callbacks)"
-    if not is_library_class(type(estimator)):
-        own = set(estimator.get_params(deep=False))
-        hidden = sorted(
-            name
-            for name in vars(estimator)
-            if name not in own and not name.endswith("_") and name not in TRANSIENT
-        )
-        if hidden:
-            return f"attribute {hidden[0]!r} is not a parameter (hidden state)"
+    parts = [estimator] + [v for v in params.values() if hasattr(v, "get_params")]
+    for part in parts:
+        if not is_library_class(type(part)):
+            hidden = _hidden_state(part)
+            if hidden is not None:
+                return (
+                    f"attribute {hidden!r} of {type(part).__name__} is not a "
+                    "parameter (hidden state)"
+                )
     return None
+
+
+def _hidden_state(estimator: Any) -> str | None:
+    """An attribute of the user's estimator that is neither a parameter nor
+    a fitted attribute (``name_``), if any."""
+    try:
+        own = set(estimator.get_params(deep=False))
+    except Exception:
+        return "get_params"
+    hidden = sorted(
+        name
+        for name in vars(estimator)
+        if name not in own and not name.endswith("_") and name not in TRANSIENT
+    )
+    return hidden[0] if hidden else None
 
 
 def _encode(obj: Any, fp_cache: dict) -> tuple[bytes, str | None]:
@@ -123,7 +138,7 @@ def _encode(obj: Any, fp_cache: dict) -> tuple[bytes, str | None]:
 def fit_key(estimator: Any, method: str, args: tuple, kwargs: dict) -> CallKey | str:
     """The key of ``estimator.<method>(*args, **kwargs)`` for a fit method,
     or why it is not shared."""
-    why = why_not_shared(estimator, args, kwargs)
+    why = why_not_shared(estimator, kwargs)
     if why is not None:
         return why
     fp_cache: dict = {}
