@@ -638,3 +638,35 @@ def test_state_database_keeps_finished_jobs_by_age_and_size(tmp_path):
         "rows": [[3] * 100]
     }
     store.close()
+
+
+def test_a_full_state_database_refuses_submissions_with_507(tmp_path):
+    """SQLite reports the disk full (its page limit reached): the submission
+    is refused with a clear 507, the jobs already accepted are untouched, and
+    the server takes submissions again once there is room."""
+    from fastapi.testclient import TestClient
+
+    from stratum.serve.app import create_app
+    from stratum.serve.jobs import JobManager
+
+    manager = JobManager(state_dir=str(tmp_path))
+    app = create_app(manager, [TOKEN_A], start_manager=False)
+    body = {"sources": ["pipeline = None"], "options": {"cv": 3}}
+    with TestClient(app) as http:
+        first = http.post("/v1/jobs", json=body, headers=_auth(TOKEN_A))
+        assert first.status_code == 202
+        pages = manager.store.db.execute("PRAGMA page_count").fetchone()[0]
+        manager.store.db.execute(f"PRAGMA max_page_count = {pages}")
+        big = {"sources": ["x = 1\n" * 50_000], "options": {"cv": 3}}
+        refused = http.post("/v1/jobs", json=big, headers=_auth(TOKEN_A))
+        assert refused.status_code == 507
+        assert "database or disk is full" in refused.json()["detail"]
+        listed = http.get("/v1/jobs", headers=_auth(TOKEN_A)).json()
+        assert [j["id"] for j in listed] == [first.json()["id"]]
+        manager.store.db.execute("PRAGMA max_page_count = 1073741823")
+        again = http.post("/v1/jobs", json=big, headers=_auth(TOKEN_A))
+        assert again.status_code == 202
+    manager.store.close()
+    restored = JobManager(state_dir=str(tmp_path))
+    assert sorted(restored.jobs) == sorted([first.json()["id"], again.json()["id"]])
+    restored.store.close()

@@ -217,6 +217,7 @@ class JobManager:
         self._wake = threading.Condition(self._lock)
         self._workers: list[_Worker] = []
         self._batch_ids = itertools.count(1)
+        self._run = secrets.token_hex(3)  # batch ids stay unique across restarts
         self._closed = False
         self._thread: threading.Thread | None = None
 
@@ -384,7 +385,7 @@ class JobManager:
     def _dispatch(self, worker: _Worker) -> None:
         jobs = self.queue[: self.max_batch_jobs]
         del self.queue[: len(jobs)]
-        batch_id = f"b{next(self._batch_ids)}"
+        batch_id = f"b{next(self._batch_ids)}-{self._run}"
         ids = [j.id for j in jobs]
         self.batches[batch_id] = ids
         self.counts["batches"] += 1
