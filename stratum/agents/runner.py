@@ -667,7 +667,6 @@ def run_scripts(
         of a new interpreter, which saves each script its import time. With
         False (or where ``os.fork`` does not exist), each script is a new
         ``python`` process.
-
     jobs : int, optional
         Scripts computing at once (default: one per core); a script waiting
         for its batch does not count. Side by side, each script's LightGBM and
