@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 import xgboost
+from model_equality import assert_same_model
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import RandomForestRegressor
@@ -24,7 +25,6 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 import stratum
 from stratum.frontend.sklearn.memo_keys import fit_key
-from tests.model_equality import assert_same_model
 
 
 def _frame(n: int = 300, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:
