@@ -4,9 +4,7 @@ without the memo."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
-import textwrap
 
 import lightgbm
 import numpy as np
@@ -270,31 +268,6 @@ def test_a_model_changed_after_its_fit_is_not_answered_from_the_memo():
         model.coef_ = model.coef_ * 0  # set by hand: another state
         changed = model.predict(numbers)
     np.testing.assert_array_equal(changed, np.full(len(numbers), model.intercept_))
-
-
-def test_memo_on_disk_is_shared_by_processes(tmp_path):
-    script = textwrap.dedent(
-        f"""
-        import numpy as np, pandas as pd, stratum
-        from sklearn.ensemble import HistGradientBoostingRegressor
-        rng = np.random.default_rng(0)
-        X = pd.DataFrame(rng.normal(size=(400, 3)), columns=list("abc"))
-        y = X["a"] + rng.normal(size=400)
-        with stratum.memoize(cache_dir={str(tmp_path)!r}) as report:
-            model = HistGradientBoostingRegressor(max_iter=20, random_state=0)
-            print(repr(model.fit(X, y).predict(X)[:5].tolist()))
-        print(dict(report.reused), dict(report.computed))
-        """
-    )
-    runs = [
-        subprocess.run(
-            [sys.executable, "-c", script], capture_output=True, text=True, check=True
-        ).stdout.splitlines()
-        for _ in range(2)
-    ]
-    assert runs[0][0] == runs[1][0]
-    assert "HistGradientBoostingRegressor.fit" in runs[0][1].split("}")[1]
-    assert "'HistGradientBoostingRegressor.fit': 1" in runs[1][1].split("}")[0]
 
 
 def test_memoize_restores_every_class_afterwards():

@@ -22,7 +22,7 @@ from stratum.agents import explain, run_scripts
 from stratum.bench import aide
 from stratum.cli import main
 
-ROWS = 1_500
+ROWS = 1_000
 
 
 def _plain(path: str) -> subprocess.CompletedProcess:
@@ -58,7 +58,7 @@ def suite(tmp_path_factory):
     cache, out = root / "memo", root / "out"
     first = run_scripts(paths, cache_dir=cache, jobs=2)
     # The second run, on the first's memo, through the command line.
-    argv = ["run", *paths, "--quiet", "--explain", "-j", "1"]
+    argv = ["run", *paths, "--quiet", "--explain", "-j", "2"]
     argv += ["--cache-dir", str(cache), "--out", str(out)]
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):

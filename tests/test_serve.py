@@ -588,7 +588,7 @@ def test_jobs_survive_a_killed_server(tmp_path):
             finished = client.submit(sources=[_ridge_source()], cv=3)
             before = finished.wait(timeout=60)
             running = client.submit(
-                sources=[_ridge_source(sleep=3.0)], cv=3, idempotency_key="k-1"
+                sources=[_ridge_source(sleep=2.0)], cv=3, idempotency_key="k-1"
             )
             again = client.submit(sources=["ignored"], idempotency_key="k-1")
             assert again.id == running.id
