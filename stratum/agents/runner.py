@@ -360,7 +360,10 @@ class Runner:
                     ):
                         script.timed_out = True
                         self._kill(script)
-                if live and all(s.pending is not None for s in live):
+                # Every live script waits: batch, unless scripts not yet
+                # started can start (their requests then join this batch).
+                can_start = waiting and len(live) < self.max_live
+                if live and not can_start and all(s.pending is not None for s in live):
                     self._batch([s for s in live if s.pending is not None])
         finally:
             for script in live:
