@@ -135,6 +135,16 @@ def _encode(obj: Any, fp_cache: dict) -> tuple[bytes, str | None]:
     return data, None
 
 
+def _encode_call(estimator: Any, args: tuple, kwargs: dict, fp_cache: dict):
+    """(the estimator's bytes, the arguments' bytes), or why one of them has
+    no content key."""
+    estimator_bytes, why = _encode(estimator, fp_cache)
+    if why is not None:
+        return why
+    inputs, why = _encode((args, kwargs), fp_cache)
+    return why if why is not None else (estimator_bytes, inputs)
+
+
 def fit_key(estimator: Any, method: str, args: tuple, kwargs: dict) -> CallKey | str:
     """The key of ``estimator.<method>(*args, **kwargs)`` for a fit method,
     or why it is not shared."""
@@ -142,17 +152,15 @@ def fit_key(estimator: Any, method: str, args: tuple, kwargs: dict) -> CallKey |
     if why is not None:
         return why
     fp_cache: dict = {}
-    estimator_bytes, why = _encode(estimator, fp_cache)
-    if why is not None:
-        return why
-    inputs, why = _encode((args, kwargs), fp_cache)
-    if why is not None:
-        return why
+    encoded = _encode_call(estimator, args, kwargs, fp_cache)
+    if isinstance(encoded, str):
+        return encoded
+    estimator_bytes, inputs = encoded
     head = f"{method}|{_library_version(type(estimator))}".encode()
     key = digest([b"fit", head, estimator_bytes, inputs])
     if method != "fit":
         return CallKey(key)
-    param, why_not = ensembles.rounds_param(estimator)
+    param, _ = ensembles.rounds_param(estimator)
     if param is None:
         return CallKey(key)
     family_bytes, _ = _encode(ensembles.family_estimator(estimator, param), fp_cache)
@@ -166,13 +174,10 @@ def state_call_key(
 ) -> CallKey | str:
     """The key of a call on an estimator whose fitted state came from the
     fit keyed ``state``, or why it is not shared."""
-    fp_cache: dict = {}
-    estimator_bytes, why = _encode(estimator, fp_cache)
-    if why is not None:
-        return why
-    inputs, why = _encode((args, kwargs), fp_cache)
-    if why is not None:
-        return why
+    encoded = _encode_call(estimator, args, kwargs, {})
+    if isinstance(encoded, str):
+        return encoded
+    estimator_bytes, inputs = encoded
     return CallKey(
         digest([b"call", method.encode(), state.encode(), estimator_bytes, inputs])
     )
