@@ -239,7 +239,8 @@ def _add_serve(sub) -> None:
             "submissions arriving within the batching window run as one batch "
             "in worker processes that share their results. Every request needs "
             "'Authorization: Bearer <token>' (tokens from STRATUM_SERVE_TOKENS, "
-            "comma-separated, or one generated and printed at start)."
+            "comma-separated, each SECRET or SECRET@EXPIRY with an ISO 8601 "
+            "date or time, or one generated and printed at start)."
         ),
     )
     serve.add_argument("--host", default="127.0.0.1", help="default: loopback only")
@@ -264,6 +265,12 @@ def _add_serve(sub) -> None:
         "$STRATUM_SERVE_STATE_DIR, else the user cache folder)",
     )
     serve.add_argument(
+        "--token-ttl",
+        default=None,
+        help="how long the generated token is valid, e.g. '12h', '30d' "
+        "(default: until the server stops)",
+    )
+    serve.add_argument(
         "--keep",
         default="7d,1GB",
         help="finished jobs kept in the state database, by age and total size "
@@ -278,15 +285,25 @@ def _default_state_dir() -> str:
     return os.path.join(base, "stratum", "serve")
 
 
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _parse_seconds(text: str) -> float | None:
+    """``'90s'``, ``'12h'``, ``'7d'`` -> seconds; None when not a duration."""
+    text = text.strip().lower()
+    if text and text[-1] in _SECONDS and text[:-1].replace(".", "", 1).isdigit():
+        return float(text[:-1]) * _SECONDS[text[-1]]
+    return None
+
+
 def _parse_keep(text: str) -> tuple[float | None, int | None]:
     """``--keep``: (seconds, bytes), each None when not given."""
     from ._sizes import parse_bytes
 
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
     seconds = size = None
-    for part in (p.strip().lower() for p in text.split(",") if p.strip()):
-        if part[-1] in units and part[:-1].replace(".", "", 1).isdigit():
-            seconds = float(part[:-1]) * units[part[-1]]
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        if _parse_seconds(part) is not None:
+            seconds = _parse_seconds(part)
         else:
             size = parse_bytes(part)
     return seconds, size
@@ -304,6 +321,16 @@ def _serve(args) -> int:
     except ValueError as error:
         print(f"stratum serve: --keep {args.keep!r}: {error}", file=sys.stderr)
         return 2
+    token_ttl = None
+    if args.token_ttl is not None:
+        token_ttl = _parse_seconds(args.token_ttl)
+        if not token_ttl:
+            print(
+                f"stratum serve: --token-ttl {args.token_ttl!r}: not a duration "
+                "(e.g. '12h', '30d')",
+                file=sys.stderr,
+            )
+            return 2
     state_dir = None if args.state_dir.lower() == "none" else args.state_dir
     serve(
         host=args.host,
@@ -312,6 +339,7 @@ def _serve(args) -> int:
         keep_seconds=keep_seconds,
         keep_bytes=keep_bytes,
         max_payload=parse_bytes(args.max_payload),
+        token_ttl=token_ttl,
         workers=args.workers,
         max_batch_jobs=args.max_batch_jobs,
         memory_budget=args.memory_budget,

@@ -35,6 +35,7 @@ import stratum  # noqa: E402
 from stratum.serve.client import ServeError  # noqa: E402
 
 TOKEN_A, TOKEN_B = "token-a-serve-test", "token-b-serve-test"
+TOKEN_EXPIRED = "token-expired-serve-test"  # accepted until 2020-01-01 only
 MAX_PAYLOAD = 2 * 2**20
 ALPHAS = [(0.01, 0.1), (0.1, 1.0), (1.0, 10.0), (3.0, 30.0)]
 N_VARIANTS = 8
@@ -51,7 +52,7 @@ def _start_server(port: int, state_dir, *args: str) -> subprocess.Popen:
     root = Path(__file__).resolve().parent.parent
     env = dict(
         os.environ,
-        STRATUM_SERVE_TOKENS=f"{TOKEN_A},{TOKEN_B}",
+        STRATUM_SERVE_TOKENS=f"{TOKEN_A},{TOKEN_B},{TOKEN_EXPIRED}@2020-01-01",
         PYTHONPATH=os.pathsep.join(
             p for p in [str(root), os.environ.get("PYTHONPATH", "")] if p
         )
@@ -312,6 +313,60 @@ def test_another_token_cannot_see_a_job(server):
         assert info.value.status == 404
 
 
+def test_an_expired_token_is_refused_with_when(server):
+    url, _ = server
+    r = httpx.get(f"{url}/v1/jobs", headers=_auth(TOKEN_EXPIRED))
+    assert r.status_code == 401
+    assert r.json()["detail"].startswith("token expired at 2020-01-01T00:00:00Z")
+    assert 'error="invalid_token"' in r.headers["www-authenticate"]
+    with stratum.Client(url, TOKEN_EXPIRED) as client:
+        with pytest.raises(ServeError) as info:
+            client.submit(sources=["x = 1"])
+    assert info.value.status == 401 and "expired" in str(info.value)
+    # Other tokens go on as before.
+    assert httpx.get(f"{url}/v1/jobs", headers=_auth(TOKEN_A)).status_code == 200
+
+
+def test_tokens_expire_on_time():
+    from stratum.serve.auth import Token, TokenChecker, load_tokens, owner_id
+
+    now = [Token.parse("x@2027-01-31T18:00:00+01:00").expires - 1.0]
+    checker = TokenChecker(
+        ["sécret@2027-01-31T18:00:00+01:00", "plain"], lambda: now[0]
+    )
+    assert checker.check("Bearer sécret") == owner_id("sécret")
+    now[0] += 1.0
+    refusal = checker.check("Bearer sécret")
+    assert (refusal.status, refusal.message) == (
+        401,
+        "token expired at 2027-01-31T17:00:00Z: ask for a new one",
+    )
+    assert checker.check("Bearer plain") == owner_id("plain")
+    assert checker.check("Bearer sécret@2027-01-31T18:00:00+01:00").status == 403
+    assert Token.parse("a@b@2027-01-31") == Token(
+        "a@b", Token.parse("x@2027-01-31").expires
+    )
+    with pytest.raises(ValueError, match="not an ISO 8601") as info:
+        Token.parse("verysecretvalue@tomorrow")
+    assert "verysecretvalue" not in str(info.value)  # the secret is not echoed
+    with pytest.raises(ValueError, match="no secret"):
+        Token.parse("@2027-01-31")
+    (generated,), made_here = load_tokens([], ttl=3600)
+    assert made_here and 3590 < generated.expires - time.time() <= 3600
+
+
+def test_idempotency_key_is_checked(server):
+    url, _ = server
+    for key in ("", "k" * 201):
+        r = httpx.post(
+            f"{url}/v1/jobs",
+            json={"sources": ["x = 1"]},
+            headers={**_auth(TOKEN_A), "Idempotency-Key": key},
+        )
+        assert r.status_code == 422, key
+        assert "Idempotency-Key" in str(r.json()["detail"])
+
+
 def test_oversize_payload_is_refused(server):
     url, _ = server
     big = base64.b64encode(os.urandom(MAX_PAYLOAD)).decode()
@@ -444,6 +499,69 @@ def test_unpickling_happens_in_a_worker(server, tmp_path):
             time.sleep(0.05)
     pid = int(marker.read_text())
     assert pid != server_pid and pid != os.getpid()
+
+
+class _ExitOnLoad:
+    """A hostile payload: unpickling it ends the process (exit code 7)."""
+
+    def __reduce__(self):
+        return (os._exit, (7,))
+
+
+_EXIT_IN_FIT = """
+import os
+from sklearn.base import BaseEstimator, TransformerMixin
+
+class ExitInFit(TransformerMixin, BaseEstimator):
+    def fit(self, X, y=None):
+        os._exit(9)
+
+    def transform(self, X):
+        return X
+
+pipelines = {'ridge': X.skb.apply(ExitInFit()).skb.apply(Ridge(alpha=1.0), y=y)}
+"""
+
+
+def test_a_job_that_kills_its_worker_fails_alone(server, references):
+    """Two hostile jobs (one ends the worker while it is unpickled, one in a
+    step's fit, in the same search group as another agent's job) share a
+    batch with a good job: the hostile ones fail with how the worker died, the
+    good one runs again and gets the same results as on its own."""
+    url, _ = server
+    payload = base64.b64encode(cloudpickle.dumps({"p": _ExitOnLoad()})).decode()
+    with stratum.Client(url, TOKEN_A) as a, stratum.Client(url, TOKEN_B) as b:
+        r = httpx.post(
+            f"{url}/v1/jobs", json={"pipelines": payload}, headers=_auth(TOKEN_A)
+        )
+        assert r.status_code == 202
+        on_load = a.status(r.json()["id"])
+        in_fit = a.submit(sources=[_ridge_source() + _EXIT_IN_FIT], cv=3)
+        good = b.submit({"v0": variant(0)}, cv=3)
+        table = good.wait(timeout=120)
+        for _ in range(600):
+            states = [a.status(j)["state"] for j in (on_load["id"], in_fit.id)]
+            if "failed" == states[0] == states[1]:
+                break
+            time.sleep(0.1)
+        on_load, in_fit = a.status(on_load["id"]), in_fit.status()
+    assert good.id in on_load["batch_jobs"]  # they were batched together
+    assert on_load["state"] == "failed"
+    assert on_load["error"] == (
+        "the worker process died (exit code 7) while running this job"
+    )
+    assert in_fit["state"] == "failed"
+    assert in_fit["error"] == (
+        "the worker process died (exit code 9) while running this job"
+    )
+    skrub_scores, _ = references[0]
+    got = {
+        row["params"]["alpha"]: [row[f"split{f}_test_score"] for f in range(3)]
+        for _, row in table.iterrows()
+    }
+    assert got == skrub_scores
+    r = httpx.get(f"{url}/v1/health", headers=_auth(TOKEN_A))
+    assert r.status_code == 200 and r.json()["status"] == "ok"
 
 
 def test_cancel_a_queued_job(server):

@@ -14,18 +14,18 @@ import json
 from contextlib import asynccontextmanager
 from typing import Any, Literal
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from .auth import TokenChecker
+from .auth import Refusal, TokenChecker
 from .job_store import StoreError
 from .jobs import FINISHED, JobManager
 
 API = "/v1"
 
 _ERRORS = {
-    401: {"description": "Missing or malformed Authorization header"},
+    401: {"description": "Missing or malformed Authorization header, or expired token"},
     403: {"description": "Unknown token"},
     413: {"description": "Request body over the size limit"},
 }
@@ -169,10 +169,11 @@ def create_app(
 
     def owner(request: Request) -> str:
         checked = checker.check(request.headers.get("authorization"))
-        if isinstance(checked, tuple):
-            status, message = checked
-            headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-            raise HTTPException(status, message, headers=headers)
+        if isinstance(checked, Refusal):
+            headers = (
+                {"WWW-Authenticate": checked.challenge} if checked.challenge else None
+            )
+            raise HTTPException(checked.status, checked.message, headers=headers)
         return checked
 
     @app.get(f"{API}/health", response_model=Health, responses=_ERRORS)
@@ -190,7 +191,16 @@ def create_app(
         },
     )
     def submit(
-        body: SubmitRequest, request: Request, who: str = Depends(owner)
+        body: SubmitRequest,
+        who: str = Depends(owner),
+        idempotency_key: str | None = Header(
+            None,
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=200,
+            description="a retried submission with the same key returns the "
+            "first job instead of running again (per token)",
+        ),
     ) -> dict:
         payload = None
         if body.pipelines is not None:
@@ -212,12 +222,14 @@ def create_app(
             raise HTTPException(422, "`scripts` holds an empty script")
         _check_scoring(body.options.scoring)
         options = body.options.model_dump()
-        key = request.headers.get("idempotency-key")
-        if key is not None and not 0 < len(key) <= 200:
-            raise HTTPException(422, "Idempotency-Key must be 1 to 200 characters")
         try:
             job = manager.submit(
-                who, options, payload, body.sources, body.scripts, idempotency_key=key
+                who,
+                options,
+                payload,
+                body.sources,
+                body.scripts,
+                idempotency_key=idempotency_key,
             )
         except StoreError as error:
             raise HTTPException(507, f"the job was not accepted: {error}") from error
@@ -365,20 +377,28 @@ def serve(
     port: int = 8765,
     tokens: list[str] | None = None,
     max_payload: int = 64 * 2**20,
+    token_ttl: float | None = None,
     **manager_options: Any,
 ) -> None:
-    """Run ``stratum serve`` until interrupted (see :class:`JobManager`)."""
+    """Run ``stratum serve`` until interrupted (see :class:`JobManager`).
+
+    ``tokens``: ``SECRET`` or ``SECRET@EXPIRY`` (see ``auth``); ``token_ttl``:
+    seconds the generated token is valid, when none is given."""
     import sys
 
     import uvicorn
 
     from .auth import ENV_TOKENS, load_tokens
 
-    tokens, generated = load_tokens(tokens)
+    try:
+        tokens, generated = load_tokens(tokens, ttl=token_ttl)
+    except ValueError as error:
+        raise SystemExit(f"stratum serve: {ENV_TOKENS}: {error}") from None
     if generated:
+        until = f" (valid until {tokens[0].expiry_text()})" if tokens[0].expires else ""
         print(
-            f"stratum serve: no {ENV_TOKENS} set; clients must send\n"
-            f"  Authorization: Bearer {tokens[0]}",
+            f"stratum serve: no {ENV_TOKENS} set; clients must send{until}\n"
+            f"  Authorization: Bearer {tokens[0].secret}",
             file=sys.stderr,
             flush=True,
         )

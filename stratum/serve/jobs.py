@@ -17,6 +17,7 @@ import itertools
 import json
 import multiprocessing
 import secrets
+import signal
 import threading
 import time
 from collections import OrderedDict
@@ -51,6 +52,7 @@ class Job:
     stats: dict = field(default_factory=dict)
     deadline: float | None = None  # monotonic, while running
     attempts: int = 0
+    alone: bool = False  # run in a batch of its own (its worker died with others)
 
     def status(self) -> dict[str, Any]:
         """What a client may see while the job runs (no results)."""
@@ -383,8 +385,12 @@ class JobManager:
                 self._wake.wait(timeout=max(wait, 0.005))
 
     def _dispatch(self, worker: _Worker) -> None:
-        jobs = self.queue[: self.max_batch_jobs]
-        del self.queue[: len(jobs)]
+        if self.queue[0].alone:
+            jobs = self.queue[:1]
+        else:
+            jobs = [j for j in self.queue if not j.alone][: self.max_batch_jobs]
+        for job in jobs:
+            self.queue.remove(job)
         batch_id = f"b{next(self._batch_ids)}-{self._run}"
         ids = [j.id for j in jobs]
         self.batches[batch_id] = ids
@@ -475,37 +481,48 @@ class JobManager:
                 self._wake.notify_all()
 
     def _on_worker_exit(self, worker: _Worker) -> None:
+        """A worker ended: its batch's unfinished jobs run again, except the
+        ones it was running when it stopped for a reason of theirs (their
+        time limit) or died on its own (exit, signal, out of memory). A job
+        that died among others runs again alone, so that only the job that
+        kills its worker fails."""
         worker.process.join(timeout=3)
         with self._lock:
             if self._closed:
                 return
             reason = worker.kill_reason
-            code = worker.process.exitcode
+            died = _exit_text(worker.process.exitcode)
             now = time.monotonic()
+            unfinished = [j for j in worker.jobs if j.state not in FINISHED]
+            suspects = [j for j in unfinished if j.id in worker.current]
             requeue = []
-            for job in worker.jobs:
-                if job.state in FINISHED:
-                    continue
+            for job in unfinished:
                 overdue = job.deadline is not None and now >= job.deadline
-                if reason == "timeout" and job.id in worker.current and overdue:
+                if reason == "timeout" and job in suspects and overdue:
                     self._finish(job, "timeout", error=_time_limit(job))
-                elif reason is not None and job.attempts < 2:
-                    # Stopped because of another job: run it again.
+                elif (
+                    reason is None
+                    and job in suspects
+                    and (job.alone or len(suspects) == 1)
+                ):
+                    self._finish(
+                        job,
+                        "failed",
+                        error=f"the worker process {died} while running this job",
+                    )
+                elif job.attempts < 3:
+                    # Stopped because of another job, or died with others.
+                    job.alone = job.alone or (reason is None and job in suspects)
                     job.state, job.batch, job.batch_jobs = "queued", None, []
                     job.merged_with, job.started, job.deadline = [], None, None
                     self._save(job)
                     requeue.append(job)
-                elif reason is not None:
-                    self._finish(
-                        job,
-                        "failed",
-                        error="stopped twice because of other jobs of its batches",
-                    )
                 else:
                     self._finish(
                         job,
                         "failed",
-                        error=f"the worker process died (exit code {code})",
+                        error="stopped three times because of other jobs of its "
+                        f"batches (last: the worker process {died})",
                     )
             self.queue[:0] = requeue
             worker.restart()
@@ -535,6 +552,19 @@ class JobManager:
             return
         for job_id in [k for k, j in self.jobs.items() if j.state in FINISHED][:excess]:
             del self.jobs[job_id]
+
+
+def _exit_text(code: int | None) -> str:
+    """How a worker process ended, in words."""
+    if code is None or code >= 0:
+        return f"died (exit code {code})"
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        name = f"signal {-code}"
+    if name == "SIGKILL":
+        return f"was killed ({name}; the system may have run out of memory)"
+    return f"was killed ({name})"
 
 
 def _time_limit(job: Job) -> str:
