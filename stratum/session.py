@@ -10,11 +10,13 @@ session: the innermost ``with Session():`` block, else a default session.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import threading
 from typing import Any
 
 from ._config import get_config
-from ._sizes import default_budget, parse_bytes
+from ._sizes import parse_bytes
 from .runtime.cache import DiskCache, MemoryCache, Reuse
 
 
@@ -24,8 +26,13 @@ class Session:
     Parameters
     ----------
     memory_budget : int or str, optional
-        Bytes of earlier results kept in memory (default: a quarter of the
-        memory available when the session starts).
+        Bytes of earlier results kept in memory. By default, the results no
+        running batch holds fit in the room the largest batch's working set
+        leaves (its peak minus what the running batch holds), so that keeping
+        them never raises the process's peak; the rest is written to a
+        private spill directory (a quarter of the free disk space at most)
+        when recomputing it would take longer than reading it back, and
+        dropped otherwise.
     cache_dir : str, optional
         Also keep results on disk there (default: ``STRATUM_CACHE_DIR`` or the
         ``cache_dir`` option; none when unset).
@@ -34,11 +41,12 @@ class Session:
     """
 
     def __init__(self, memory_budget=None, cache_dir=None, disk_budget=None):
-        budget = parse_bytes(memory_budget) if memory_budget else default_budget(0.25)
-        self.memory = MemoryCache(budget)
+        budget = parse_bytes(memory_budget) if memory_budget else None
+        self.memory = MemoryCache(budget, spill_budget=_spill_budget())
         cache_dir = cache_dir or get_config()["cache_dir"]
         disk_max = parse_bytes(disk_budget or get_config()["cache_disk_budget"])
         self.disk = DiskCache(cache_dir, disk_max) if cache_dir else None
+        self.memory.backed_by_disk = self.disk is not None
         self._token = None
 
     def reuse(self, reusable) -> Reuse:
@@ -50,6 +58,8 @@ class Session:
             "memory_entries": len(self.memory.entries),
             "memory_bytes": self.memory.bytes,
             "memory_budget": self.memory.budget,
+            "memory_room": self.memory.peak,
+            "spilled_bytes": self.memory.spilled_bytes,
             "memory": self.memory.stats.as_dict(),
         }
         if self.disk is not None:
@@ -78,6 +88,14 @@ class Session:
     def __repr__(self) -> str:
         where = f", cache_dir={self.disk.path!r}" if self.disk else ""
         return f"<Session: {len(self.memory.entries)} results in memory{where}>"
+
+
+def _spill_budget() -> int:
+    """A quarter of the free space where spill directories go."""
+    try:
+        return shutil.disk_usage(tempfile.gettempdir()).free // 4
+    except OSError:
+        return 0
 
 
 _local = threading.local()

@@ -257,3 +257,79 @@ def test_reused_classifier_scores_like_the_first_batch():
     assert (second.results_["status"] == "ok").all()
     assert second._batch.driver.store.reused > 0
     np.testing.assert_array_equal(scores(first), scores(second))
+
+
+def test_memory_cache_keeps_only_what_fits_under_the_peak(tmp_path):
+    """Without a budget, values no batch holds stay in memory only in the
+    room under the largest working set; the rest is spilled (worth reading
+    back) or dropped (cheaper to recompute), and spilled values come back
+    equal."""
+    from stratum.runtime.cache import MemoryCache
+
+    cache = MemoryCache(spill_budget=10 * 2**20)
+    arrays = {i: np.full(1000, float(i)) for i in range(4)}  # 8,000 bytes each
+    for i, array in arrays.items():
+        cache.put(("k", i), array, array.nbytes, cost=0.0)
+    cache.fit(in_use=32_000, peak=32_000)
+    assert cache.only_bytes == 0 and cache.bytes == 32_000  # all held
+    for i in (0, 1):  # slow to compute: worth spilling
+        cache.entries[("k", i)].cost = 1.0
+    for i in range(4):
+        cache.release(("k", i))
+    cache.fit(in_use=24_000, peak=32_000)  # a batch holds 24,000 bytes now
+    assert cache.only_bytes == cache.bytes == 8_000
+    # Cheap values go first (dropped), then the oldest of the valuable ones.
+    assert set(cache.entries) == {("k", 0), ("k", 1)}
+    assert cache.stats.spilled == 1 and cache.spilled_bytes > 0
+    np.testing.assert_array_equal(cache.get(("k", 0)), arrays[0])
+    assert cache.stats.spill_hits == 1
+    cache.fit(in_use=0, peak=32_000)  # between batches: the whole peak
+    spill_dir = cache.spill_dir.path
+    cache.clear()
+    assert not os.path.exists(spill_dir) and cache.bytes == cache.only_bytes == 0
+
+
+def test_session_memory_stays_under_the_batch_peak_and_is_reused():
+    """A session without a budget keeps in memory no more than the batch's
+    peak of its own values; the next batch still reuses what was kept (in
+    memory or in the spill directory), with the same scores."""
+    with stratum.Session() as session:
+        stage1 = {"ridge": build(Ridge()), "forest": build(_forest())}
+        first = stratum.search(stage1, cv=3, refit=False)
+        peak = first._batch.driver.store.peak_bytes
+        info = session.info()
+        assert 0 < info["memory_bytes"] <= peak
+        assert info["memory_room"] == peak
+        second = stratum.search(
+            {"ridge": build(Ridge()), "forest": build(_forest())},
+            cv=3,
+            refit=False,
+        )
+        assert second._batch.driver.store.reused > 0
+        assert session.memory.only_bytes <= session.memory.peak
+    np.testing.assert_array_equal(scores(first), scores(second))
+
+
+def test_values_spilled_by_the_batch_leave_the_session_memory_too():
+    """Under a batch's memory budget, a value the store spills is not kept
+    in memory by the session either."""
+    with stratum.Session() as session:
+        res = stratum.search(
+            {"ridge": build(Ridge()), "ridge10": build(Ridge(alpha=10.0))},
+            cv=3,
+            refit=False,
+            memory_budget="20KB",
+        )
+        store = res._batch.driver.store
+        assert store.spilled > 0
+        assert session.memory.only_bytes <= 20_000
+    ref = stratum.search(
+        {"ridge": build(Ridge()), "ridge10": build(Ridge(alpha=10.0))},
+        cv=3,
+        refit=False,
+    )
+    np.testing.assert_array_equal(scores(res), scores(ref))
+
+
+def _forest():
+    return RandomForestRegressor(n_estimators=5, random_state=0)

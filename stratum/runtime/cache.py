@@ -23,6 +23,7 @@ from typing import Any
 import joblib
 
 from .sizes import nbytes
+from .spill import SpillDir, Spilled
 
 _MAGIC = b"STRATUM1"
 
@@ -54,6 +55,8 @@ class CacheStats:
     corrupt: int = 0
     evicted: int = 0
     unpicklable: int = 0
+    spilled: int = 0  # entries moved from memory to the spill directory
+    spill_hits: int = 0  # lookups answered from there
 
     def as_dict(self) -> dict:
         return dict(vars(self))
@@ -61,21 +64,44 @@ class CacheStats:
 
 @dataclass
 class _Entry:
-    value: Any
+    value: Any  # the value, or a ``Spilled`` one on disk
     nbytes: int
     cost: float
     used: float
 
 
-class MemoryCache:
-    """Values of earlier batches, within ``budget`` bytes."""
+# A value is worth writing to disk rather than recomputing when computing it
+# took longer than writing and reading it back (at about this many bytes per
+# second, both ways).
+SPILL_BYTES_PER_SECOND = 200 * 2**20
 
-    def __init__(self, budget: int):
+
+class MemoryCache:
+    """Values of earlier batches.
+
+    With a ``budget``, at most that many bytes stay in memory. Without one,
+    what only the cache holds (values no running batch holds any more) fits in
+    the room the largest batch's working set leaves: its peak minus what the
+    running batch holds now (``fit``). Either way, the least valuable entries
+    (recompute seconds per byte, least recently used first) leave memory
+    first: to a private spill directory when recomputing them would take
+    longer than reading them back (within ``spill_budget`` bytes of disk),
+    dropped otherwise, or when a disk cache has them (``backed_by_disk``).
+    """
+
+    def __init__(self, budget: int | None = None, spill_budget: int | None = None):
         self.budget = budget
+        self.spill_budget = spill_budget
         self.entries: dict[tuple, _Entry] = {}
-        self.bytes = 0
+        self.bytes = 0  # in memory
+        self.spilled_bytes = 0
+        self.only: dict[tuple, int] = {}  # in memory, held by no batch: bytes
+        self.only_bytes = 0
+        self.peak = 0  # the largest working set of a batch so far
         self.stats = CacheStats()
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
+        self.spill_dir: SpillDir | None = None
+        self.backed_by_disk = False  # a disk cache has every entry too
 
     def get(self, key: tuple) -> Any:
         with self.lock:
@@ -85,38 +111,131 @@ class MemoryCache:
                 raise KeyError(key)
             entry.used = time.monotonic()
             self.stats.hits += 1
-            return entry.value
+            self._hold(key)
+            value = entry.value
+        if isinstance(value, Spilled):
+            try:
+                value = SpillDir.read(value)
+            except (OSError, EOFError, ValueError):  # dropped meanwhile
+                raise KeyError(key) from None
+            self.stats.spill_hits += 1
+        return value
 
     def put(self, key: tuple, value: Any, nbytes: int, cost: float) -> None:
-        if nbytes > self.budget:
+        """Keep ``value``, held by the batch that offers it."""
+        if self.budget is not None and nbytes > self.budget:
             return
         with self.lock:
-            old = self.entries.pop(key, None)
+            old = self._forget(key)
             if old is not None:
-                self.bytes -= old.nbytes
                 cost = max(cost, old.cost)
             self.entries[key] = _Entry(value, nbytes, cost, time.monotonic())
             self.bytes += nbytes
-            self._evict()
+            if self.budget is not None:
+                self._evict(self.bytes - self.budget, list(self.entries))
 
-    def _evict(self) -> None:
-        if self.bytes <= self.budget:
-            return
-        ranked = sorted(
-            self.entries.items(),
-            key=lambda kv: (kv[1].cost / max(kv[1].nbytes, 1), kv[1].used),
-        )
-        for key, entry in ranked:
-            if self.bytes <= self.budget:
-                break
-            del self.entries[key]
+    def release(self, key: tuple) -> None:
+        """The batch that held ``key`` dropped it: only the cache holds it."""
+        with self.lock:
+            entry = self.entries.get(key)
+            if entry is None or key in self.only or isinstance(entry.value, Spilled):
+                return
+            self.only[key] = entry.nbytes
+            self.only_bytes += entry.nbytes
+
+    def fit(self, in_use: int, peak: int, limit: int | None = None) -> None:
+        """Without a budget: keep what only the cache holds within the room
+        under the largest working set (``peak``, the running batch's so far
+        included; no more than the batch's ``limit``) left by what the
+        running batch holds (``in_use``)."""
+        with self.lock:
+            self.peak = max(self.peak, peak, in_use)
+            if self.budget is None:
+                top = self.peak if limit is None else min(self.peak, limit)
+                over = self.only_bytes - max(0, top - in_use)
+                if over > 0:
+                    self._evict(over, list(self.only))
+
+    def _hold(self, key: tuple) -> None:
+        size = self.only.pop(key, None)
+        if size is not None:
+            self.only_bytes -= size
+
+    def _forget(self, key: tuple) -> _Entry | None:
+        entry = self.entries.pop(key, None)
+        if entry is None:
+            return None
+        self._hold(key)
+        if isinstance(entry.value, Spilled):
+            self.spilled_bytes -= entry.value.nbytes
+            _remove(entry.value.path)
+        else:
             self.bytes -= entry.nbytes
+        return entry
+
+    def _evict(self, over: int, keys: list) -> None:
+        """Move at least ``over`` bytes of ``keys``' entries out of memory,
+        least valuable first."""
+        if over <= 0:
+            return
+        entries = self.entries
+        ranked = sorted(
+            (
+                k
+                for k in keys
+                if k in entries and not isinstance(entries[k].value, Spilled)
+            ),
+            key=lambda k: (
+                entries[k].cost / max(entries[k].nbytes, 1),
+                entries[k].used,
+            ),
+        )
+        for key in ranked:
+            if over <= 0:
+                break
+            entry = entries[key]
+            over -= entry.nbytes
             self.stats.evicted += 1
+            if self.backed_by_disk or not self._spill(key, entry):
+                self._forget(key)
+        from .heap import trim
+
+        trim()
+
+    def _spill(self, key: tuple, entry: _Entry) -> bool:
+        """Write ``entry`` to the spill directory, if that is worth it."""
+        if entry.cost * SPILL_BYTES_PER_SECOND < 2 * entry.nbytes:
+            return False  # faster computed again than written and read back
+        if self.spill_dir is None:
+            self.spill_dir = SpillDir()
+        try:
+            spilled = self.spill_dir.write(entry.value, entry.nbytes)
+        except Exception:  # unpicklable, or no room on disk
+            return False
+        self._hold(key)
+        self.bytes -= entry.nbytes
+        entry.value = Spilled(spilled.path, os.path.getsize(spilled.path))
+        self.spilled_bytes += entry.value.nbytes
+        self.stats.spilled += 1
+        if self.spill_budget is not None and self.spilled_bytes > self.spill_budget:
+            on_disk = sorted(
+                (k for k, e in self.entries.items() if isinstance(e.value, Spilled)),
+                key=lambda k: self.entries[k].used,
+            )
+            for k in on_disk:
+                if self.spilled_bytes <= self.spill_budget:
+                    break
+                self._forget(k)
+        return key in self.entries
 
     def clear(self) -> None:
         with self.lock:
             self.entries.clear()
-            self.bytes = 0
+            self.only.clear()
+            self.bytes = self.only_bytes = self.spilled_bytes = 0
+            if self.spill_dir is not None:
+                self.spill_dir.close()
+                self.spill_dir = None
 
 
 class DiskCache:
@@ -241,21 +360,27 @@ class Reuse:
 
     ``reusable(key)`` says whether a key may be read from or written to the
     caches (the frontend knows: lineage-keyed, seeded, hashable by content).
+    The store tells it what it releases and how much it holds, so that the
+    memory cache keeps what only it holds within the room the batches leave.
     """
 
     def __init__(self, memory: MemoryCache | None, disk: DiskCache | None, reusable):
         self.memory = memory
         self.disk = disk
         self.reusable = reusable
+        self.held: set = set()  # keys this batch's store took or gave
 
     def lookup(self, key: tuple) -> tuple[bool, Any]:
         if not self.reusable(key):
             return False, None
         if self.memory is not None:
             try:
-                return True, self.memory.get(key)
+                value = self.memory.get(key)
             except KeyError:
                 pass
+            else:
+                self.held.add(key)
+                return True, value
         if self.disk is not None:
             try:
                 value = self.disk.get(key)
@@ -263,6 +388,7 @@ class Reuse:
                 return False, None
             if self.memory is not None:
                 self.memory.put(key, value, nbytes(value), cost=1.0)
+                self.held.add(key)
             return True, value
         return False, None
 
@@ -271,8 +397,27 @@ class Reuse:
             return
         if self.memory is not None:
             self.memory.put(key, value, size, cost=0.0)
+            self.held.add(key)
         if self.disk is not None:
             self.disk.put(key, value)
+
+    def released(self, key: tuple) -> None:
+        """The batch's store dropped ``key``."""
+        if self.memory is not None and key in self.held:
+            self.held.discard(key)
+            self.memory.release(key)
+
+    def fit(self, in_use: int, peak: int, limit: int | None = None) -> None:
+        """The batch's store holds ``in_use`` bytes (``peak`` at most so far,
+        within its budget ``limit``)."""
+        if self.memory is not None:
+            self.memory.fit(in_use, peak, limit)
+
+    def close(self, peak: int, limit: int | None = None) -> None:
+        """The batch ended: what it held is held by the cache alone."""
+        for key in list(self.held):
+            self.released(key)
+        self.fit(0, peak, limit)
 
     def cost(self, key: tuple, seconds: float) -> None:
         """Record what computing ``key`` took; a fit's fitted state (stored

@@ -1,10 +1,15 @@
 """Executors run a task graph into a store. The interface is one method.
 
 ``Scheduler`` runs ready tasks on ``n_jobs`` worker threads (the main thread
-when ``n_jobs == 1``), longest remaining path first, releases a value as soon as
-its last consumer is done, applies time limits, and survives Ctrl-C with
-partial results. numpy, scipy, scikit-learn's and boosting libraries' kernels
-and stratum's Rust kernels release the GIL, so threads run them in parallel.
+when ``n_jobs == 1``), depth first (the tasks a finished task made ready go
+before those ready earlier, so that a value's consumers run while it is in
+memory; among tasks ready at the same moment, longest remaining path first),
+releases a value as soon as its last consumer is done, applies time limits,
+and survives Ctrl-C with partial results. numpy, scipy, scikit-learn's and
+boosting libraries' kernels and stratum's Rust kernels release the GIL, so
+threads run them in parallel. After a task, the heap's free pages go back to
+the system (``runtime.heap``), so that memory a task freed does not keep the
+process's resident set at its high-water mark.
 
 Each worker slot stands for ``cores // n_jobs`` cores, and its tasks' libraries
 get as many threads (``runtime.budget``). A pinned task (``Task.threads``)
@@ -27,7 +32,7 @@ from typing import Protocol
 
 from .._threads import effective_n_jobs
 from ..lower import Task
-from . import lightgbm_threads
+from . import heap, lightgbm_threads
 from .budget import (
     LibraryThreads,
     library_threads,
@@ -40,6 +45,9 @@ from .budget import (
 from .contention import process_load
 from .progress import Progress
 from .store import Failure, Store, Timer
+
+# The heap is trimmed at most this often (a trim takes about a millisecond).
+TRIM_SECONDS = 0.05
 
 
 class Executor(Protocol):
@@ -253,7 +261,8 @@ class RunState:
     """Everything one ``Scheduler.run`` knows about its tasks, in one place.
 
     A task is *waiting* until its dependencies inside ``todo`` are done, then
-    *ready* (in a heap, longest remaining path first), then *running* (on a
+    *ready* (in a heap: latest made ready first, then longest remaining path
+    first), then *running* (on a
     worker, or in the calling thread), then done: its value or failure is in
     the store, which is the only record of completion.
 
@@ -272,7 +281,7 @@ class RunState:
     waiting: dict[tuple, int]  # key -> its dependencies not done yet
     consumers: dict[tuple, int]  # value key -> tasks still to read it
     priority: dict[tuple, float]  # key -> estimated longest path to the end
-    ready: list  # heap of (-priority, tie-break, key)
+    ready: list  # heap of (-made ready, -priority, tie-break, key)
     remaining: dict  # configuration -> its tasks not done yet
     cost: dict = field(default_factory=dict)  # configuration -> task seconds
     timed_out: set = field(default_factory=set)  # configurations past their time
@@ -287,6 +296,8 @@ class RunState:
     held: dict = field(default_factory=dict)  # running key -> slots it holds
     pinned_started: int = 0  # pinned tasks started (for the run's summary)
     slot_seconds: float = 0.0  # seconds x slots held of the finished tasks
+    made_ready: dict = field(default_factory=dict)  # key -> tasks done before
+    n_done: int = 0
 
     @classmethod
     def of(cls, tasks: dict[tuple, Task], store: Store) -> RunState:
@@ -305,18 +316,21 @@ class RunState:
             for user in task.users:
                 remaining[user] = remaining.get(user, 0) + 1
         priority = critical_path(todo, order)
-        ready = [(-priority[k], i, k) for i, k in enumerate(order) if waiting[k] == 0]
+        ready = [
+            (0, -priority[k], i, k) for i, k in enumerate(order) if waiting[k] == 0
+        ]
         heapq.heapify(ready)
         return cls(
             store, tasks, todo, children, waiting, consumers, priority, ready, remaining
         )
 
     def pop_ready(self) -> tuple:
-        return heapq.heappop(self.ready)[2]
+        return heapq.heappop(self.ready)[-1]
 
     def push_back(self, key: tuple) -> None:
-        """Return a task to the front of the ready queue (it could not start)."""
-        heapq.heappush(self.ready, (-self.priority[key], -1, key))
+        """Return a task to its place in the ready queue (it could not start)."""
+        when = self.made_ready.get(key, 0)
+        heapq.heappush(self.ready, (-when, -self.priority[key], -1, key))
 
     def done(self, key: tuple, seconds: float, config_timeout: float | None) -> int:
         """Mark ``key`` done after ``seconds``: charge its configurations, make
@@ -328,11 +342,14 @@ class RunState:
                 self.timed_out.add(user)
             self.remaining[user] -= 1
             finished += self.remaining[user] == 0
+        self.n_done += 1
         for child in self.children[key]:
             self.waiting[child] -= 1
             if self.waiting[child] == 0:
+                self.made_ready[child] = self.n_done
                 tie = len(self.ready)
-                heapq.heappush(self.ready, (-self.priority[child], tie, child))
+                item = (-self.n_done, -self.priority[child], tie, child)
+                heapq.heappush(self.ready, item)
         return finished
 
     def slots_for(self, key: tuple) -> int:
@@ -455,7 +472,7 @@ class Scheduler:
         state.slot_threads = getattr(pool, "slot_threads", threads_per_worker(1))
 
     def _start_ready(self, state: RunState, pool) -> None:
-        """Start ready tasks, longest remaining path first, while there are
+        """Start ready tasks, depth first, while there are
         free slots and memory. A task needing more slots than are free (a
         pinned one) stays ready, and the next ones that fit start meanwhile."""
         store = state.store
@@ -581,6 +598,7 @@ class Scheduler:
             for dep in state.unread(key):
                 if dep in state.graph and state.graph[dep].kind == "node":
                     state.store.release(dep)
+        heap.trim(min_interval=TRIM_SECONDS)
 
     def _fail(self, state: RunState, key: tuple, error, status: str) -> None:
         """Fail ``key`` without running it."""

@@ -146,12 +146,12 @@ class Store:
                 self.bytes_in_use += size
             self.sizes[key] = size
             self.peak_bytes = max(self.peak_bytes, self.bytes_in_use)
-        if offer and self.reuse is not None and not isinstance(value, Failure):
-            if isinstance(value, Handle):
-                if not value.local:  # fetching from a cluster only to cache: no
-                    return size
-                value = value.load()
-            self.reuse.offer(key, value, size)
+        if self.reuse is not None and not isinstance(value, Failure):
+            if offer and not (isinstance(value, Handle) and not value.local):
+                # (fetching from a cluster only to cache it: no)
+                loaded = value.load() if isinstance(value, Handle) else value
+                self.reuse.offer(key, loaded, size)
+            self.reuse.fit(self.bytes_in_use, self.peak_bytes, self.budget)
         return size
 
     def release(self, key: tuple) -> None:
@@ -170,6 +170,8 @@ class Store:
             else:
                 self.bytes_in_use -= size
             self.released += 1
+        if self.reuse is not None:
+            self.reuse.released(key)
 
     def spill(self, protect: set, need: int = 0) -> None:
         """Write values to disk, largest first, until ``need`` more bytes fit in
@@ -205,11 +207,17 @@ class Store:
                     self.values[key] = self.spill_dir.write(value, size)
                 self.bytes_in_use -= size
                 self.spilled += 1
+                if self.reuse is not None:  # the session must not keep it either
+                    self.reuse.released(key)
+            if self.reuse is not None:
+                self.reuse.fit(self.bytes_in_use, self.peak_bytes, self.budget)
 
     def close(self) -> None:
         for value in self.values.values():
             if isinstance(value, Handle):
                 value.discard()
+        if self.reuse is not None:
+            self.reuse.close(self.peak_bytes, self.budget)
         if self.spill_dir is not None:
             self.spill_dir.close()
             self.spill_dir = None
