@@ -24,11 +24,13 @@ def nbytes(value: Any, _depth: int = 0) -> int:
             return shallow + sum(
                 _objects_bytes(value.iloc[:, i])
                 for i, dtype in enumerate(value.dtypes)
-                if dtype.kind == "O"
+                if str(dtype) == "object"
             )
         if hasattr(value, "memory_usage") and hasattr(value, "dtype"):  # Series
             shallow = int(value.memory_usage(index=True, deep=False))
-            return shallow + (_objects_bytes(value) if value.dtype.kind == "O" else 0)
+            return shallow + (
+                _objects_bytes(value) if str(value.dtype) == "object" else 0
+            )
         if hasattr(value, "estimated_size"):  # polars
             return int(value.estimated_size())
         if hasattr(value, "nbytes") and isinstance(value.nbytes, int):
