@@ -156,6 +156,14 @@ class MemoryCache:
                 if over > 0:
                     self._evict(over, list(self.only))
 
+    def shed(self, nbytes: int) -> int:
+        """Move at least ``nbytes`` of what only the cache holds out of
+        memory (fewer if it holds less); the bytes moved."""
+        with self.lock:
+            before = self.bytes
+            self._evict(min(nbytes, self.only_bytes), list(self.only))
+            return before - self.bytes
+
     def _hold(self, key: tuple) -> None:
         size = self.only.pop(key, None)
         if size is not None:
@@ -412,6 +420,10 @@ class Reuse:
         within its budget ``limit``)."""
         if self.memory is not None:
             self.memory.fit(in_use, peak, limit)
+
+    def shed(self, nbytes: int) -> int:
+        """Free memory the batch does not need: ``MemoryCache.shed``."""
+        return 0 if self.memory is None else self.memory.shed(nbytes)
 
     def close(self, peak: int, limit: int | None = None) -> None:
         """The batch ended: what it held is held by the cache alone."""

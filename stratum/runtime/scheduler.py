@@ -488,8 +488,8 @@ class Scheduler:
             if slots > state.free_slots():  # it waits; smaller tasks may start
                 waiting.append(key)
                 continue
-            need = sum(store.sizes.get(dep, 0) for dep in task.deps)
-            if store.budget is not None and store.bytes_in_use + need > store.budget:
+            need = store.need(task.deps)
+            if store.over_budget(need) > 0:
                 if state.running:  # let running work finish and free memory first
                     state.push_back(key)
                     break
@@ -524,7 +524,7 @@ class Scheduler:
     def _keep_within_budget(state: RunState) -> None:
         """Spill values past the memory budget, except running tasks' inputs."""
         store = state.store
-        if store.budget is not None and store.bytes_in_use > store.budget:
+        if store.over_budget() > 0:
             todo = state.todo
             store.spill({d for k in state.running.values() for d in todo[k].deps})
 

@@ -9,6 +9,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import heap
 from .sizes import nbytes
 from .spill import SpillDir, Spilled
 
@@ -173,13 +174,37 @@ class Store:
         if self.reuse is not None:
             self.reuse.released(key)
 
+    def over_budget(self, need: int = 0) -> int:
+        """Bytes over the budget once ``need`` more are taken: by the store's
+        own count, or by the process's resident set when that is larger (the
+        budget is the process's, whatever holds the memory)."""
+        if self.budget is None:
+            return 0
+        return max(self.bytes_in_use, heap.rss()) + need - self.budget
+
+    def need(self, deps) -> int:
+        """Bytes a task reading ``deps`` may take: its spilled inputs, loaded
+        back, and an output as large as its largest input."""
+        sizes = [self.sizes.get(dep, 0) for dep in deps]
+        spilled = sum(
+            size
+            for dep, size in zip(deps, sizes)
+            if isinstance(self.values.get(dep), Spilled)
+        )
+        return spilled + max(sizes, default=0)
+
     def spill(self, protect: set, need: int = 0) -> None:
-        """Write values to disk, largest first, until ``need`` more bytes fit in
-        the budget; values in ``protect`` (inputs of running tasks) stay."""
+        """Make room for ``need`` more bytes within the budget: the session's
+        values no batch holds leave memory first, then the store's values
+        are written to disk, largest first, except those in ``protect``
+        (inputs of running tasks)."""
         if self.budget is None:
             return
         with self.lock:
-            if self.bytes_in_use + need <= self.budget:
+            over = self.over_budget(need)
+            if over > 0 and self.reuse is not None:  # earlier batches' first
+                over -= self.reuse.shed(over)
+            if over <= 0:
                 return
             if self.spill_dir is None:
                 self.spill_dir = SpillDir()
@@ -196,8 +221,9 @@ class Store:
                 reverse=True,
             )
             for size, key in candidates:
-                if self.bytes_in_use + need <= self.budget:
+                if over <= 0:
                     break
+                over -= size
                 value = self.values[key]
                 if isinstance(value, Handle):
                     handle, value = value, value.load()
@@ -211,6 +237,7 @@ class Store:
                     self.reuse.released(key)
             if self.reuse is not None:
                 self.reuse.fit(self.bytes_in_use, self.peak_bytes, self.budget)
+        heap.trim()
 
     def close(self) -> None:
         for value in self.values.values():
