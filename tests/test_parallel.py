@@ -56,6 +56,20 @@ def test_spilling_under_a_tiny_budget_is_exact_and_holds_less(seq):
     assert "spilled to disk" in tiny.explain()
 
 
+def test_the_budget_counts_the_process_resident_set(seq):
+    """A budget the batch's own values stay under, but the process's resident
+    set does not: values are spilled all the same (the budget is the
+    process's), and the scores do not change."""
+    from stratum.runtime import heap
+
+    budget = heap.rss()  # the process already holds this much
+    assert budget > 10 * seq._batch.driver.store.peak_bytes
+    res = stratum.search(batch(), cv=3, refit=False, n_jobs=2, memory_budget=budget)
+    store = res._batch.driver.store
+    assert store.peak_bytes < budget and store.spilled > 0
+    np.testing.assert_array_equal(scores(seq), scores(res))
+
+
 class SlowRegressor(RegressorMixin, BaseEstimator):
     def __init__(self, seconds=1.0):
         self.seconds = seconds

@@ -5,9 +5,11 @@ Each child is reaped with ``os.wait4``, which returns its own resource usage:
 children's). When several children run at once (or a child starts workers,
 like joblib's), the peak of the machine is the sum of what runs together, so a
 sampler also adds up the resident sets of the whole process tree every
-``SAMPLE_SECONDS`` (from ``/proc``, where there is one). The reported peak is
-the larger of the two: exact for one process, a sampled lower bound for
-several.
+``SAMPLE_SECONDS`` (from ``/proc``, where there is one). The tree's sum
+counts each process's proportional set size where the kernel gives it (a page
+shared by forked processes counts once in all, not once per process): the
+memory the tree takes from the machine. The reported peak is the larger of
+the two: exact for one process, a sampled lower bound for several.
 """
 
 from __future__ import annotations
@@ -93,8 +95,26 @@ def _children_map() -> dict[int, list[int]]:
     return children
 
 
+def _resident(pid: int) -> int:
+    """A process's proportional set size (its resident set, shared pages
+    divided among the processes sharing them), else its resident set."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+            for line in f:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, IndexError, ValueError):
+        pass
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as f:
+            return int(f.read().split()[1]) * _PAGE
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
 def tree_rss(roots) -> int:
-    """Resident bytes of the processes ``roots`` and all their descendants."""
+    """Memory of the processes ``roots`` and all their descendants (their
+    proportional set sizes, see ``_resident``)."""
     if not os.path.isdir("/proc"):
         return 0
     children = _children_map()
@@ -105,11 +125,7 @@ def tree_rss(roots) -> int:
             continue
         seen.add(pid)
         stack.extend(children.get(pid, ()))
-        try:
-            with open(f"/proc/{pid}/statm", "rb") as f:
-                total += int(f.read().split()[1]) * _PAGE
-        except (OSError, IndexError, ValueError):
-            continue
+        total += _resident(pid)
     return total
 
 

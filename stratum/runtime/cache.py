@@ -22,6 +22,7 @@ from typing import Any
 
 import joblib
 
+from . import heap
 from .sizes import nbytes
 from .spill import SpillDir, Spilled
 
@@ -206,9 +207,7 @@ class MemoryCache:
             self.stats.evicted += 1
             if self.backed_by_disk or not self._spill(key, entry):
                 self._forget(key)
-        from .heap import trim
-
-        trim()
+        heap.trim()
 
     def _spill(self, key: tuple, entry: _Entry) -> bool:
         """Write ``entry`` to the spill directory, if that is worth it."""
