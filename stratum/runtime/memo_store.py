@@ -58,12 +58,19 @@ class MemoStats:
     origins: dict = field(default_factory=dict)  # key -> client name (this run)
 
 
+# Payload bytes a memo keeps in memory; past them the least valuable go to a
+# spill directory (or only to ``disk``), or are dropped when recomputing them
+# is faster than reading them back (``MemoryCache``).
+MEMORY_BYTES = 256 << 20
+
+
 class MemoStore:
     """Payloads by key in memory (within ``memory_bytes``) and, when
     ``disk`` is given, on disk; who is computing what."""
 
-    def __init__(self, memory_bytes: int = 2 << 30, disk: DiskCache | None = None):
+    def __init__(self, memory_bytes: int = MEMORY_BYTES, disk: DiskCache | None = None):
         self.memory = MemoryCache(memory_bytes)
+        self.memory.backed_by_disk = disk is not None
         self.disk = disk
         self.lock = threading.Lock()
         self.owners: dict[str, tuple] = {}  # key -> client computing it

@@ -517,7 +517,7 @@ def uninstall() -> None:
 
 @contextlib.contextmanager
 def memoize(
-    cache_dir: str | None = None, memory_bytes: int = 2 << 30
+    cache_dir: str | None = None, memory_bytes: int | None = None
 ) -> Iterator[MemoReport]:
     """Memoize estimator calls by content inside the block.
 
@@ -528,6 +528,9 @@ def memoize(
     calls compute: a repeated fit takes on a copy of the stored fitted state.
     Calls that may give another result with the same inputs (unseeded
     randomness, ``warm_start``, callbacks, hidden state) are never shared.
+    ``memory_bytes`` of stored results stay in memory (default 256 MiB); the
+    rest is written to disk, or dropped when recomputing it is faster than
+    reading it back.
 
     Yields a :class:`~stratum.runtime.memo_store.MemoReport`: what was reused,
     computed, and not shared and why (``report.lines()``).
@@ -543,7 +546,10 @@ def memoize(
 
     disk = DiskCache(cache_dir) if cache_dir is not None else None
     report = MemoReport()
-    install(LocalBackend(MemoStore(memory_bytes, disk), report))
+    memo = (
+        MemoStore(disk=disk) if memory_bytes is None else MemoStore(memory_bytes, disk)
+    )
+    install(LocalBackend(memo, report))
     try:
         yield report
     finally:
