@@ -598,6 +598,10 @@ def test_openapi_spec_has_no_server_errors(server):
         def check(case):
             response = case.call(base_url=url, headers=_auth(TOKEN_A))
             assert response.status_code < 500, (case, response.text)
+            # The same request with an expired token: refused, whatever it is.
+            response = case.call(base_url=url, headers=_auth(TOKEN_EXPIRED))
+            assert response.status_code == 401, (case, response.text)
+            assert "expired" in response.json()["detail"]
 
         check()
 
