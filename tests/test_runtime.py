@@ -178,3 +178,33 @@ def test_library_threads_are_limited_in_workers():
     tasks = {(f"p{i}",): Task(key=(f"p{i}",), fn=probe, label="p") for i in range(4)}
     Scheduler(n_jobs=2).run(tasks, Store())
     assert seen and max(seen) <= max(1, available_cores() // 2)
+
+
+def test_sizes_count_strings_fitted_models_and_boosters():
+    """The store's byte counts: object columns by their strings (as pandas'
+    deep count, for strings of one length), fitted estimators by their pickle,
+    LightGBM boosters by trees and leaves (within 10% of their pickle when
+    the trees have all their leaves, above it otherwise)."""
+    import pickle
+
+    import lightgbm
+    import numpy as np
+    import pandas as pd
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from stratum.runtime.sizes import nbytes
+
+    words = pd.Series([f"mot{i:05d} ünïcode" for i in range(5000)])
+    frame = pd.DataFrame({"text": words, "x": np.arange(5000.0)})
+    assert nbytes(frame) == frame.memory_usage(index=True, deep=True).sum()
+    assert nbytes(words) == words.memory_usage(index=True, deep=True)
+    assert nbytes(frame.iloc[:0]) == frame.iloc[:0].memory_usage(deep=True).sum()
+    tfidf = TfidfVectorizer().fit(words)
+    assert nbytes(tfidf) >= len(pickle.dumps(tfidf)) * 0.9
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(5000, 5)), rng.normal(size=5000)
+    model = lightgbm.LGBMRegressor(n_estimators=50, verbose=-1).fit(X, y)
+    assert abs(nbytes(model) / len(pickle.dumps(model)) - 1) < 0.1
+    # Trees with fewer leaves than num_leaves: an upper bound.
+    small = lightgbm.LGBMRegressor(n_estimators=50, verbose=-1).fit(X[:300], y[:300])
+    assert len(pickle.dumps(small)) <= nbytes(small) <= 3 * len(pickle.dumps(small))
