@@ -1,5 +1,5 @@
 """The process's memory as the operating system sees it: resident bytes now,
-the peak so far, and giving freed heap pages back.
+and giving freed heap pages back.
 
 The store's byte counts are estimates of what values hold; what a batch costs
 the machine is the process's resident set. glibc's allocator keeps freed
@@ -13,14 +13,11 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
-import resource
 import sys
 import threading
 import time
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-# ru_maxrss is in kilobytes on Linux, bytes on macOS.
-_MAXRSS_UNIT = 1 if sys.platform == "darwin" else 1024
 
 
 def rss() -> int:
@@ -30,11 +27,6 @@ def rss() -> int:
             return int(f.read().split()[1]) * _PAGE
     except (OSError, IndexError, ValueError):
         return 0
-
-
-def peak_rss() -> int:
-    """The largest resident set this process has had."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * _MAXRSS_UNIT
 
 
 def _malloc_trim():
