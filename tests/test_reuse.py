@@ -333,3 +333,19 @@ def test_values_spilled_by_the_batch_leave_the_session_memory_too():
 
 def _forest():
     return RandomForestRegressor(n_estimators=5, random_state=0)
+
+
+def test_spill_directories_do_not_outlive_the_process():
+    code = (
+        "from stratum.runtime.spill import SpillDir\n"
+        "spill = SpillDir()\n"
+        "spill.write(list(range(10)), 80)\n"
+        "print(spill.path)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env
+    )
+    assert out.returncode == 0, out.stderr
+    path = out.stdout.strip()
+    assert path and not os.path.exists(path)

@@ -6,6 +6,7 @@ import os
 import shutil
 import tempfile
 import uuid
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,12 +22,14 @@ class Spilled:
 
 
 class SpillDir:
-    """A private directory for one batch's spilled values, removed at close."""
+    """A private directory of spilled values, removed at close (or when it is
+    garbage-collected, or at the latest when the interpreter exits)."""
 
     def __init__(self, parent: str | None = None):
         self.path = tempfile.mkdtemp(prefix="stratum-spill-", dir=parent)
         self.bytes_written = 0
         self.count = 0
+        self._remove = weakref.finalize(self, shutil.rmtree, self.path, True)
 
     def write(self, value: Any, nbytes: int) -> Spilled:
         path = os.path.join(self.path, uuid.uuid4().hex + ".joblib")
@@ -42,4 +45,4 @@ class SpillDir:
         return joblib.load(spilled.path)
 
     def close(self) -> None:
-        shutil.rmtree(self.path, ignore_errors=True)
+        self._remove()
