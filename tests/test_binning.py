@@ -360,8 +360,9 @@ def test_search_bins_each_fold_once_per_family_with_skrubs_scores(monkeypatch):
 
 
 def test_bins_are_reused_by_a_later_batch(monkeypatch):
-    """A session keeps a fold's bins: a later batch of the same family with
-    other learning rates bins nothing, and scores as skrub does."""
+    """A session (with a memory budget) keeps a fold's bins: a later batch of
+    the same family with other learning rates bins nothing, and scores as
+    skrub does."""
     counter = _Counter(monkeypatch)
 
     def binnings(pipelines) -> dict:
@@ -379,7 +380,11 @@ def test_bins_are_reused_by_a_later_batch(monkeypatch):
             for name, model in _models().items()
         }
 
-    with stratum.config_context(progress=False), stratum.Session():
+    # A session with a memory budget keeps what fits in it. (Without one, what
+    # no batch holds stays in memory only under the largest batch's peak, the
+    # rest spilled or dropped: here the later batch bins LightGBM's and
+    # XGBoost's folds again.)
+    with stratum.config_context(progress=False), stratum.Session("1GB"):
         built, _ = binnings(pipelines(0.1))
         assert built == {"lgbm": 3, "xgb": 3, "hgb": 3}
         later = pipelines(0.7)

@@ -67,7 +67,7 @@ class CacheStats:
 class _Entry:
     value: Any  # the value, or a ``Spilled`` one on disk
     nbytes: int
-    cost: float
+    cost: float | None  # seconds to compute it; None: not measured
     used: float
 
 
@@ -75,6 +75,14 @@ class _Entry:
 # took longer than writing and reading it back (at about this many bytes per
 # second, both ways).
 SPILL_BYTES_PER_SECOND = 200 * 2**20
+
+
+def _value_per_byte(entry: _Entry) -> float:
+    """Recompute seconds per byte; a cost never measured (a value a family of
+    fits shares, such as a fold's bins) counts as the most valuable."""
+    if entry.cost is None:
+        return float("inf")
+    return entry.cost / max(entry.nbytes, 1)
 
 
 class MemoryCache:
@@ -122,14 +130,15 @@ class MemoryCache:
             self.stats.spill_hits += 1
         return value
 
-    def put(self, key: tuple, value: Any, nbytes: int, cost: float) -> None:
-        """Keep ``value``, held by the batch that offers it."""
+    def put(self, key: tuple, value: Any, nbytes: int, cost: float | None) -> None:
+        """Keep ``value``, held by the batch that offers it (``cost``: the
+        seconds it took, None when not measured yet)."""
         if self.budget is not None and nbytes > self.budget:
             return
         with self.lock:
             old = self._forget(key)
-            if old is not None:
-                cost = max(cost, old.cost)
+            if old is not None and old.cost is not None:
+                cost = max(cost or 0.0, old.cost)
             self.entries[key] = _Entry(value, nbytes, cost, time.monotonic())
             self.bytes += nbytes
             if self.budget is not None:
@@ -194,10 +203,7 @@ class MemoryCache:
                 for k in keys
                 if k in entries and not isinstance(entries[k].value, Spilled)
             ),
-            key=lambda k: (
-                entries[k].cost / max(entries[k].nbytes, 1),
-                entries[k].used,
-            ),
+            key=lambda k: (_value_per_byte(entries[k]), entries[k].used),
         )
         for key in ranked:
             if over <= 0:
@@ -210,8 +216,12 @@ class MemoryCache:
         heap.trim()
 
     def _spill(self, key: tuple, entry: _Entry) -> bool:
-        """Write ``entry`` to the spill directory, if that is worth it."""
-        if entry.cost * SPILL_BYTES_PER_SECOND < 2 * entry.nbytes:
+        """Write ``entry`` to the spill directory, if that is worth it (or
+        its cost was never measured: a value shared by a family of fits)."""
+        if (
+            entry.cost is not None
+            and entry.cost * SPILL_BYTES_PER_SECOND < 2 * entry.nbytes
+        ):
             return False  # faster computed again than written and read back
         if self.spill_dir is None:
             self.spill_dir = SpillDir()
@@ -403,7 +413,7 @@ class Reuse:
         if not self.reusable(key):
             return
         if self.memory is not None:
-            self.memory.put(key, value, size, cost=0.0)
+            self.memory.put(key, value, size, cost=None)
             self.held.add(key)
         if self.disk is not None:
             self.disk.put(key, value)
@@ -441,7 +451,7 @@ class Reuse:
         for k in keys:
             entry = self.memory.entries.get(k)
             if entry is not None:
-                entry.cost = max(entry.cost, seconds)
+                entry.cost = max(entry.cost or 0.0, seconds)
 
 
 def _remove(path: str) -> None:
