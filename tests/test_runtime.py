@@ -2,7 +2,7 @@
 
 import pytest
 
-from stratum.lower import Task
+from stratum.lower import Split, Task
 from stratum.runtime import Scheduler, Store, TaskFailed
 from stratum.runtime.scheduler import topological_order
 
@@ -96,6 +96,67 @@ def test_values_released_after_last_consumer_but_failures_and_sinks_kept():
     store2 = Store()
     Scheduler(n_jobs=1, release=False).run(make_tasks(spec, []), store2)
     assert all((k,) in store2 for k in spec)
+
+
+def _cv_graph(log):
+    """Two folds of a shared feature step, two models and a test-side
+    transform, lowered model by model (as a search lowers configurations):
+    each fit writes a fitted state, which the model's score reads."""
+    tasks = {}
+
+    def add(name, deps=(), fold=None, kind="node", writes=()):
+        def fn(store, name=name):
+            log.append(name)
+            for key in writes:
+                store.put(key, f"state of {name}")
+            return name
+
+        split = None if fold is None else Split(f"f{fold}", "train", fold)
+        tasks[(name,)] = Task(
+            key=(name,),
+            fn=fn,
+            deps=tuple((d,) for d in deps),
+            label=name,
+            kind=kind,
+            split=split,
+            writes=writes,
+        )
+
+    for model in "AB":
+        for f in (0, 1):
+            add(f"features{f}", fold=f, writes=((f"features{f}", "state"),))
+            add(f"test{f}", [f"features{f}"], fold=f)
+            add(f"fit{model}{f}", [f"features{f}"], f, writes=((model, f, "state"),))
+            score = f"score{model}{f}"
+            add(score, [f"fit{model}{f}", f"test{f}"], f, kind="score")
+    for task in tasks.values():
+        task.reads = tuple(w for d in task.deps for w in tasks[d].writes)
+    return tasks
+
+
+def test_order_is_fold_by_fold_and_each_model_is_scored_before_the_next_fit():
+    log = []
+    Scheduler(n_jobs=1).run(_cv_graph(log), Store())
+    assert log == [
+        *["features0", "fitA0", "test0", "scoreA0", "fitB0", "scoreB0"],
+        *["features1", "fitA1", "test1", "scoreA1", "fitB1", "scoreB1"],
+    ]
+
+
+def test_fitted_states_are_released_after_their_last_reader_unless_kept():
+    store = Store()
+    kept = ("B", 1, "state")
+    store.kept.add(kept)
+    Scheduler(n_jobs=1).run(_cv_graph([]), store)
+    assert sorted(k for k in store.values if k[-1] == "state") == [kept]
+    assert store.get(kept) == "state of fitB1"
+    assert sorted(k for k in store.values if len(k) == 1) == [
+        ("scoreA0",),
+        ("scoreA1",),
+        ("scoreB0",),
+        ("scoreB1",),
+    ]
+    assert store.bytes_in_use == sum(store.sizes.values())
 
 
 def test_config_timeout_skips_the_rest_of_that_configuration_only():

@@ -1,10 +1,10 @@
 """Executors run a task graph into a store. The interface is one method.
 
 ``Scheduler`` runs ready tasks on ``n_jobs`` worker threads (the main thread
-when ``n_jobs == 1``), depth first (the tasks a finished task made ready go
-before those ready earlier, so that a value's consumers run while it is in
-memory; among tasks ready at the same moment, longest remaining path first),
-releases a value as soon as its last consumer is done, applies time limits,
+when ``n_jobs == 1``), depth first from the results, fold by fold (so that
+a value's consumers run while it is in memory: ``depth_first_rank``),
+releases a value (and the fitted state a fit wrote) as soon as its last
+reader is done, applies time limits,
 and survives Ctrl-C with partial results. numpy, scipy, scikit-learn's and
 boosting libraries' kernels and stratum's Rust kernels release the GIL, so
 threads run them in parallel. After a task, the heap's free pages go back to
@@ -186,27 +186,40 @@ def topological_order(tasks: dict[tuple, Task]) -> list[tuple]:
     return order
 
 
-def estimated_cost(task: Task) -> float:
-    """A prior for a task's duration, for ordering only (not for results)."""
-    if task.kind == "score":
-        return 2.0
-    if task.label.startswith("<Apply"):
-        return 10.0 if "fit" in (task.key[3] or "") else 3.0
-    return 1.0
+def depth_first_rank(tasks: dict[tuple, Task], order: list[tuple]) -> dict[tuple, int]:
+    """Each task's place in the order the scheduler prefers among ready tasks.
 
+    The results (the tasks nothing depends on), fold by fold, each right
+    after what it needs that comes before it in no other result's turn (its
+    dependencies, depth first, in their order). A fold's values are then
+    consumed before the next fold's are computed, and a model is scored
+    before the next one is fitted: skrub's own order, with shared work done
+    once. ``order`` is a topological order of ``tasks``.
+    """
+    position = {key: i for i, key in enumerate(order)}
+    has_children = {d for task in tasks.values() for d in task.deps if d in tasks}
 
-def critical_path(tasks: dict[tuple, Task], order: list[tuple]) -> dict[tuple, float]:
-    """Longest estimated path from each task to the end of the graph."""
-    children: dict[tuple, list[tuple]] = {k: [] for k in tasks}
-    for key, task in tasks.items():
-        for dep in task.deps:
-            if dep in tasks:
-                children[dep].append(key)
-    length: dict[tuple, float] = {}
-    for key in reversed(order):
-        below = max((length[c] for c in children[key]), default=0.0)
-        length[key] = estimated_cost(tasks[key]) + below
-    return length
+    def fold(key: tuple) -> int:
+        split = tasks[key].split
+        return -1 if split is None or split.number is None else split.number
+
+    sinks = sorted(
+        (k for k in tasks if k not in has_children),
+        key=lambda k: (fold(k), position[k]),
+    )
+    rank: dict[tuple, int] = {}
+    for sink in sinks:
+        stack = [(sink, False)]
+        while stack:
+            key, expanded = stack.pop()
+            if key in rank:
+                continue
+            if expanded:
+                rank[key] = len(rank)
+                continue
+            stack.append((key, True))
+            stack.extend((d, False) for d in reversed(tasks[key].deps) if d in tasks)
+    return rank
 
 
 def skip_if_failed(task: Task, store: Store) -> bool:
@@ -261,8 +274,7 @@ class RunState:
     """Everything one ``Scheduler.run`` knows about its tasks, in one place.
 
     A task is *waiting* until its dependencies inside ``todo`` are done, then
-    *ready* (in a heap: latest made ready first, then longest remaining path
-    first), then *running* (on a
+    *ready* (in a heap, by ``depth_first_rank``), then *running* (on a
     worker, or in the calling thread), then done: its value or failure is in
     the store, which is the only record of completion.
 
@@ -279,9 +291,9 @@ class RunState:
     todo: dict[tuple, Task]  # the tasks to run: those not in the store
     children: dict[tuple, list[tuple]]  # key -> tasks that depend on it
     waiting: dict[tuple, int]  # key -> its dependencies not done yet
-    consumers: dict[tuple, int]  # value key -> tasks still to read it
-    priority: dict[tuple, float]  # key -> estimated longest path to the end
-    ready: list  # heap of (-made ready, -priority, tie-break, key)
+    consumers: dict[tuple, int]  # input key -> tasks still to read it
+    rank: dict[tuple, int]  # key -> its place among ready tasks (first: 0)
+    ready: list  # heap of (rank, key)
     remaining: dict  # configuration -> its tasks not done yet
     cost: dict = field(default_factory=dict)  # configuration -> task seconds
     timed_out: set = field(default_factory=set)  # configurations past their time
@@ -296,8 +308,7 @@ class RunState:
     held: dict = field(default_factory=dict)  # running key -> slots it holds
     pinned_started: int = 0  # pinned tasks started (for the run's summary)
     slot_seconds: float = 0.0  # seconds x slots held of the finished tasks
-    made_ready: dict = field(default_factory=dict)  # key -> tasks done before
-    n_done: int = 0
+    writers: dict = field(default_factory=dict)  # written key -> its task's key
 
     @classmethod
     def of(cls, tasks: dict[tuple, Task], store: Store) -> RunState:
@@ -308,29 +319,29 @@ class RunState:
         consumers: dict[tuple, int] = {}
         remaining: dict = {}
         for key, task in todo.items():
+            for read in task.inputs:  # values, and the fitted states written
+                consumers[read] = consumers.get(read, 0) + 1
             for dep in task.deps:
-                consumers[dep] = consumers.get(dep, 0) + 1
                 if dep in todo:
                     waiting[key] += 1
                     children[dep].append(key)
             for user in task.users:
                 remaining[user] = remaining.get(user, 0) + 1
-        priority = critical_path(todo, order)
-        ready = [
-            (0, -priority[k], i, k) for i, k in enumerate(order) if waiting[k] == 0
-        ]
+        rank = depth_first_rank(todo, order)
+        ready = [(rank[k], k) for k in order if not waiting[k]]
         heapq.heapify(ready)
-        return cls(
-            store, tasks, todo, children, waiting, consumers, priority, ready, remaining
+        state = cls(
+            store, tasks, todo, children, waiting, consumers, rank, ready, remaining
         )
+        state.writers = {w: k for k, task in tasks.items() for w in task.writes}
+        return state
 
     def pop_ready(self) -> tuple:
         return heapq.heappop(self.ready)[-1]
 
     def push_back(self, key: tuple) -> None:
         """Return a task to its place in the ready queue (it could not start)."""
-        when = self.made_ready.get(key, 0)
-        heapq.heappush(self.ready, (-when, -self.priority[key], -1, key))
+        heapq.heappush(self.ready, (self.rank[key], key))
 
     def done(self, key: tuple, seconds: float, config_timeout: float | None) -> int:
         """Mark ``key`` done after ``seconds``: charge its configurations, make
@@ -342,14 +353,10 @@ class RunState:
                 self.timed_out.add(user)
             self.remaining[user] -= 1
             finished += self.remaining[user] == 0
-        self.n_done += 1
         for child in self.children[key]:
             self.waiting[child] -= 1
             if self.waiting[child] == 0:
-                self.made_ready[child] = self.n_done
-                tie = len(self.ready)
-                item = (-self.n_done, -self.priority[child], tie, child)
-                heapq.heappush(self.ready, item)
+                heapq.heappush(self.ready, (self.rank[child], child))
         return finished
 
     def slots_for(self, key: tuple) -> int:
@@ -363,13 +370,21 @@ class RunState:
     def free_slots(self) -> int:
         return self.slots - sum(self.held.values())
 
+    def releasable(self, key: tuple) -> bool:
+        """Whether ``key`` may be forgotten once no task left reads it: a
+        step's value or what its fit wrote (its fitted state, a family's Gram
+        or bins), unless the frontend reads it after the run (``store.kept``).
+        A score is the run's result: kept."""
+        task = self.graph.get(key) or self.graph.get(self.writers.get(key))
+        return task is not None and task.kind == "node" and key not in self.store.kept
+
     def unread(self, key: tuple) -> list[tuple]:
         """The inputs of ``key`` that no task left to run reads any more."""
         out = []
-        for dep in self.todo[key].deps:
-            self.consumers[dep] -= 1
-            if self.consumers[dep] == 0:
-                out.append(dep)
+        for read in self.todo[key].inputs:
+            self.consumers[read] -= 1
+            if self.consumers[read] == 0:
+                out.append(read)
         return out
 
 
@@ -595,9 +610,9 @@ class Scheduler:
         finished = state.done(key, seconds, self.config_timeout)
         state.progress.update(status, state.store.bytes_in_use, finished)
         if self.release:
-            for dep in state.unread(key):
-                if dep in state.graph and state.graph[dep].kind == "node":
-                    state.store.release(dep)
+            for read in state.unread(key):
+                if state.releasable(read):
+                    state.store.release(read)
         heap.trim(min_interval=TRIM_SECONDS)
 
     def _fail(self, state: RunState, key: tuple, error, status: str) -> None:

@@ -102,6 +102,9 @@ class Store:
     schedules: list[dict] = field(default_factory=list)
     reuse: Any = None  # a Reuse: caches of earlier batches, and what may go there
     reused: int = 0
+    # keys read after the run (fitted states a frontend installs): kept when
+    # no task reads them any more
+    kept: set = field(default_factory=set)
 
     def __contains__(self, key: tuple) -> bool:
         if key in self.values:

@@ -284,9 +284,14 @@ class Batch:
             if run.error is not None or run.fallback is not None:
                 continue
             sides = ["test"] + (["train"] if return_train_score_of(run) else [])
+            # cross_validate(return_learner=True) installs each fold's states
+            keep_folds = getattr(run.search, "return_estimator", False)
             for config in run.configs:
                 user = run.user(config)
                 for split in run.fold_splits:
+                    if keep_folds:
+                        states = fitted_state_keys(config, split.train())
+                        self.driver.store.kept.update(states.values())
                     fit = lowering.evaluation(config.root, split.train(), "fit", user)
                     run.fit_keys[(config.index, split.number)] = fit
                     for side in sides:
@@ -372,6 +377,7 @@ class Batch:
         config = run.make_config(-1, params, drop_values=False)
         self._compile(run, config)
         split = run.refit_split
+        driver.store.kept.update(fitted_state_keys(config, split).values())
         driver.execute_new(
             lambda: driver.lowering.evaluation(
                 config.root, split, "fit", run.user(config)
@@ -384,13 +390,20 @@ class Batch:
         return learner
 
 
+def fitted_state_keys(config: Config, split: Split) -> dict[int, tuple]:
+    """The keys of the fitted states of the config's stateful steps on
+    ``split``, by DataOp id."""
+    return {
+        op_id: state_key(node, split)
+        for op_id, node in config.nodes.items()
+        if node.flags.stateful
+    }
+
+
 def install_fitted_state(config: Config, store, split: Split) -> None:
     """Set the fitted attributes computed for ``split`` on the config's graph,
     so that it predicts like a learner skrub fitted itself."""
-    for op_id, node in config.nodes.items():
-        if not node.flags.stateful:
-            continue
-        skey = state_key(node, split)
+    for op_id, skey in fitted_state_keys(config, split).items():
         if skey not in store:
             continue
         impl = _find_impl(config.data_op, op_id)

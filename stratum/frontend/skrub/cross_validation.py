@@ -35,11 +35,14 @@ class CVSpec:
 
     fixed_candidates = [{}]
 
-    def __init__(self, cv, scoring, error_score, return_train_score):
+    def __init__(
+        self, cv, scoring, error_score, return_train_score, return_estimator=False
+    ):
         self.cv = cv
         self.scoring = scoring
         self.error_score = error_score
         self.return_train_score = return_train_score
+        self.return_estimator = return_estimator
         self.refit = False
 
     def build_scorers(self, estimator):
@@ -70,6 +73,7 @@ def cv_item(
         kwargs.get("scoring"),
         kwargs.get("error_score", np.nan),
         kwargs.get("return_train_score", False),
+        kwargs.get("return_estimator", False),
     )
     return learner.data_op, environment, spec, kwargs
 
