@@ -8,6 +8,13 @@ It never runs user code or threads itself, so forking it is safe. The
 coordinator talks to it over a Unix socket: a spawn request carries the
 script's file descriptors (``SCM_RIGHTS``); the launcher answers with the new
 process id and later reports its exit status.
+
+A coordinator with no thread of its own yet imports the libraries itself and
+forks the launcher: the coordinator, the launcher and every script then share
+the libraries' pages (one copy in memory, about 200 MiB, instead of two). A
+coordinator already running threads (forking it would copy their locks in
+whatever state they are) starts a new interpreter instead, which imports
+them again.
 """
 
 from __future__ import annotations
@@ -15,6 +22,8 @@ from __future__ import annotations
 import gc
 import importlib
 import importlib.util
+import io
+import multiprocessing
 import os
 import pickle
 import select
@@ -66,13 +75,18 @@ class Launcher:
 
     def __init__(self, env: dict[str, str]):
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        env = dict(env, **{SOCKET_VARIABLE: str(theirs.fileno())})
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", _BOOTSTRAP],
-            stdin=subprocess.DEVNULL,
-            pass_fds=(theirs.fileno(),),
-            env=env,
-        )
+        self.forked = threading.active_count() == 1 and hasattr(os, "fork")
+        if self.forked:
+            import_libraries()
+            self.proc = _Forked(theirs, ours)
+        else:
+            env = dict(env, **{SOCKET_VARIABLE: str(theirs.fileno())})
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", _BOOTSTRAP],
+                stdin=subprocess.DEVNULL,
+                pass_fds=(theirs.fileno(),),
+                env=env,
+            )
         theirs.close()
         self.sock = ours
         self.lock = threading.Lock()
@@ -149,25 +163,62 @@ class Launcher:
             self.proc.wait()
 
 
+class _Forked:
+    """The part of ``subprocess.Popen`` ``Launcher`` uses, for a launcher
+    forked from this process (``multiprocessing``'s fork: the child leaves by
+    ``os._exit``, without this process's exit handlers)."""
+
+    def __init__(self, theirs: socket.socket, ours: socket.socket):
+        context = multiprocessing.get_context("fork")
+        for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+            if stream is not None:
+                stream.flush()
+        self.process = context.Process(target=_serve_forked, args=(theirs, ours))
+        self.process.start()
+
+    def poll(self) -> int | None:
+        return self.process.exitcode
+
+    def wait(self, timeout: float | None = None) -> int:
+        self.process.join(timeout)
+        if self.process.exitcode is None:
+            raise subprocess.TimeoutExpired("stratum launcher", timeout)
+        return self.process.exitcode
+
+    def kill(self) -> None:
+        self.process.kill()
+
+
 # -- the launcher process ------------------------------------------------------
 
 
-def serve() -> None:
-    """The launcher's loop: import, then fork on request and report exits."""
-    sock = socket.socket(fileno=int(os.environ.pop(SOCKET_VARIABLE)))
-    # What every script would import: skrub (with pandas and scikit-learn),
-    # stratum's drop-in, engine and memo.
+def import_libraries() -> None:
+    """What every script would import: skrub (with pandas and scikit-learn),
+    stratum's drop-in, engine and memo, and the boosting libraries agents'
+    scripts use, where installed."""
     import skrub  # noqa: F401
 
     import stratum.agents.child  # noqa: F401
     import stratum.batch_search  # noqa: F401
     import stratum.frontend.sklearn.memoize  # noqa: F401
 
-    # The boosting libraries agents' scripts use, where installed.
     for name in ("lightgbm", "xgboost"):
         if importlib.util.find_spec(name) is not None:
             importlib.import_module(name)
 
+
+def _serve_forked(sock: socket.socket, coordinators: socket.socket) -> None:
+    # The coordinator's end stays only with the coordinator: when it goes, the
+    # launcher reads the end of its socket.
+    coordinators.close()
+    serve(sock)
+
+
+def serve(sock: socket.socket | None = None) -> None:
+    """The launcher's loop: import, then fork on request and report exits."""
+    if sock is None:  # a new interpreter: the socket's descriptor is passed
+        sock = socket.socket(fileno=int(os.environ.pop(SOCKET_VARIABLE)))
+    import_libraries()
     out = sock.makefile("wb")
 
     def send(message) -> None:
@@ -213,6 +264,26 @@ def serve() -> None:
             pass
 
 
+def _standard_streams() -> None:
+    """``sys.stdin``, ``sys.stdout`` and ``sys.stderr`` as a new interpreter
+    with ``PYTHONUNBUFFERED`` has them, over descriptors 0, 1 and 2 (those of
+    the process forked from may have been replaced, by a test runner's
+    capture for one, or closed)."""
+
+    def stream(fd: int, writing: bool, like) -> io.TextIOWrapper:
+        raw = io.FileIO(fd, "w" if writing else "r", closefd=False)
+        return io.TextIOWrapper(
+            raw if writing else io.BufferedReader(raw),
+            encoding=getattr(like, "encoding", None) or "utf-8",
+            errors=getattr(like, "errors", None) or "strict",
+            write_through=writing,
+        )
+
+    sys.stdin = sys.__stdin__ = stream(0, False, sys.__stdin__)
+    sys.stdout = sys.__stdout__ = stream(1, True, sys.__stdout__)
+    sys.stderr = sys.__stderr__ = stream(2, True, sys.__stderr__)
+
+
 def _become_script(argv, env, cwd, fds) -> None:
     stdout, stderr, read_fd, write_fd = fds
     os.setsid()
@@ -220,8 +291,9 @@ def _become_script(argv, env, cwd, fds) -> None:
     os.dup2(devnull, 0)
     os.dup2(stdout, 1)
     os.dup2(stderr, 2)
-    for fd in (devnull, stdout, stderr):
+    for fd in {devnull, stdout, stderr} - {0, 1, 2}:
         os.close(fd)
+    _standard_streams()
     os.environ.clear()
     os.environ.update(env)
     os.chdir(cwd)
@@ -230,7 +302,6 @@ def _become_script(argv, env, cwd, fds) -> None:
     numpy = sys.modules.get("numpy")
     if numpy is not None:
         numpy.random.seed()
-    sys.stdout.reconfigure(write_through=True)  # as PYTHONUNBUFFERED
     from .child import run
 
     run(argv[0], argv, read_fd, write_fd)
