@@ -8,6 +8,7 @@ file), and a crashing and a hanging script must not disturb the others.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -27,6 +28,7 @@ N_ROWS = 442  # sklearn's diabetes data set
 TIMEOUT = 10.0
 
 COUNTING = '''
+import json
 import os
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 
@@ -356,6 +358,65 @@ def test_forked_scripts_get_fresh_random_state():
     first, second = (r.stdout.split() for r in results)
     assert first[0] != second[0]
     assert first[1].endswith("r1.py") and second[1].endswith("r2.py")
+
+
+STREAMS_SCRIPT = """import sys
+print("héllo ✓", repr(sys.stdin.read()))
+print("to stderr ✓", file=sys.stderr)
+print(sys.stdout.write_through, sys.stderr.errors)
+"""
+
+RUN_AND_REPORT = """
+import json, sys, threading
+import stratum.agents.launcher as launcher
+from stratum.agents import run_scripts
+
+forked = []
+init = launcher.Launcher.__init__
+def record(self, env):
+    init(self, env)
+    forked.append(self.forked)
+launcher.Launcher.__init__ = record
+if sys.argv[2] == "thread":
+    stop = threading.Event()
+    threading.Thread(target=stop.wait).start()
+(result,) = run_scripts({"s": open(sys.argv[1]).read()}, timeout=120)
+if sys.argv[2] == "thread":
+    stop.set()
+print(json.dumps([forked, result.stdout, result.stderr]))
+"""
+
+
+@pytest.mark.parametrize("threads", ["none", "thread"])
+def test_scripts_see_plain_pythons_streams_whichever_launcher(tmp_path, threads):
+    """A coordinator with no other thread forks its launcher (sharing its
+    imports); one running a thread starts a new interpreter. Either way a
+    script's standard streams are those ``python -u`` gives it: not the
+    coordinator's (whose ``sys.stdout`` a test runner replaces)."""
+    path = tmp_path / "streams.py"
+    path.write_text(STREAMS_SCRIPT, encoding="utf-8")
+    env = dict(_env(), PYTHONUNBUFFERED="1", PYTHONIOENCODING="utf-8")
+    plain = subprocess.run(
+        [sys.executable, str(path)],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert plain.returncode == 0, plain.stderr
+    done = subprocess.run(
+        [sys.executable, "-c", RUN_AND_REPORT, str(path), threads],
+        env=dict(env, PYTHONPATH=os.path.dirname(os.path.dirname(__file__))),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    forked, stdout, stderr = json.loads(done.stdout.splitlines()[-1])
+    assert forked == [threads == "none"]
+    assert stdout == plain.stdout == "héllo ✓ ''\nTrue backslashreplace\n"
+    assert stderr == plain.stderr == "to stderr ✓\n"
 
 
 SKLEARN_SCRIPT = """
