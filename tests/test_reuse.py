@@ -266,8 +266,14 @@ def test_memory_cache_keeps_only_what_fits_under_the_peak(tmp_path):
     equal."""
     from stratum.runtime.cache import MemoryCache
 
-    cache = MemoryCache(spill_budget=10 * 2**20)
+    small = MemoryCache(spill_budget=10 * 2**20)  # default: 32 MiB at least
+    cache = MemoryCache(spill_budget=10 * 2**20, min_room=0)
     arrays = {i: np.full(1000, float(i)) for i in range(4)}  # 8,000 bytes each
+    for i, array in arrays.items():
+        small.put(("k", i), array, array.nbytes, cost=0.0)
+        small.release(("k", i))
+    small.fit(in_use=0, peak=8_000)
+    assert small.only_bytes == small.bytes == 32_000 and small.spill_dir is None
     for i, array in arrays.items():
         cache.put(("k", i), array, array.nbytes, cost=0.0)
     cache.fit(in_use=32_000, peak=32_000)
@@ -289,10 +295,11 @@ def test_memory_cache_keeps_only_what_fits_under_the_peak(tmp_path):
     assert not os.path.exists(spill_dir) and cache.bytes == cache.only_bytes == 0
 
 
-def test_session_memory_stays_under_the_batch_peak_and_is_reused():
+def test_session_memory_stays_under_the_batch_peak_and_is_reused(monkeypatch):
     """A session without a budget keeps in memory no more than the batch's
     peak of its own values; the next batch still reuses what was kept (in
     memory or in the spill directory), with the same scores."""
+    monkeypatch.setattr("stratum.runtime.cache.MIN_ROOM", 0)  # tiny batches
     with stratum.Session() as session:
         stage1 = {"ridge": build(Ridge()), "forest": build(_forest())}
         first = stratum.search(stage1, cv=3, refit=False)

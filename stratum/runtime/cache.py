@@ -75,6 +75,9 @@ class _Entry:
 # took longer than writing and reading it back (at about this many bytes per
 # second, both ways).
 SPILL_BYTES_PER_SECOND = 200 * 2**20
+# Without a budget, what only the session holds may always take this much
+# memory, whatever the batches' peak.
+MIN_ROOM = 32 * 2**20
 
 
 def _value_per_byte(entry: _Entry) -> float:
@@ -91,16 +94,24 @@ class MemoryCache:
     With a ``budget``, at most that many bytes stay in memory. Without one,
     what only the cache holds (values no running batch holds any more) fits in
     the room the largest batch's working set leaves: its peak minus what the
-    running batch holds now (``fit``). Either way, the least valuable entries
+    running batch holds now (``fit``), and never less than ``min_room`` (below
+    that, writing small values to disk one by one costs more time than their
+    memory is worth). Either way, the least valuable entries
     (recompute seconds per byte, least recently used first) leave memory
     first: to a private spill directory when recomputing them would take
     longer than reading them back (within ``spill_budget`` bytes of disk),
     dropped otherwise, or when a disk cache has them (``backed_by_disk``).
     """
 
-    def __init__(self, budget: int | None = None, spill_budget: int | None = None):
+    def __init__(
+        self,
+        budget: int | None = None,
+        spill_budget: int | None = None,
+        min_room: int | None = None,
+    ):
         self.budget = budget
         self.spill_budget = spill_budget
+        self.min_room = MIN_ROOM if min_room is None else min_room
         self.entries: dict[tuple, _Entry] = {}
         self.bytes = 0  # in memory
         self.spilled_bytes = 0
@@ -162,7 +173,7 @@ class MemoryCache:
             self.peak = max(self.peak, peak, in_use)
             if self.budget is None:
                 top = self.peak if limit is None else min(self.peak, limit)
-                over = self.only_bytes - max(0, top - in_use)
+                over = self.only_bytes - max(self.min_room, top - in_use)
                 if over > 0:
                     self._evict(over, list(self.only))
 
