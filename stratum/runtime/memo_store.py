@@ -61,7 +61,7 @@ class MemoStats:
 # Payload bytes a memo keeps in memory; past them the least valuable go to a
 # spill directory (or only to ``disk``), or are dropped when recomputing them
 # is faster than reading them back (``MemoryCache``).
-MEMORY_BYTES = 256 << 20
+MEMORY_BYTES = 64 << 20
 
 
 class MemoStore:

@@ -528,7 +528,7 @@ def memoize(
     calls compute: a repeated fit takes on a copy of the stored fitted state.
     Calls that may give another result with the same inputs (unseeded
     randomness, ``warm_start``, callbacks, hidden state) are never shared.
-    ``memory_bytes`` of stored results stay in memory (default 256 MiB); the
+    ``memory_bytes`` of stored results stay in memory (default 64 MiB); the
     rest is written to disk, or dropped when recomputing it is faster than
     reading it back.
 
