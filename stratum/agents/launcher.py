@@ -75,7 +75,13 @@ class Launcher:
 
     def __init__(self, env: dict[str, str]):
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.forked = threading.active_count() == 1 and hasattr(os, "fork")
+        # (a daemonic multiprocessing worker, such as a server's, may not
+        # start processes that way: it starts a new interpreter too)
+        self.forked = (
+            threading.active_count() == 1
+            and hasattr(os, "fork")
+            and not multiprocessing.current_process().daemon
+        )
         if self.forked:
             import_libraries()
             self.proc = _Forked(theirs, ours)
