@@ -17,6 +17,7 @@ to stratum's engine as soon as skrub is imported, by whoever imports it.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 
 from . import _skrub_hook
@@ -48,8 +49,11 @@ def __getattr__(name: str):
     elif name == "__all__":  # stratum's API plus every public skrub name
         skrub = importlib.import_module("skrub")
         value = _STRATUM_API + [n for n in skrub.__all__ if n not in _NOT_FROM_SKRUB]
-    elif name.startswith("__") and "skrub" not in sys.modules:
-        # Probes such as __wrapped__ (inspect, pickle) need not import skrub.
+    elif (
+        name.startswith("__") and "skrub" not in sys.modules
+    ) or importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        # Probes such as __wrapped__ (inspect, pickle) need not import skrub,
+        # nor does ``from stratum import <submodule>`` (asked here first).
         raise AttributeError(f"module 'stratum' has no attribute {name!r}")
     else:  # skrub's names (the drop-in), submodules and helpers users rely on
         skrub = importlib.import_module("skrub")

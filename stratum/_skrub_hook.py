@@ -23,12 +23,12 @@ def _install() -> None:
 
 
 class _AfterImport(importlib.abc.MetaPathFinder):
-    """Finds the module ``name`` as usual, then runs ``install`` after it
-    executes."""
+    """Finds the module ``name`` as usual, then runs ``installs`` after it
+    executes, in order."""
 
     def __init__(self, name: str, install):
         self.name = name
-        self.install = install
+        self.installs = [install]
 
     def find_spec(self, fullname, path=None, target=None):
         if fullname != self.name:
@@ -41,7 +41,8 @@ class _AfterImport(importlib.abc.MetaPathFinder):
 
         def exec_then_install(module):
             exec_module(module)
-            self.install()
+            for install in self.installs:
+                install()
 
         spec.loader.exec_module = exec_then_install
         return spec
@@ -49,11 +50,16 @@ class _AfterImport(importlib.abc.MetaPathFinder):
 
 def after_import(name: str, install) -> None:
     """Call ``install()`` now if the module ``name`` is imported, else right
-    after it is (once)."""
+    after it is (once; after what was asked before for it)."""
     if name in sys.modules:
         install()
-    elif not any(isinstance(f, _AfterImport) and f.name == name for f in sys.meta_path):
-        sys.meta_path.insert(0, _AfterImport(name, install))
+        return
+    for finder in sys.meta_path:
+        if isinstance(finder, _AfterImport) and finder.name == name:
+            if install not in finder.installs:
+                finder.installs.append(install)
+            return
+    sys.meta_path.insert(0, _AfterImport(name, install))
 
 
 def install_when_imported() -> None:

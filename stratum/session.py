@@ -15,7 +15,7 @@ import tempfile
 import threading
 from typing import Any
 
-from ._config import get_config
+from ._config import current_config
 from ._sizes import parse_bytes
 from .runtime.cache import DiskCache, MemoryCache, Reuse
 
@@ -43,8 +43,9 @@ class Session:
     def __init__(self, memory_budget=None, cache_dir=None, disk_budget=None):
         budget = parse_bytes(memory_budget) if memory_budget else None
         self.memory = MemoryCache(budget, spill_budget=_spill_budget())
-        cache_dir = cache_dir or get_config()["cache_dir"]
-        disk_max = parse_bytes(disk_budget or get_config()["cache_disk_budget"])
+        config = current_config()  # stratum's own options (no skrub import)
+        cache_dir = cache_dir or config["cache_dir"]
+        disk_max = parse_bytes(disk_budget or config["cache_disk_budget"])
         self.disk = DiskCache(cache_dir, disk_max) if cache_dir else None
         self.memory.backed_by_disk = self.disk is not None
         self._token = None
@@ -112,7 +113,7 @@ def _stack() -> list:
 def current_session() -> Session | None:
     """The session batches reuse from, or None when reuse is disabled."""
     global _default
-    if not get_config()["reuse"]:
+    if not current_config()["reuse"]:
         return None
     if _stack():
         return _stack()[-1]

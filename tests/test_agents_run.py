@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 import types
 from collections import Counter
@@ -373,8 +374,8 @@ from stratum.agents import run_scripts
 
 forked = []
 init = launcher.Launcher.__init__
-def record(self, env):
-    init(self, env)
+def record(self, *args):
+    init(self, *args)
     forked.append(self.forked)
 launcher.Launcher.__init__ = record
 if sys.argv[2] == "thread":
@@ -454,3 +455,140 @@ def test_sklearn_searches_in_scripts_run_on_stratum(tmp_path):
     assert result.stdout == plain.stdout
     assert "stratum: False" in plain.stderr
     assert "stratum: True" in result.stderr
+
+
+# -- what the launcher imports, and what stratum's own modules import ---------------
+
+IMPORTS = """
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import KFold
+from sklearn import metrics, preprocessing as pre
+from sklearn.metrics import mean_squared_error
+from .local import thing
+import json, lightgbm
+
+def later():
+    import scipy.sparse
+"""
+
+
+def test_the_launcher_imports_what_the_scripts_import(tmp_path):
+    from stratum.agents.launcher import scripts_modules
+
+    first, second, broken = tmp_path / "a.py", tmp_path / "b.py", tmp_path / "c.py"
+    first.write_text(IMPORTS)
+    second.write_text(
+        "import skrub\nfrom sklearn.model_selection import GridSearchCV\n"
+    )
+    broken.write_text("import xgboost\ndef broken(:\n")
+    assert scripts_modules([str(first)]) == [
+        "numpy",
+        "pandas",
+        "sklearn.model_selection",
+        "sklearn",
+        "sklearn.metrics",
+        "sklearn.preprocessing",
+        "lightgbm",
+        "scipy.sparse",
+    ]
+    assert scripts_modules([str(second), str(broken), str(tmp_path / "none.py")]) == [
+        "skrub",
+        "sklearn.model_selection",
+        "stratum.frontend.sklearn.searches",
+        "stratum.frontend.sklearn.cross_validation",
+        "stratum.batch_search",
+    ]
+
+
+WHAT_IS_IMPORTED = """
+import importlib
+import sys
+from sklearn.linear_model import Ridge
+print([m for m in ("skrub", "xgboost", "stratum.batch_search") if m in sys.modules])
+importlib.import_module("skrub")  # (a name the launcher cannot see)
+print("skrub" in sys.modules)
+"""
+
+
+def test_a_script_that_does_not_import_skrub_runs_without_it(tmp_path):
+    """Neither the launcher nor stratum's side of a script imports skrub,
+    XGBoost or stratum's engine for a plain scikit-learn script (their pages
+    would be the scripts' memory for nothing); importing skrub later works."""
+    path = tmp_path / "plain.py"
+    path.write_text(WHAT_IS_IMPORTED)
+    plain = _plain(str(path))
+    assert plain.returncode == 0, plain.stderr
+    # (a coordinator of its own: this one has imported skrub)
+    done = subprocess.run(
+        [sys.executable, "-m", "stratum", "run", str(path), "--quiet"]
+        + ["--out", str(tmp_path / "out")],
+        env=dict(_env(), PYTHONPATH=os.path.dirname(os.path.dirname(__file__))),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    stdout = (tmp_path / "out" / "plain" / "stdout").read_text()
+    assert stdout == plain.stdout == "[]\nTrue\n"
+
+
+def test_stratums_own_modules_do_not_import_skrub():
+    code = (
+        "import sys\n"
+        "import stratum.agents.child, stratum.frontend.sklearn.memoize\n"
+        "import stratum.agents.runner, stratum.plan.hashing, stratum.runtime.cache\n"
+        "from stratum import _native\n"
+        "from stratum.session import Session\n"
+        "Session()\n"
+        "stratum.runtime.cache.DiskCache(sys.argv[1])\n"
+        "print('skrub' in sys.modules)\n"
+        "import stratum\n"
+        "print(stratum.TableVectorizer.__module__)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, tempfile.mkdtemp()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "False\nskrub._table_vectorizer\n"
+
+
+def test_messages_carry_large_byte_strings_as_they_are():
+    from stratum.agents import protocol
+
+    big = bytes(range(256)) * 4096  # 1 MiB
+    messages = [
+        {"type": "memo_put", "payload": big, "label": "é", "seconds": 0.5},
+        {"type": "x", "small": b"\x00" * 10, "none": None},
+        {"type": "two", "a": big[:70_000], "b": big, "c": bytearray(b"ab")},
+        {},
+    ]
+    read, write = os.pipe()
+    with os.fdopen(write, "wb") as out:
+        writer = ThreadPoolExecutor(1).submit(
+            lambda: [protocol.send(out, m) for m in messages]
+        )
+        with os.fdopen(read, "rb") as stream:
+            received = [protocol.receive(stream) for _ in messages]
+        writer.result(timeout=60)
+    assert received == messages
+
+
+def test_after_import_runs_every_callback_in_order(tmp_path, monkeypatch):
+    from stratum._skrub_hook import after_import
+
+    (tmp_path / "hooked_module_x.py").write_text("VALUE = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    calls = []
+    after_import("hooked_module_x", lambda: calls.append("first"))
+    after_import("hooked_module_x", lambda: calls.append("second"))
+    assert calls == []
+    import hooked_module_x  # noqa: F401
+
+    assert calls == ["first", "second"]
+    after_import("hooked_module_x", lambda: calls.append("now"))
+    assert calls == ["first", "second", "now"]
+    sys.modules.pop("hooked_module_x")

@@ -164,3 +164,99 @@ def test_scripts_side_by_side_wait_for_a_fit_in_flight(tmp_path):
     reused = sum(r.memo.reused["Slow.fit"] for r in results)
     assert (computed, reused) == (1, 1)
     assert sum(r.memo.waits for r in results) >= 1
+
+
+BIG_OUTPUT = """
+import numpy as np
+from sklearn.preprocessing import StandardScaler
+
+X = (np.arange(400_000, dtype=float).reshape(-1, 4) * 7.3) % 97
+Z = StandardScaler().fit_transform(X)
+print(repr(float(Z.sum())), repr(float(Z[123, 2])), Z.shape)
+"""
+
+
+def test_payloads_go_through_the_disk_not_the_coordinator(tmp_path, monkeypatch):
+    """The script that computes a call writes its payload to the memo's
+    folder, the one that reuses it reads it from there: the coordinator holds
+    none in memory, no payload crosses its channels, and the folder (a
+    temporary one without ``cache_dir``) is gone after the run."""
+    from stratum.agents import protocol
+    from stratum.agents.runner import Runner, script_names
+
+    paths = _write(tmp_path, {"one": BIG_OUTPUT, "two": BIG_OUTPUT})
+    plain = _plain(paths[0])
+    assert plain.returncode == 0, plain.stderr
+    carried = []
+    receive, send = protocol.receive, protocol.send
+
+    def receiving(stream):
+        message = receive(stream)
+        carried.append(("in", message.get("type"), message.get("payload")))
+        return message
+
+    def sending(stream, message):
+        carried.append(("out", message.get("status"), message.get("payload")))
+        send(stream, message)
+
+    monkeypatch.setattr(protocol, "receive", receiving)
+    monkeypatch.setattr(protocol, "send", sending)
+    runner = Runner(script_names(paths, str(tmp_path)), jobs=1, max_live=1)
+    results = runner.run()
+    assert [r.stdout for r in results] == [plain.stdout] * 2
+    assert [r.memo.computed["StandardScaler.fit_transform"] for r in results] == [1, 0]
+    assert [r.memo.reused["StandardScaler.fit_transform"] for r in results] == [0, 1]
+    assert results[1].memo.saved_seconds > 0  # the time it took, read from the entry
+    assert runner.memo.stats.bytes_stored > 3_200_000
+    assert runner.memo.memory.bytes == 0
+    assert ("in", "memo_put", None) in carried and ("out", "hit", None) in carried
+    assert all(payload is None for _, _, payload in carried)
+    assert not os.path.exists(runner.memo.disk.path)
+
+
+class _Channel:
+    def __init__(self, reply=None):
+        self.reply = reply
+        self.told = []
+
+    def ask(self, message):
+        self.told.append(message)
+        return self.reply
+
+    def tell(self, message):
+        self.told.append(message)
+
+
+def test_a_script_reads_and_writes_the_memos_entries_itself(tmp_path, monkeypatch):
+    from stratum.agents.child import RemoteMemo
+    from stratum.frontend.sklearn.memo_keys import CallKey
+    from stratum.runtime.cache import DiskCache
+    from stratum.runtime.memo_store import MemoStore
+
+    disk = DiskCache(tmp_path)
+    key = CallKey("k1")
+    payload = "payload ✓".encode() * 10_000
+    memo = RemoteMemo(_Channel(), disk)
+    memo.put(key, "Ridge.fit", payload, 1.25)
+    (told,) = memo.channel.told
+    assert "payload" not in told and told["nbytes"] == len(payload)
+    # What the coordinator's store answers for it, and what the script reads.
+    store = MemoStore(memory_bytes=0, disk=DiskCache(tmp_path))
+    store.put(("one", 1), "k1", None, 1.25, nbytes=told["nbytes"])
+    answer = store.get(("two", 1), "k1", read=False)
+    assert (answer.status, answer.payload, answer.stored) == ("hit", None, "k1")
+    memo = RemoteMemo(_Channel(vars(answer)), disk)
+    got = memo.get(key, "Ridge.fit", 0.01)
+    assert (got.status, got.payload, got.seconds) == ("hit", payload, 1.25)
+    assert memo.channel.told[-1]["type"] == "memo_read"
+    assert memo.channel.told[-1]["seconds"] == 1.25
+    # Gone meanwhile: computed here, without a claim.
+    reply = dict(vars(answer), stored="gone")
+    memo = RemoteMemo(_Channel(reply), disk)
+    assert memo.get(key, "Ridge.fit", 0.01).status == "compute-alone"
+    assert memo.channel.told[-1]["status"] == "compute-alone"
+    # A disk that cannot take it: the payload goes to the coordinator.
+    monkeypatch.setattr(disk, "put", lambda *args: False)
+    memo = RemoteMemo(_Channel(), disk)
+    memo.put(key, "Ridge.fit", payload, 1.25)
+    assert memo.channel.told[-1]["payload"] == payload

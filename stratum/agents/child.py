@@ -27,6 +27,8 @@ from typing import Any
 from . import protocol
 
 MEMO_VARIABLE = "STRATUM_RUN_MEMO"  # "0": estimator calls not memoized
+MEMO_DIR_VARIABLE = "STRATUM_RUN_MEMO_DIR"  # where the memo's payloads are
+MEMO_DURABLE_VARIABLE = "STRATUM_RUN_MEMO_DURABLE"  # "1": written to the device
 THREADS_VARIABLE = "STRATUM_RUN_THREADS"  # cores per script when side by side
 
 
@@ -102,10 +104,14 @@ class RemoteDelegate:
 
 class RemoteMemo:
     """The memo of estimator calls (``frontend/sklearn/memoize``) kept by
-    the coordinator, shared with the other scripts."""
+    the coordinator, shared with the other scripts. With ``disk`` (the
+    memo's payloads, ``runtime.memo_store``'s entries), this script writes
+    what it computed there and reads what it reuses from there: the
+    coordinator only says who computes what."""
 
-    def __init__(self, channel: Channel):
+    def __init__(self, channel: Channel, disk=None):
         self.channel = channel
+        self.disk = disk
 
     def get(self, key, label: str, key_seconds: float):
         from ..runtime.memo_store import Answer
@@ -117,21 +123,45 @@ class RemoteMemo:
                 **_key_fields(key),
                 "label": label,
                 "key_seconds": key_seconds,
+                "reads_disk": self.disk is not None,
             }
         )
-        return Answer(**reply)
-
-    def put(self, key, label: str, payload: bytes, seconds: float) -> None:
+        answer = Answer(**reply)
+        if answer.stored is None:
+            return answer
+        try:
+            payload, seconds = self.disk.get(("memo", answer.stored))
+        except KeyError:  # gone meanwhile (or damaged): computed here, unclaimed
+            answer = Answer("compute-alone", origin=answer.origin)
+        else:
+            answer = Answer(answer.status, payload, seconds, answer.origin)
         self.channel.tell(
             {
-                "type": "memo_put",
-                "thread": threading.get_ident(),
-                **_key_fields(key),
+                "type": "memo_read",
                 "label": label,
-                "payload": payload,
-                "seconds": seconds,
+                "status": answer.status,
+                "seconds": answer.seconds,
+                "origin": answer.origin,
+                "key_seconds": key_seconds,
             }
         )
+        return answer
+
+    def put(self, key, label: str, payload: bytes, seconds: float) -> None:
+        message = {
+            "type": "memo_put",
+            "thread": threading.get_ident(),
+            **_key_fields(key),
+            "label": label,
+            "seconds": seconds,
+        }
+        if self.disk is not None and self.disk.put(
+            ("memo", key.key), (payload, seconds)
+        ):
+            message["nbytes"] = len(payload)
+        else:
+            message["payload"] = payload
+        self.channel.tell(message)
 
     def drop(self, key) -> None:
         self.channel.tell(
@@ -140,6 +170,17 @@ class RemoteMemo:
 
     def refuse(self, label: str, why: str) -> None:
         self.channel.tell({"type": "memo_refuse", "label": label, "why": why})
+
+
+def _memo_disk():
+    """The memo's payloads on disk, where the coordinator keeps them."""
+    path = os.environ.pop(MEMO_DIR_VARIABLE, None)
+    durable = os.environ.pop(MEMO_DURABLE_VARIABLE, "1") != "0"
+    if path is None:
+        return None
+    from ..runtime.cache import DiskCache
+
+    return DiskCache(path, durable=durable)
 
 
 def _key_fields(key) -> dict:
@@ -195,10 +236,15 @@ def run(path: str, argv: list[str], read_fd: int, write_fd: int) -> None:
 
     import stratum  # noqa: F401  (installs the skrub drop-in)
     from stratum._skrub_hook import after_import
-    from stratum.frontend.skrub.dropin import set_delegate
 
     channel = Channel(read_fd, write_fd)
-    set_delegate(RemoteDelegate(channel))
+
+    def delegate() -> None:  # once the script imports skrub
+        from stratum.frontend.skrub.dropin import set_delegate
+
+        set_delegate(RemoteDelegate(channel))
+
+    after_import("skrub", delegate)
     after_import("sklearn.model_selection", _patch_sklearn)
     _share_cores()
     if os.environ.pop(MEMO_VARIABLE, "1") != "0":
@@ -208,7 +254,10 @@ def run(path: str, argv: list[str], read_fd: int, write_fd: int) -> None:
         # not stratum's kernels: they and the script's direct fits are then
         # one memo.
         stratum.set_config(native=False)
-        install(RemoteMemo(channel))
+        install(RemoteMemo(channel, _memo_disk()))
+        from stratum.runtime import heap
+
+        heap.map_large_blocks()
     with tokenize.open(path) as f:  # honours a coding declaration
         source = f.read()
     code = compile(source, path, "exec")

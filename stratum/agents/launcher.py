@@ -19,6 +19,7 @@ them again.
 
 from __future__ import annotations
 
+import ast
 import gc
 import importlib
 import importlib.util
@@ -35,6 +36,7 @@ import threading
 from typing import Any
 
 SOCKET_VARIABLE = "STRATUM_RUN_LAUNCHER"
+MODULES_VARIABLE = "STRATUM_RUN_MODULES"  # a new interpreter's modules, by comma
 _BOOTSTRAP = "from stratum.agents.launcher import serve; serve()"
 _MAX_MESSAGE = 1 << 20
 
@@ -73,7 +75,8 @@ class ForkedProcess:
 class Launcher:
     """The coordinator's handle on the launcher process."""
 
-    def __init__(self, env: dict[str, str]):
+    def __init__(self, env: dict[str, str], modules: list[str] | None = None):
+        """``modules``: what the scripts import (``import_libraries``)."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         # (a daemonic multiprocessing worker, such as a server's, may not
         # start processes that way: it starts a new interpreter too)
@@ -83,10 +86,15 @@ class Launcher:
             and not multiprocessing.current_process().daemon
         )
         if self.forked:
-            import_libraries()
+            import_libraries(modules)
+            # (and never collected here either: a collection would write to
+            # every page of them, and so copy every page shared with the fork)
+            gc.freeze()
             self.proc = _Forked(theirs, ours)
         else:
             env = dict(env, **{SOCKET_VARIABLE: str(theirs.fileno())})
+            if modules is not None:
+                env[MODULES_VARIABLE] = "".join(f"{m}," for m in modules)
             self.proc = subprocess.Popen(
                 [sys.executable, "-c", _BOOTSTRAP],
                 stdin=subprocess.DEVNULL,
@@ -198,19 +206,91 @@ class _Forked:
 # -- the launcher process ------------------------------------------------------
 
 
-def import_libraries() -> None:
-    """What every script would import: skrub (with pandas and scikit-learn),
-    stratum's drop-in, engine and memo, and the boosting libraries agents'
-    scripts use, where installed."""
-    import skrub  # noqa: F401
+# Libraries whose modules the launcher imports when the scripts import them
+# (importing a module runs its code: only these, never the scripts' own).
+LIBRARIES = ("numpy", "pandas", "scipy", "sklearn", "skrub", "lightgbm", "xgboost")
+_ALWAYS = ("pandas", "sklearn.base")  # what a script's memo needs, besides
+# scikit-learn's names that run on stratum's engine in a script
+# (``patch_sklearn``), and the engine's modules they import
+_ENGINE_USERS = {
+    "sklearn.model_selection": {
+        "GridSearchCV",
+        "RandomizedSearchCV",
+        "HalvingGridSearchCV",
+        "HalvingRandomSearchCV",
+        "cross_validate",
+        "cross_val_score",
+        "cross_val_predict",
+    }
+}
+_SKLEARN_ENGINE = (
+    "stratum.frontend.sklearn.searches",
+    "stratum.frontend.sklearn.cross_validation",
+)
 
+
+def import_libraries(modules: list[str] | None = None) -> None:
+    """What the scripts will import, before they run: stratum's side of a
+    script (its memo, with numpy, pandas and scikit-learn) and ``modules``
+    (of ``LIBRARIES``; skrub comes with stratum's drop-in). Without
+    ``modules``: skrub, with stratum's engine, and the boosting libraries
+    agents' scripts use, where installed."""
     import stratum.agents.child  # noqa: F401
-    import stratum.batch_search  # noqa: F401
     import stratum.frontend.sklearn.memoize  # noqa: F401
 
-    for name in ("lightgbm", "xgboost"):
-        if importlib.util.find_spec(name) is not None:
+    if modules is None:
+        modules = ["skrub", "stratum.batch_search"] + [
+            name
+            for name in ("lightgbm", "xgboost")
+            if importlib.util.find_spec(name) is not None
+        ]
+    for name in [*_ALWAYS, *modules]:
+        try:
             importlib.import_module(name)
+        except Exception:  # the script that imports it gets the error itself
+            pass
+
+
+def scripts_modules(paths: list[str]) -> list[str]:
+    """The modules of ``LIBRARIES`` the scripts at ``paths`` import
+    (``import a.b``, ``from a.b import c``: ``a.b``, and ``a.b.c`` where
+    that is a module), anywhere in their code, in the order first seen; and
+    stratum's engine where they import skrub or scikit-learn's searches."""
+    found: dict[str, None] = {}
+    for path in paths:
+        try:
+            with open(path, "rb") as f:
+                tree = ast.parse(f.read())
+        except (OSError, SyntaxError, ValueError):
+            continue  # the script fails (or runs) on its own
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names = [node.module] + [
+                    f"{node.module}.{alias.name}"
+                    for alias in node.names
+                    if node.module.partition(".")[0] in LIBRARIES
+                    and _is_module(f"{node.module}.{alias.name}")
+                ]
+            else:
+                continue
+            for name in names:
+                if name.partition(".")[0] in LIBRARIES:
+                    found[name] = None
+            if isinstance(node, ast.ImportFrom) and node.module in _ENGINE_USERS:
+                if any(a.name in _ENGINE_USERS[node.module] for a in node.names):
+                    found.update(dict.fromkeys(_SKLEARN_ENGINE))
+    if any(name.partition(".")[0] == "skrub" for name in found):
+        found["stratum.batch_search"] = None  # the drop-in's engine
+    return list(found)
+
+
+def _is_module(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except Exception:  # its package does not import
+        return False
 
 
 def _serve_forked(sock: socket.socket, coordinators: socket.socket) -> None:
@@ -224,7 +304,9 @@ def serve(sock: socket.socket | None = None) -> None:
     """The launcher's loop: import, then fork on request and report exits."""
     if sock is None:  # a new interpreter: the socket's descriptor is passed
         sock = socket.socket(fileno=int(os.environ.pop(SOCKET_VARIABLE)))
-    import_libraries()
+        modules = os.environ.pop(MODULES_VARIABLE, None)
+        import_libraries(None if modules is None else modules.split(",")[:-1])
+    # (a forked launcher has its coordinator's imports)
     out = sock.makefile("wb")
 
     def send(message) -> None:

@@ -1,4 +1,5 @@
-"""Messages between ``stratum run`` and its scripts: length-prefixed pickles.
+"""Messages between ``stratum run`` and its scripts: length-prefixed pickles
+(a message's large byte strings follow it as they are).
 
 Each script gets two pipes: it writes requests on one and reads replies on
 the other. A message is a small dict (plain ``pickle``); what it carries from
@@ -20,20 +21,34 @@ import cloudpickle
 FDS_VARIABLE = "STRATUM_RUN_FDS"  # "<read fd>,<write fd>" of the script's channel
 
 _HEADER = struct.Struct("<Q")
+# A message's byte strings of at least this size (payloads: fitted
+# estimators, outputs) travel after it as they are, not copied into its pickle.
+_RAW_BYTES = 64 << 10
 
 
 def send(stream: BinaryIO, message: dict) -> None:
     """Write one message and flush it."""
-    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    raw = {
+        k: v for k, v in message.items() if type(v) is bytes and len(v) >= _RAW_BYTES
+    }
+    rest = {k: v for k, v in message.items() if k not in raw}
+    data = pickle.dumps(
+        (rest, [(k, len(v)) for k, v in raw.items()]), protocol=pickle.HIGHEST_PROTOCOL
+    )
     stream.write(_HEADER.pack(len(data)))
     stream.write(data)
+    for value in raw.values():
+        stream.write(value)
     stream.flush()
 
 
 def receive(stream: BinaryIO) -> dict:
     """Read one message; ``EOFError`` when the other side has closed."""
     header = _read(stream, _HEADER.size)
-    return pickle.loads(_read(stream, _HEADER.unpack(header)[0]))
+    message, raw = pickle.loads(_read(stream, _HEADER.unpack(header)[0]))
+    for key, size in raw:
+        message[key] = _read(stream, size)
+    return message
 
 
 def _read(stream: BinaryIO, size: int) -> bytes:
@@ -44,7 +59,7 @@ def _read(stream: BinaryIO, size: int) -> bytes:
             raise EOFError("the other side closed the channel")
         chunks.append(chunk)
         left -= len(chunk)
-    return b"".join(chunks)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def dumps(obj: Any) -> bytes:

@@ -27,7 +27,12 @@ from typing import IO, TYPE_CHECKING, Any
 
 from .._threads import available_cores
 from . import protocol
-from .child import MEMO_VARIABLE, THREADS_VARIABLE
+from .child import (
+    MEMO_DIR_VARIABLE,
+    MEMO_DURABLE_VARIABLE,
+    MEMO_VARIABLE,
+    THREADS_VARIABLE,
+)
 
 if TYPE_CHECKING:
     from ..runtime.memo_store import MemoReport
@@ -137,18 +142,28 @@ class Runner:
         self.n_jobs = n_jobs
         self.jobs = max(1, jobs or available_cores())
         self.memo_on = memo
-        self.launcher = None
+        self.launcher = self.memo = self.memo_dir = None
         if preload and hasattr(os, "fork"):
             # First: the launcher's imports overlap with this process's.
-            self._start_launcher()
+            self._start_launcher([path for _, path in scripts])
+        from ..runtime import heap
+
+        # Payloads pass through here: give their memory back once sent.
+        heap.map_large_blocks()
         from ..runtime.cache import DiskCache
         from ..runtime.memo_store import MemoStore
         from ..session import Session
 
-        self.memo = None
+        # The memo's payloads live on disk: each script writes what it
+        # computed and reads what it reuses there, and this process keeps
+        # only who computes what (no payload passes through it).
         if memo:
-            disk = DiskCache(cache_dir) if cache_dir is not None else None
-            self.memo = MemoStore(disk=disk)
+            if cache_dir is not None:
+                disk = DiskCache(cache_dir)
+            else:
+                self.memo_dir = tempfile.TemporaryDirectory(prefix="stratum-memo-")
+                disk = DiskCache(self.memo_dir.name, durable=False)
+            self.memo = MemoStore(memory_bytes=0, disk=disk)
         self.timeout = timeout
         self.stream = stream
         self.max_live = max_live or len(scripts)
@@ -166,15 +181,18 @@ class Runner:
     def _env(self) -> dict[str, str]:
         env = _script_env()
         env[MEMO_VARIABLE] = "1" if self.memo_on else "0"
+        if self.memo is not None:
+            env[MEMO_DIR_VARIABLE] = self.memo.disk.path
+            env[MEMO_DURABLE_VARIABLE] = "1" if self.memo.disk.durable else "0"
         if self.jobs > 1:
             env[THREADS_VARIABLE] = str(max(1, available_cores() // self.jobs))
         return env
 
-    def _start_launcher(self) -> None:
-        from .launcher import Launcher, LauncherError
+    def _start_launcher(self, paths: list[str]) -> None:
+        from .launcher import Launcher, LauncherError, scripts_modules
 
         try:
-            self.launcher = Launcher(self._env())
+            self.launcher = Launcher(self._env(), scripts_modules(paths))
         except (LauncherError, OSError) as error:
             self._no_launcher(error)
 
@@ -273,15 +291,33 @@ class Runner:
         if kind == "memo_refuse":
             report.refused(message["label"], message["why"])
             return
+        if kind == "memo_read":  # what the script read from the disk
+            from ..runtime.memo_store import Answer
+
+            answer = Answer(
+                message["status"], None, message["seconds"], message["origin"]
+            )
+            report.answered(message["label"], answer, message["key_seconds"])
+            return
         client = (script.name, message["thread"])
         key, family, rounds = message["key"], message["family"], message["rounds"]
         if kind == "memo_get":
-            answer = self.memo.get(client, key, family, rounds)
-            report.answered(message["label"], answer, message["key_seconds"])
+            answer = self.memo.get(
+                client, key, family, rounds, read=not message.get("reads_disk")
+            )
+            if answer.stored is None:  # else the script reports what it read
+                report.answered(message["label"], answer, message["key_seconds"])
             self._send(script, vars(answer))
         elif kind == "memo_put":
+            payload = message.get("payload")
             self.memo.put(
-                client, key, message["payload"], message["seconds"], family, rounds
+                client,
+                key,
+                payload,
+                message["seconds"],
+                family,
+                rounds,
+                nbytes=message.get("nbytes", 0),
             )
             report.stored(message["label"], message["seconds"])
         elif kind == "memo_drop":
@@ -334,6 +370,8 @@ class Runner:
             return self._run()
         finally:
             _forget_script_modules(path, modules)
+            if self.memo_dir is not None:
+                self.memo_dir.cleanup()
 
     def _run(self) -> list[ScriptResult]:
         waiting = list(self.scripts)

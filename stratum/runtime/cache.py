@@ -27,13 +27,15 @@ from .sizes import nbytes
 from .spill import SpillDir, Spilled
 
 _MAGIC = b"STRATUM1"
+_HEAD = len(_MAGIC) + 8 + 32  # magic, payload size, payload digest
 
 
 def _versions() -> str:
+    import importlib.metadata
+
     import numpy
     import pandas
     import sklearn
-    import skrub
 
     return "|".join(
         [
@@ -41,7 +43,7 @@ def _versions() -> str:
             numpy.__version__,
             pandas.__version__,
             sklearn.__version__,
-            skrub.__version__,
+            importlib.metadata.version("skrub"),  # (without importing it)
             "stratum-0.1",
         ]
     )
@@ -266,13 +268,48 @@ class MemoryCache:
                 self.spill_dir = None
 
 
-class DiskCache:
-    """Values on local disk, shared by processes, within ``max_bytes``."""
+class _Unpicklable(Exception):
+    pass
 
-    def __init__(self, path: str | os.PathLike, max_bytes: int | None = None):
+
+class _Digesting:
+    """A file being written, with the size and digest of what went in."""
+
+    def __init__(self, file):
+        self.file = file
+        self.size = 0
+        self.hash = hashlib.blake2b(digest_size=32)
+
+    def write(self, data) -> int:
+        self.hash.update(data)
+        self.size += memoryview(data).nbytes
+        return self.file.write(data)
+
+    def tell(self) -> int:  # joblib aligns arrays by it
+        return self.size
+
+    def digest(self) -> bytes:
+        return self.hash.digest()
+
+
+class DiskCache:
+    """Values on local disk, shared by processes, within ``max_bytes``.
+
+    An entry is a head (magic, payload size, payload digest) and joblib's
+    pickle of the value; a torn or damaged entry is found out on reading and
+    counts as missing.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        max_bytes: int | None = None,
+        durable: bool = True,
+    ):
         self.path = os.path.abspath(os.fspath(path))
         os.makedirs(self.path, exist_ok=True)
         self.max_bytes = max_bytes
+        self.durable = durable  # written to the device before it is visible
         self.versions = _versions()
         self.stats = CacheStats()
 
@@ -285,12 +322,10 @@ class DiskCache:
     def get(self, key: tuple) -> Any:
         path = self.file_for(key)
         try:
-            with open(path, "rb") as f:
-                data = f.read()
+            payload = self.read_payload(path)
         except OSError:
             self.stats.misses += 1
             raise KeyError(key) from None
-        payload = self._verify(data)
         if payload is None:
             self.stats.corrupt += 1
             self.stats.misses += 1
@@ -308,46 +343,57 @@ class DiskCache:
         except OSError:
             pass
         self.stats.hits += 1
-        self.stats.bytes_read += len(data)
+        self.stats.bytes_read += _HEAD + len(payload)
         return value
 
-    def put(self, key: tuple, value: Any) -> None:
-        buffer = io.BytesIO()
-        try:
-            joblib.dump(value, buffer)
-        except Exception:
-            self.stats.unpicklable += 1
-            return
-        payload = buffer.getvalue()
-        digest = hashlib.blake2b(payload, digest_size=32).digest()
-        data = _MAGIC + len(payload).to_bytes(8, "little") + digest + payload
+    def put(self, key: tuple, value: Any) -> bool:
+        """Write ``value`` (joblib's pickle, streamed to the file); whether
+        it was written (not when it cannot be pickled, or the disk is full)."""
         path = self.file_for(key)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
         tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
         try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(tmp, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
+                f.write(bytes(_HEAD))  # the head, once the payload is written
+                payload = _Digesting(f)
+                try:
+                    joblib.dump(value, payload)
+                except OSError:
+                    raise
+                except Exception:
+                    self.stats.unpicklable += 1
+                    raise _Unpicklable from None
+                f.seek(0)
+                f.write(_MAGIC + payload.size.to_bytes(8, "little") + payload.digest())
+                if self.durable:
+                    f.flush()
+                    os.fsync(f.fileno())
             os.replace(tmp, path)
-        except OSError:
+        except (OSError, _Unpicklable):
             _remove(tmp)
-            return
-        self.stats.bytes_written += len(data)
+            return False
+        self.stats.bytes_written += _HEAD + payload.size
         if self.max_bytes is not None:
             self.trim(self.max_bytes)
+        return True
+
+    def has(self, key: tuple) -> bool:
+        """Whether an entry for ``key`` is on disk (not read, not verified)."""
+        return os.path.exists(self.file_for(key))
 
     @staticmethod
-    def _verify(data: bytes) -> bytes | None:
-        head = len(_MAGIC) + 8 + 32
-        if len(data) < head or not data.startswith(_MAGIC):
+    def read_payload(path: str) -> bytes | None:
+        """The entry's payload, if it is whole and intact (OSError when the
+        file cannot be read)."""
+        with open(path, "rb") as f:
+            head = f.read(_HEAD)
+            payload = f.read()
+        if len(head) < _HEAD or not head.startswith(_MAGIC):
             return None
-        size = int.from_bytes(data[len(_MAGIC) : len(_MAGIC) + 8], "little")
-        digest = data[len(_MAGIC) + 8 : head]
-        payload = data[head:]
+        size = int.from_bytes(head[len(_MAGIC) : len(_MAGIC) + 8], "little")
         if len(payload) != size:
             return None
-        if hashlib.blake2b(payload, digest_size=32).digest() != digest:
+        if hashlib.blake2b(payload, digest_size=32).digest() != head[-32:]:
             return None
         return payload
 

@@ -43,6 +43,9 @@ class Answer:
     payload: bytes | None = None
     seconds: float = 0.0  # what computing the payload took
     origin: str | None = None
+    # Asked not to read the disk: the key whose entry holds the payload
+    # (``payload`` is then None, and ``seconds`` known only for this run's).
+    stored: str | None = None
 
 
 @dataclass
@@ -76,6 +79,7 @@ class MemoStore:
         self.owners: dict[str, tuple] = {}  # key -> client computing it
         self.waiting: dict[tuple, str] = {}  # client -> key it waits for
         self.families: dict[str, dict[int, str]] = {}
+        self.seconds: dict[str, float] = {}  # key -> compute seconds (this run)
         self.stats = MemoStats()
 
     # -- asking ------------------------------------------------------------------
@@ -85,20 +89,24 @@ class MemoStore:
         key: str,
         family: str | None = None,
         rounds: int | None = None,
+        read: bool = True,
     ) -> Answer:
+        """The answer for ``key`` (see the module docstring); with ``read``
+        False, a payload only on disk is not read: the answer names its key
+        (the caller reads it, ``stored``)."""
         with self.lock:
-            stored = self._load(key)
-            if stored is not None:
+            found = self._find(key, read)
+            if found is not None:
                 self.waiting.pop(client, None)
                 self.stats.hits += 1
-                return Answer("hit", *stored, self._origin(key))
+                return self._answer("hit", key, found)
             if family is not None:
                 source = self._larger_member(family, rounds)
-                stored = None if source is None else self._load(source)
-                if stored is not None:
+                found = None if source is None else self._find(source, read)
+                if found is not None:
                     self.waiting.pop(client, None)
                     self.stats.prefixes += 1
-                    return Answer("prefix", *stored, self._origin(source))
+                    return self._answer("prefix", source, found)
             owner = self.owners.get(key)
             if owner is None:
                 self.waiting.pop(client, None)
@@ -132,25 +140,30 @@ class MemoStore:
         self,
         client: tuple,
         key: str,
-        payload: bytes,
+        payload: bytes | None,
         seconds: float,
         family: str | None = None,
         rounds: int | None = None,
+        nbytes: int = 0,
     ) -> None:
         """Store ``payload`` (it took ``seconds`` to compute) and give up the
-        claim on ``key``."""
+        claim on ``key``. ``payload`` None: the caller has written it to the
+        disk (``nbytes`` of it) as ``_find`` reads it."""
         with self.lock:
-            value = (payload, seconds)
-            self.memory.put(("memo", key), value, len(payload), cost=seconds)
-            if self.disk is not None:
-                self.disk.put(("memo", key), value)
+            if payload is not None:
+                nbytes = len(payload)
+                value = (payload, seconds)
+                self.memory.put(("memo", key), value, nbytes, cost=seconds)
+                if self.disk is not None:
+                    self.disk.put(("memo", key), value)
+            self.seconds[key] = seconds
             if family is not None and rounds is not None:
                 members = self._members(family)
                 members[rounds] = key
                 if self.disk is not None:
                     self.disk.put((_FAMILIES, family), dict(members))
             self.stats.computed += 1
-            self.stats.bytes_stored += len(payload)
+            self.stats.bytes_stored += nbytes
             self.stats.origins[key] = client[0]
             if self.owners.get(key) == client:
                 del self.owners[key]
@@ -173,13 +186,25 @@ class MemoStore:
                 del self.waiting[client]
 
     # -- storage -----------------------------------------------------------------
-    def _load(self, key: str) -> tuple[bytes, float] | None:
+    def _answer(self, status: str, key: str, found: tuple) -> Answer:
+        payload, seconds = found
+        stored = key if payload is None else None
+        return Answer(status, payload, seconds, self._origin(key), stored)
+
+    def _find(self, key: str, read: bool) -> tuple[bytes | None, float] | None:
+        """``key``'s (payload, seconds), from memory or disk; None if
+        neither has it. Without ``read``, one only on disk is (None, seconds
+        if known)."""
         try:
             return self.memory.get(("memo", key))
         except KeyError:
             pass
         if self.disk is None:
             return None
+        if not read:
+            if not self.disk.has(("memo", key)):
+                return None
+            return None, self.seconds.get(key, 0.0)
         try:
             value = self.disk.get(("memo", key))
         except KeyError:
