@@ -1,9 +1,11 @@
-"""Start scripts from a process that has already imported stratum.
+"""Start scripts from a process that has already imported what they import.
 
 Importing numpy, pandas, scikit-learn, skrub and stratum costs each script
 about two seconds of CPU. The launcher is one process that imports them once
-and then forks a fresh process per script (its own session, its own standard
-streams, its own exit status): the script starts with its heavy imports done.
+(stratum's side of a script, and those of the libraries that the scripts'
+``import`` statements name: ``scripts_modules``) and then forks a fresh
+process per script (its own session, its own standard streams, its own exit
+status): the script starts with its heavy imports done.
 It never runs user code or threads itself, so forking it is safe. The
 coordinator talks to it over a Unix socket: a spawn request carries the
 script's file descriptors (``SCM_RIGHTS``); the launcher answers with the new

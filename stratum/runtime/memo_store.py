@@ -19,6 +19,10 @@ of an output). A caller asking for a key gets one of
     another client is computing it but waits, through a chain of waits, for
     this caller: computing it here (without claiming it) breaks the cycle.
 
+Under ``stratum run`` the payloads stay out of this store's process: a
+script writes what it computed to the disk cache itself (``put`` with no
+payload) and is told the key of an entry to read (``get(read=False)``).
+
 A client is ``(name, thread)``: each thread of a script can own keys.
 ``release(name)`` gives up what a script owned when it ends, so that its
 waiters compute instead.
