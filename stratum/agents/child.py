@@ -255,9 +255,6 @@ def run(path: str, argv: list[str], read_fd: int, write_fd: int) -> None:
         # one memo.
         stratum.set_config(native=False)
         install(RemoteMemo(channel, _memo_disk()))
-        from stratum.runtime import heap
-
-        heap.map_large_blocks()
     with tokenize.open(path) as f:  # honours a coding declaration
         source = f.read()
     code = compile(source, path, "exec")

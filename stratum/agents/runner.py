@@ -146,10 +146,6 @@ class Runner:
         if preload and hasattr(os, "fork"):
             # First: the launcher's imports overlap with this process's.
             self._start_launcher([path for _, path in scripts])
-        from ..runtime import heap
-
-        # Payloads pass through here: give their memory back once sent.
-        heap.map_large_blocks()
         from ..runtime.cache import DiskCache
         from ..runtime.memo_store import MemoStore
         from ..session import Session
@@ -308,12 +304,11 @@ class Runner:
             if answer.stored is None:  # else the script reports what it read
                 report.answered(message["label"], answer, message["key_seconds"])
             self._send(script, vars(answer))
-        elif kind == "memo_put":
-            payload = message.get("payload")
+        elif kind == "memo_put":  # the payload, unless the script wrote it
             self.memo.put(
                 client,
                 key,
-                payload,
+                message.get("payload"),
                 message["seconds"],
                 family,
                 rounds,

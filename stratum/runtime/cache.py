@@ -268,10 +268,6 @@ class MemoryCache:
                 self.spill_dir = None
 
 
-class _Unpicklable(Exception):
-    pass
-
-
 class _Digesting:
     """A file being written, with the size and digest of what went in."""
 
@@ -356,21 +352,17 @@ class DiskCache:
             with open(tmp, "wb") as f:
                 f.write(bytes(_HEAD))  # the head, once the payload is written
                 payload = _Digesting(f)
-                try:
-                    joblib.dump(value, payload)
-                except OSError:
-                    raise
-                except Exception:
-                    self.stats.unpicklable += 1
-                    raise _Unpicklable from None
+                joblib.dump(value, payload)
                 f.seek(0)
                 f.write(_MAGIC + payload.size.to_bytes(8, "little") + payload.digest())
                 if self.durable:
                     f.flush()
                     os.fsync(f.fileno())
             os.replace(tmp, path)
-        except (OSError, _Unpicklable):
+        except Exception as error:
             _remove(tmp)
+            if not isinstance(error, OSError):
+                self.stats.unpicklable += 1
             return False
         self.stats.bytes_written += _HEAD + payload.size
         if self.max_bytes is not None:

@@ -59,19 +59,3 @@ def trim(min_interval: float = 0.0) -> bool:
         _last[0] = now
     _TRIM(0)
     return True
-
-
-_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
-
-
-def map_large_blocks(threshold: int = 1 << 20) -> bool:
-    """Serve every allocation of at least ``threshold`` bytes by its own
-    mapping, returned to the system as soon as it is freed (glibc; this
-    process only, and no longer raised by the allocator after large frees).
-    For a process that passes large byte strings through (``stratum run``'s
-    coordinator): freed, they would otherwise stay resident in each thread's
-    heap. Whether it applied."""
-    if _TRIM is None:
-        return False
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-    return bool(libc.mallopt(_M_MMAP_THRESHOLD, threshold))
