@@ -50,10 +50,11 @@ def __getattr__(name: str):
         skrub = importlib.import_module("skrub")
         value = _STRATUM_API + [n for n in skrub.__all__ if n not in _NOT_FROM_SKRUB]
     elif (
-        name.startswith("__") and "skrub" not in sys.modules
+        name.startswith("_") and "skrub" not in sys.modules
     ) or importlib.util.find_spec(f"{__name__}.{name}") is not None:
         # Probes such as __wrapped__ (inspect, pickle) need not import skrub,
-        # nor does ``from stratum import <submodule>`` (asked here first).
+        # nor does ``from stratum import <submodule>`` (asked here first,
+        # ``_native`` among them, whether it is built or not).
         raise AttributeError(f"module 'stratum' has no attribute {name!r}")
     else:  # skrub's names (the drop-in), submodules and helpers users rely on
         skrub = importlib.import_module("skrub")
